@@ -1,0 +1,1 @@
+//! hessx-data (being written).

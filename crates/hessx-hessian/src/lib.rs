@@ -1,0 +1,1 @@
+//! hessx-hessian (being written).

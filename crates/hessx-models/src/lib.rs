@@ -1,0 +1,1 @@
+//! hessx-models (being written).

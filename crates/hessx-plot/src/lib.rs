@@ -1,0 +1,1 @@
+//! hessx-plot (being written).

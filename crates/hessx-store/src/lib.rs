@@ -1,0 +1,27 @@
+//! Where hessx keeps what it computes: Parquet tables with fixed schemas, the
+//! layout of a run directory and of the data directory, and atomic writes.
+//!
+//! Only this crate knows file names and schemas. Every stage reads and writes
+//! through it, so tables from several runs concatenate cleanly: each carries
+//! the identifying columns of [`RunIdentity`] ahead of its own.
+//!
+//! ```no_run
+//! use hessx_store::{RunDir, RunIdentity, tables::TraceRow};
+//! let run = RunDir::new("runs/digits");
+//! let id = RunIdentity::new("digits", "mlp", "digits", "gaussian_noise", 5);
+//! let rows = vec![TraceRow { step: 0, method: "hutchinson".into(), estimate: 12.5,
+//!     std_error: 0.3, probes: 50, hvps: 50, seconds: 1.2 }];
+//! hessx_store::tables::write_rows(&run.trace(), &id, &rows).unwrap();
+//! ```
+#![deny(missing_docs)]
+
+pub mod atomic;
+pub mod column;
+mod error;
+pub mod layout;
+pub mod tables;
+
+pub use atomic::{write_atomic, write_bytes_atomic};
+pub use error::{Error, Result};
+pub use layout::{DataDir, RunDir};
+pub use tables::RunIdentity;
