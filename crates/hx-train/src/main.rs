@@ -1,1 +1,164 @@
-fn main() {}
+//! `hx-train`: train a model from scratch or fine-tune a pretrained one,
+//! leaving the checkpoints that `hx-eigen` and `hx-spectrum` analyse.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{CommandFactory, FromArgMatches, Parser};
+use hessx_pipeline::backend::DeviceKind;
+use hessx_pipeline::batches::{Augment, Normalization};
+use hessx_pipeline::models::ModelArgs;
+use hessx_pipeline::train::{OptimizerKind, TrainConfig, train};
+use hessx_pipeline::{data_setup, with_backend};
+use hessx_store::{DataDir, RunDir, RunIdentity};
+
+/// Train or fine-tune a model, saving checkpoints for the Hessian stages.
+///
+/// Defaults are those of PyHessian's training.py (batch 128, 180 epochs, lr 0.1
+/// decayed x0.1 at epochs 80 and 120, weight decay 5e-4, momentum 0.9, random
+/// crop + flip). Fine-tuning as in the CIFAR-10-C experiment: pass pretrained
+/// weights with --init (alias --resume), a corruption with --noise-type and
+/// --corruption-level, and --save-interval N to checkpoint every N batches.
+/// A killed run resumes from its last complete checkpoint when re-run with the
+/// same flags.
+#[derive(Parser, Debug)]
+#[command(version, args_override_self = true, after_help = "Flags can also come from a profile: \
+    --profile pipelines/offline.toml [--section finetune] (flags on the command line win).")]
+struct Cli {
+    /// Run directory to write checkpoints and logs into (created if missing).
+    #[arg(long)]
+    run: PathBuf,
+    /// Directory holding the datasets written by hx-fetch.
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Dataset to train on (as fetched by hx-fetch: digits, cifar10, synthetic, ...).
+    #[arg(long, default_value = "digits")]
+    dataset: String,
+    /// Train on this corruption of the dataset (e.g. gaussian_noise).
+    #[arg(long, alias = "noise-type", value_name = "NAME")]
+    corruption: Option<String>,
+    /// Corruption severity, 1 to 5.
+    #[arg(long, alias = "corruption-level", default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=5))]
+    severity: u8,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Initial weights: a hessx checkpoint (.mpk) or a PyTorch state_dict (.pt, .pth, .pkl).
+    #[arg(long, alias = "resume", value_name = "FILE")]
+    init: Option<PathBuf>,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 180)]
+    epochs: usize,
+    /// Training batch size.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Initial learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    lr: f64,
+    /// Learning-rate decay factor.
+    #[arg(long, default_value_t = 0.1)]
+    lr_decay: f64,
+    /// Epochs at which the learning rate decays (repeat the flag or separate by commas).
+    #[arg(long = "lr-decay-epoch", value_delimiter = ',', default_values_t = [80, 120])]
+    lr_decay_epochs: Vec<usize>,
+    /// Weight decay (L2 penalty).
+    #[arg(long, default_value_t = 5e-4)]
+    weight_decay: f64,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    /// Optimiser.
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    optimizer: OptimizerKind,
+    /// Turn off random crop and horizontal flip.
+    #[arg(long)]
+    no_augment: bool,
+    /// Zero padding of the random crop (PyHessian: 4 on 32x32 images).
+    #[arg(long, default_value_t = 4)]
+    crop_padding: usize,
+    /// Save a checkpoint every N batches (default: once per epoch); step 0 and the last step are always saved.
+    #[arg(long, value_name = "N")]
+    save_interval: Option<usize>,
+    /// Seed of the initial weights, batch order and augmentation.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Fraction of a corrupted test-only dataset (CIFAR-10-C) held out for evaluation.
+    #[arg(long, default_value_t = 0.1)]
+    heldout_fraction: f64,
+    /// Batch size for held-out evaluation.
+    #[arg(long, default_value_t = 500)]
+    eval_batch_size: usize,
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    device: DeviceKind,
+}
+
+fn main() -> std::process::ExitCode {
+    hessx_pipeline::main_wrapper(run)
+}
+
+fn run() -> Result<()> {
+    let args = hessx_pipeline::profile::args_with_profile("train")?;
+    let cli = Cli::from_arg_matches(&Cli::command().get_matches_from(args))?;
+    let data_dir = DataDir::new(&cli.data_dir);
+    let corruption = cli.corruption.as_deref().map(|c| (c, cli.severity));
+    let data = data_setup::load_train_data(&data_dir, &cli.dataset, corruption, cli.heldout_fraction, cli.seed)?;
+    let spec = cli.model.spec(&data.train)?;
+    let run = RunDir::new(&cli.run);
+    let identity = RunIdentity::new(
+        &run.name(),
+        &spec.name(),
+        &cli.dataset,
+        cli.corruption.as_deref().unwrap_or("none"),
+        if cli.corruption.is_some() { cli.severity } else { 0 },
+    );
+    let normalization = match cli.init.as_deref() {
+        // Fine-tuning keeps the normalisation the pretrained weights expect.
+        Some(init) => hessx_pipeline::models::normalization_of_init(init)
+            .unwrap_or_else(|| Normalization::for_dataset(&cli.dataset, &data.train)),
+        None => Normalization::for_dataset(&cli.dataset, &data.train),
+    };
+    let steps_per_epoch = data.train.len().div_ceil(cli.batch_size.max(1));
+    let cfg = TrainConfig {
+        identity,
+        model: spec,
+        init: cli.init.clone(),
+        normalization,
+        epochs: cli.epochs,
+        batch_size: cli.batch_size,
+        lr: cli.lr,
+        lr_decay: cli.lr_decay,
+        lr_decay_epochs: cli.lr_decay_epochs.clone(),
+        weight_decay: cli.weight_decay,
+        momentum: cli.momentum,
+        optimizer: cli.optimizer,
+        augment: (!cli.no_augment).then_some(Augment { padding: cli.crop_padding, flip: true }),
+        save_interval: cli.save_interval.unwrap_or(steps_per_epoch),
+        seed: cli.seed,
+        eval_batch_size: cli.eval_batch_size,
+    };
+    tracing::info!(
+        "training {} on {} ({} train / {} held-out images), {} epochs of {} steps",
+        cfg.model.name(),
+        cli.dataset,
+        data.train.len(),
+        data.heldout.len(),
+        cfg.epochs,
+        steps_per_epoch
+    );
+    let summary = with_backend!(cli.device, B, device => {
+        train::<burn::backend::Autodiff<B>>(&cfg, &data, &run, &device)
+    })
+    .with_context(|| format!("training run {}", run.root().display()))?;
+    match summary.resumed_from {
+        Some(step) => tracing::info!("resumed from step {step}"),
+        None => tracing::info!("started from step 0"),
+    }
+    tracing::info!(
+        "done: {} steps, {} checkpoints, {:.3} s per step, held-out accuracy {:.2}%",
+        summary.total_steps,
+        summary.checkpoints,
+        summary.seconds_per_step,
+        100.0 * summary.final_heldout_accuracy
+    );
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! From datasets in memory to model inputs on the device: normalisation,
+//! PyHessian's training augmentation (random crop with zero padding and a
+//! horizontal flip), and seeded orders so that a resumed run sees exactly the
+//! batches an uninterrupted one would.
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use hessx_data::ImageSet;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Per-channel normalisation applied to pixels scaled to [0, 1].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Normalization {
+    /// Mean subtracted from each channel.
+    pub mean: Vec<f32>,
+    /// Standard deviation each channel is divided by.
+    pub std: Vec<f32>,
+}
+
+impl Normalization {
+    /// The constants of PyHessian's `training.py` (and most CIFAR-10 code).
+    pub fn cifar10() -> Self {
+        Normalization { mean: vec![0.4914, 0.4822, 0.4465], std: vec![0.2023, 0.1994, 0.2010] }
+    }
+
+    /// The channel statistics of `set` itself.
+    pub fn of(set: &ImageSet) -> Self {
+        let (mean, std) = set.channel_stats();
+        Normalization { mean: mean.to_vec(), std: std.iter().map(|s| s.max(1e-6)).collect() }
+    }
+
+    /// The usual constants for `dataset` when it has them, else `set`'s statistics.
+    pub fn for_dataset(dataset: &str, set: &ImageSet) -> Self {
+        match dataset {
+            "cifar10" | "cifar10c" if set.shape[0] == 3 => Self::cifar10(),
+            _ => Self::of(set),
+        }
+    }
+}
+
+/// Random crop (with zero padding) and horizontal flip, as torchvision's
+/// `RandomCrop(size, padding)` + `RandomHorizontalFlip()`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Augment {
+    /// Zero padding on each side before cropping back to the original size.
+    pub padding: usize,
+    /// Whether to flip left-right with probability 1/2.
+    pub flip: bool,
+}
+
+/// The order in which epoch `epoch` visits the `n` examples: a permutation
+/// that depends only on the seed and the epoch.
+pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+    order
+}
+
+/// The RNG for augmenting the batch of optimiser step `step`.
+pub fn step_rng(seed: u64, step: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed.wrapping_add(1).wrapping_mul(0xD1B5_4A32_D192_ED03) ^ step)
+}
+
+/// Images `indices` of `set` as a normalised `[N, C, H, W]` float tensor and
+/// their labels, augmented when `augment` is given.
+pub fn image_batch<B: Backend>(
+    set: &ImageSet,
+    indices: &[usize],
+    norm: &Normalization,
+    augment: Option<(Augment, &mut ChaCha8Rng)>,
+    device: &B::Device,
+) -> (Tensor<B, 4>, Tensor<B, 1, Int>) {
+    let [c, h, w] = set.shape;
+    let mut pixels = vec![0f32; indices.len() * c * h * w];
+    let mut augment = augment;
+    for (slot, &i) in indices.iter().enumerate() {
+        let image = set.image(i);
+        let (dy, dx, flip) = match augment.as_mut() {
+            Some((a, rng)) => {
+                let p = a.padding as i64;
+                let dy = rng.random_range(-p..=p);
+                let dx = rng.random_range(-p..=p);
+                (dy, dx, a.flip && rng.random_bool(0.5))
+            }
+            None => (0, 0, false),
+        };
+        let out = &mut pixels[slot * c * h * w..(slot + 1) * c * h * w];
+        for ch in 0..c {
+            let (m, s) = (norm.mean[ch % norm.mean.len()], norm.std[ch % norm.std.len()]);
+            for y in 0..h {
+                for x in 0..w {
+                    // Output pixel (y, x) shows source pixel (y + dy, x' + dx) of the
+                    // padded image; outside the source it is the zero padding.
+                    let xs = if flip { w - 1 - x } else { x };
+                    let (sy, sx) = (y as i64 + dy, xs as i64 + dx);
+                    let raw = if sy < 0 || sx < 0 || sy >= h as i64 || sx >= w as i64 {
+                        0.0
+                    } else {
+                        image[ch * h * w + sy as usize * w + sx as usize] as f32
+                    };
+                    out[ch * h * w + y * w + x] = (raw / 255.0 - m) / s;
+                }
+            }
+        }
+    }
+    let labels: Vec<i64> = indices.iter().map(|&i| set.labels[i] as i64).collect();
+    (
+        Tensor::from_data(TensorData::new(pixels, [indices.len(), c, h, w]), device),
+        Tensor::from_data(TensorData::new(labels, [indices.len()]), device),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+
+    fn set() -> ImageSet {
+        // 2 images, 1 channel, 2x3: pixel value = 10 * image + position.
+        ImageSet {
+            dataset: "t".into(),
+            split: "train".into(),
+            corruption: "none".into(),
+            severity: 0,
+            shape: [1, 2, 3],
+            num_classes: 2,
+            labels: vec![0, 1],
+            pixels: (0..12).map(|p| (p / 6 * 10 + p % 6) as u8).collect(),
+        }
+    }
+
+    #[test]
+    fn unaugmented_batch_is_normalised_pixels_in_order() {
+        let norm = Normalization { mean: vec![0.0], std: vec![1.0 / 255.0] };
+        let (x, y) = image_batch::<Flex>(&set(), &[1, 0], &norm, None, &Default::default());
+        let x: Vec<f32> = x.into_data().to_vec().unwrap();
+        assert_eq!(x, [10., 11., 12., 13., 14., 15., 0., 1., 2., 3., 4., 5.]);
+        assert_eq!(y.into_data().to_vec::<i32>().unwrap(), [1, 0]);
+    }
+
+    #[test]
+    fn augmented_pixels_are_a_shifted_or_flipped_copy() {
+        let norm = Normalization { mean: vec![0.0], std: vec![1.0 / 255.0] };
+        let mut rng = step_rng(3, 0);
+        for _ in 0..20 {
+            let a = Augment { padding: 1, flip: true };
+            let (x, _) = image_batch::<Flex>(&set(), &[0], &norm, Some((a, &mut rng)), &Default::default());
+            let x: Vec<f32> = x.into_data().to_vec().unwrap();
+            // Every output pixel is either padding (0) or one of the source pixels.
+            assert!(x.iter().all(|&v| (0.0..=5.0).contains(&v) && v.fract() == 0.0), "{x:?}");
+        }
+    }
+
+    #[test]
+    fn epoch_orders_are_permutations_that_differ_between_epochs() {
+        let a = epoch_order(100, 1, 0);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+        assert_ne!(a, epoch_order(100, 1, 1));
+        assert_eq!(a, epoch_order(100, 1, 0));
+    }
+}

@@ -1,0 +1,68 @@
+//! Which tables a training run reads. Clean data trains on `train` and holds
+//! out `test`. A corrupted variant trains on its own `train` split when hessx
+//! computed the corruption itself; CIFAR-10-C ships only corrupted *test*
+//! images, so there a seeded fraction of them is held out instead.
+
+use anyhow::{Result, bail};
+use hessx_data::{ImageSet, load_images};
+use hessx_store::DataDir;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::train::TrainData;
+
+/// Load the training and held-out splits of `dataset`, corrupted by
+/// `corruption` at `severity` when given.
+pub fn load_train_data(
+    data: &DataDir,
+    dataset: &str,
+    corruption: Option<(&str, u8)>,
+    heldout_fraction: f64,
+    seed: u64,
+) -> Result<TrainData> {
+    let Some((name, level)) = corruption else {
+        return Ok(TrainData { train: load_images(data, dataset, "train", None)?, heldout: load_images(data, dataset, "test", None)? });
+    };
+    if data.table(dataset, "train", corruption).exists() {
+        return Ok(TrainData {
+            train: load_images(data, dataset, "train", corruption)?,
+            heldout: load_images(data, dataset, "test", corruption)?,
+        });
+    }
+    let archive = if dataset == "cifar10" { "cifar10c" } else { dataset };
+    if !data.table(archive, "test", corruption).exists() {
+        bail!(
+            "no {name} (severity {level}) data for {dataset} in {}: run `hx-fetch {dataset} --corruption {name} --severity {level}` \
+             to compute it, or `hx-fetch cifar10c --corruption {name} --severity {level}` for the published CIFAR-10-C images",
+            data.root().display()
+        );
+    }
+    let all = load_images(data, archive, "test", corruption)?;
+    if !(0.0..1.0).contains(&heldout_fraction) {
+        bail!("--heldout-fraction must be in [0, 1), got {heldout_fraction}");
+    }
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let held = ((all.len() as f64) * heldout_fraction).round() as usize;
+    let (heldout, train) = order.split_at(held);
+    Ok(TrainData { train: subset(&all, train, "train"), heldout: subset(&all, heldout, "heldout") })
+}
+
+/// The images `indices` of `set`, as a new set named `split`.
+pub fn subset(set: &ImageSet, indices: &[usize], split: &str) -> ImageSet {
+    let mut pixels = Vec::with_capacity(indices.len() * set.image(0).len());
+    for &i in indices {
+        pixels.extend_from_slice(set.image(i));
+    }
+    ImageSet {
+        dataset: set.dataset.clone(),
+        split: split.to_owned(),
+        corruption: set.corruption.clone(),
+        severity: set.severity,
+        shape: set.shape,
+        num_classes: set.num_classes,
+        labels: indices.iter().map(|&i| set.labels[i]).collect(),
+        pixels,
+    }
+}
