@@ -50,19 +50,6 @@ pub fn load_train_data(
 }
 
 /// The images `indices` of `set`, as a new set named `split`.
-pub fn subset(set: &ImageSet, indices: &[usize], split: &str) -> ImageSet {
-    let mut pixels = Vec::with_capacity(indices.len() * set.image(0).len());
-    for &i in indices {
-        pixels.extend_from_slice(set.image(i));
-    }
-    ImageSet {
-        dataset: set.dataset.clone(),
-        split: split.to_owned(),
-        corruption: set.corruption.clone(),
-        severity: set.severity,
-        shape: set.shape,
-        num_classes: set.num_classes,
-        labels: indices.iter().map(|&i| set.labels[i]).collect(),
-        pixels,
-    }
+fn subset(set: &ImageSet, indices: &[usize], split: &str) -> ImageSet {
+    ImageSet { split: split.to_owned(), ..set.select(indices) }
 }

@@ -9,7 +9,9 @@ pub mod backend;
 pub mod batches;
 pub mod checksum;
 pub mod config;
+pub mod curvature;
 pub mod data_setup;
+pub mod models;
 pub use hessx_profile as profile;
 pub mod train;
 

@@ -71,6 +71,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Examples per batch when evaluating the held-out split.
     pub eval_batch_size: usize,
+    /// Fraction of a test-only corrupted set held out (see `data_setup`).
+    pub heldout_fraction: f64,
 }
 
 impl TrainConfig {
@@ -266,8 +268,14 @@ fn initial_model<B: AutodiffBackend>(cfg: &TrainConfig, device: &B::Device) -> R
     let model = cfg.model.init::<B>(device);
     Ok(match &cfg.init {
         None => model,
-        Some(path) if crate::config::is_pytorch_file(path) => hessx_models::load_pytorch(model, path)?,
-        Some(path) => hessx_models::load_checkpoint::<B>(path, Some(&cfg.model), device)?.1,
+        Some(init) => {
+            let path = crate::models::resolve_init(init)?;
+            if crate::config::is_pytorch_file(&path) {
+                hessx_models::load_pytorch(model, &path)?
+            } else {
+                hessx_models::load_checkpoint::<B>(&path, Some(&cfg.model), device)?.1
+            }
+        }
     })
 }
 

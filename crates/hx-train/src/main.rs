@@ -135,6 +135,7 @@ fn run() -> Result<()> {
         save_interval: cli.save_interval.unwrap_or(steps_per_epoch),
         seed: cli.seed,
         eval_batch_size: cli.eval_batch_size,
+        heldout_fraction: cli.heldout_fraction,
     };
     tracing::info!(
         "training {} on {} ({} train / {} held-out images), {} epochs of {} steps",
