@@ -1,1 +1,82 @@
-fn main() {}
+//! `hx-analyze RUN`: eigenvector analysis, figures and report of one run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use hessx_store::RunDir;
+
+/// Analyse the Hessian eigenvectors saved in a run directory: PCA of all
+/// eigenvectors of all checkpoints, |cosine| between them, overlap of the
+/// top-r subspaces between checkpoints, eigenvalues tracked by direction,
+/// and curves of eigenvalues, trace, spectral density, loss and accuracy.
+///
+/// Reads RUN/eigenvectors/step-*.parquet, eigenvalues.parquet,
+/// trace.parquet, density.parquet, checkpoints.parquet, train_log.parquet
+/// and config/*.toml (each optional; what is missing is skipped and named in
+/// the report). Writes RUN/plots/*.png and *.svg, the tables behind them as
+/// RUN/analysis/*.parquet (open them with hx-query or Polars) and
+/// RUN/report.html, a single self-contained page.
+#[derive(Debug, Parser)]
+#[command(name = "hx-analyze", version, about, long_about)]
+struct Args {
+    /// Run directory written by hx-train / hx-eigen / hx-spectrum.
+    run: PathBuf,
+    /// PCA without removing the mean eigenvector first (PCA is centred, as
+    /// sklearn's, by default).
+    #[arg(long)]
+    uncentered: bool,
+    /// Compare the subspaces spanned by the top R eigenvectors of each
+    /// checkpoint [default: all eigenvectors that every checkpoint has].
+    #[arg(long, short = 'r', value_name = "R", value_parser = clap::value_parser!(u32).range(1..))]
+    rank: Option<u32>,
+    /// Threads for the Gram matrix of the eigenvectors [default: all cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
+    /// Print only warnings and errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn run() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let level = if args.quiet { "warn" } else { "info" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut opts = hx_analyze::Options { centered: !args.uncentered, overlap_rank: args.rank.map(|r| r as usize), ..Default::default() };
+    if let Some(t) = args.threads {
+        opts.threads = t as usize;
+    }
+    let run = RunDir::new(&args.run);
+    let start = std::time::Instant::now();
+    let summary = hx_analyze::analyze(&run, &opts).with_context(|| format!("analysing run directory {}", args.run.display()))?;
+    for (k, v) in &summary.key_numbers {
+        tracing::info!("{k}: {v}");
+    }
+    for n in &summary.notes {
+        tracing::warn!("skipped: {n}");
+    }
+    tracing::info!(
+        figures = summary.figures.len(),
+        tables = summary.tables.len(),
+        seconds = start.elapsed().as_secs_f64(),
+        "report written to {}",
+        summary.report.display()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hx-analyze: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! The whole analysis of one run directory: read, compute, draw, write the
+//! tables and the report. Only this module touches the file system (through
+//! `hessx-store` and `hessx-plot`); the numerics live in their own modules.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use hessx_plot::fmt_num;
+use hessx_store::tables::{Row, write_rows};
+use hessx_store::{RunDir, RunIdentity};
+use tracing::info;
+
+use crate::figures::{self, Figure, Metric};
+use crate::load::{RunData, load};
+use crate::pca::{Pca, pca_from_gram};
+use crate::report::{Report, ReportFigure, render};
+use crate::similarity::{abs_cosine_matrix, overlap_by_distance, overlap_matrix};
+use crate::tables::{
+    CosineRow, FigureSeriesRow, OverlapDistanceRow, OverlapRow, PcaProjectionRow, PcaVarianceRow, TrackedRow,
+};
+use crate::tracking::{Checkpoint, track};
+use crate::{Result, gram};
+
+/// How to analyse.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Remove the mean eigenvector before PCA (sklearn's default).
+    pub centered: bool,
+    /// Use only the top `r` eigenvectors of each checkpoint for the subspace
+    /// overlap (default: as many as every checkpoint has).
+    pub overlap_rank: Option<usize>,
+    /// Threads for the Gram matrix.
+    pub threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            centered: true,
+            overlap_rank: None,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// What an analysis produced.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Figure stems written under `plots/` (each as .png and .svg).
+    pub figures: Vec<String>,
+    /// Tables written under `analysis/`.
+    pub tables: Vec<PathBuf>,
+    /// The report.
+    pub report: PathBuf,
+    /// `(quantity, value)` rows of the report's key-number table.
+    pub key_numbers: Vec<(String, String)>,
+    /// What could not be shown and why.
+    pub notes: Vec<String>,
+}
+
+/// Collects figures, tables and numbers while the analysis runs.
+struct Out<'a> {
+    run: &'a RunDir,
+    id: RunIdentity,
+    figures: Vec<ReportFigure>,
+    tables: Vec<PathBuf>,
+    series: Vec<FigureSeriesRow>,
+    key: Vec<(String, String)>,
+    notes: Vec<String>,
+}
+
+impl Out<'_> {
+    fn figure(&mut self, fig: Figure, table: &str) -> Result<()> {
+        let t = Instant::now();
+        let saved = hessx_plot::save(&fig.chart, &self.run.plots_dir(), fig.stem)?;
+        info!(figure = fig.stem, ms = t.elapsed().as_millis() as u64, "drawn");
+        self.figures.push(ReportFigure {
+            stem: fig.stem.into(),
+            title: fig.chart.title().into(),
+            caption: fig.caption,
+            png: saved.png,
+            table: format!("analysis/{table}.parquet"),
+        });
+        Ok(())
+    }
+
+    /// A figure drawn straight from run tables: its plotted points go to
+    /// `analysis/figure_series.parquet`.
+    fn series_figure(&mut self, fig: Figure, x_name: &str, y_name: &str) -> Result<()> {
+        if let hessx_plot::Chart::Line(c) = &fig.chart {
+            for s in &c.series {
+                for (i, &(x, y)) in s.points.iter().enumerate() {
+                    self.series.push(FigureSeriesRow {
+                        figure: fig.stem.into(),
+                        series: s.name.clone().unwrap_or_default(),
+                        x_name: x_name.into(),
+                        x,
+                        y_name: y_name.into(),
+                        y,
+                        y_err: s.y_err.as_ref().and_then(|e| e.get(i)).copied().unwrap_or(f64::NAN),
+                    });
+                }
+            }
+        }
+        self.figure(fig, "figure_series")
+    }
+
+    fn table<R: Row>(&mut self, name: &str, rows: &[R]) -> Result<()> {
+        let path = self.run.analysis_dir().join(format!("{name}.parquet"));
+        write_rows(&path, &self.id, rows)?;
+        info!(table = %path.display(), rows = rows.len(), "written");
+        self.tables.push(path);
+        Ok(())
+    }
+
+    fn key(&mut self, k: impl Into<String>, v: impl Into<String>) {
+        self.key.push((k.into(), v.into()));
+    }
+}
+
+/// Analyse the run at `run` and write `analysis/`, `plots/` and `report.html`.
+pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
+    let data = load(run)?;
+    let id = data.identity.clone().unwrap_or_else(|| RunIdentity::new(&run.name(), "unknown", "unknown", "none", 0));
+    let mut out = Out {
+        run,
+        id,
+        figures: Vec::new(),
+        tables: Vec::new(),
+        series: Vec::new(),
+        key: Vec::new(),
+        notes: data.missing.clone(),
+    };
+    if !data.blocks.is_empty() {
+        eigenvector_analysis(&data, opts, &mut out)?;
+    }
+    curvature_figures(&data, &mut out)?;
+    training_figures(&data, &mut out)?;
+    if !out.series.is_empty() {
+        let rows = std::mem::take(&mut out.series);
+        out.table("figure_series", &rows)?;
+    }
+    let settings = vec![
+        ("PCA".to_string(), if opts.centered { "centred (mean eigenvector removed, as sklearn)" } else { "uncentred" }.to_string()),
+        (
+            "subspace rank r".to_string(),
+            opts.overlap_rank.map_or("all eigenvectors every checkpoint has".into(), |r| r.to_string()),
+        ),
+        ("eigenvector tracking".to_string(), "Hungarian assignment maximising summed |cos| between consecutive checkpoints".to_string()),
+        ("Gram matrix threads".to_string(), opts.threads.to_string()),
+    ];
+    let identity = data.identity.as_ref().map(|i| {
+        let corruption =
+            if i.corruption == "none" { "clean data".to_string() } else { format!("{} severity {}", i.corruption, i.severity) };
+        format!("model {} · dataset {} · {}", i.model, i.dataset, corruption)
+    });
+    let html = render(&Report {
+        run: &run.name(),
+        identity,
+        key_numbers: &out.key,
+        notes: &out.notes,
+        figures: &out.figures,
+        configs: &data.configs,
+        settings: &settings,
+    });
+    hessx_store::write_bytes_atomic(&run.report(), html.as_bytes())?;
+    info!(report = %run.report().display(), "written");
+    Ok(Summary {
+        figures: out.figures.iter().map(|f| f.stem.clone()).collect(),
+        tables: out.tables,
+        report: run.report(),
+        key_numbers: out.key,
+        notes: out.notes,
+    })
+}
+
+fn eigenvector_analysis(data: &RunData, opts: &Options, out: &mut Out<'_>) -> Result<()> {
+    let dim = data.dim().unwrap_or(0);
+    let vectors: Vec<&[f32]> = data.blocks.iter().flat_map(|b| b.vectors.iter().map(Vec::as_slice)).collect();
+    let steps: Vec<i64> = data.blocks.iter().flat_map(|b| b.ranks.iter().map(move |_| b.step)).collect();
+    let ranks: Vec<u32> = data.blocks.iter().flat_map(|b| b.ranks.iter().copied()).collect();
+    let eigenvalues: Vec<f64> = data.blocks.iter().flat_map(|b| b.eigenvalues.iter().copied()).collect();
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    for b in &data.blocks {
+        let start = ranges.last().map_or(0, |r| r.end);
+        ranges.push(start..start + b.vectors.len());
+    }
+    let t = Instant::now();
+    let g = gram::gram(&vectors, opts.threads);
+    info!(vectors = vectors.len(), dim, seconds = t.elapsed().as_secs_f64(), "Gram matrix");
+    out.key("checkpoints with eigenvectors", data.blocks.len().to_string());
+    out.key("eigenvectors analysed", format!("{} of {} parameters each", vectors.len(), dim));
+
+    // PCA.
+    let pca = pca_from_gram(&g, dim, opts.centered);
+    write_pca(&pca, &steps, &ranks, &eigenvalues, out)?;
+    out.figure(figures::pca_variance(&pca), "pca_variance")?;
+    out.figure(figures::pca_cumulative(&pca), "pca_variance")?;
+    out.figure(figures::pca_projection(&pca, &steps, &ranks), "pca_projection")?;
+    match pca.components_for(0.9) {
+        Some(k) => out.key(
+            format!("PCA components for 90 % of variance ({})", if pca.centered { "centred" } else { "uncentred" }),
+            format!("{k} of {} eigenvectors (PC1 alone: {:.1} %)", vectors.len(), 100.0 * pca.ratio.first().copied().unwrap_or(0.0)),
+        ),
+        None => out.notes.push("PCA has no variance to explain (a single eigenvector, centred)".into()),
+    }
+
+    // Cosine similarity of every pair.
+    let cos = abs_cosine_matrix(&g);
+    let mut rows = Vec::with_capacity(cos.len());
+    for i in 0..cos.nrows() {
+        for j in 0..cos.ncols() {
+            rows.push(CosineRow { step_a: steps[i], rank_a: ranks[i], step_b: steps[j], rank_b: ranks[j], abs_cosine: cos[(i, j)] });
+        }
+    }
+    out.table("cosine_similarity", &rows)?;
+    out.figure(figures::cosine_similarity(&cos, &steps, &ranks), "cosine_similarity")?;
+
+    // Subspace overlap of the top-r spaces.
+    let common = data.blocks.iter().map(|b| b.vectors.len()).min().unwrap_or(0);
+    let r = opts.overlap_rank.map_or(common, |r| r.min(common)).max(1);
+    let top: Vec<Range<usize>> = ranges.iter().map(|x| x.start..x.start + r.min(x.len())).collect();
+    let cp_steps: Vec<i64> = data.blocks.iter().map(|b| b.step).collect();
+    let overlap = overlap_matrix(&g, &top);
+    let mut rows = Vec::new();
+    for i in 0..cp_steps.len() {
+        for j in 0..cp_steps.len() {
+            rows.push(OverlapRow {
+                step_a: cp_steps[i],
+                step_b: cp_steps[j],
+                step_distance: (cp_steps[j] - cp_steps[i]).abs(),
+                r_a: top[i].len() as u32,
+                r_b: top[j].len() as u32,
+                overlap: overlap[(i, j)],
+            });
+        }
+    }
+    out.table("subspace_overlap", &rows)?;
+    out.figure(figures::subspace_overlap(&overlap, &cp_steps, r), "subspace_overlap")?;
+    let consecutive: Vec<f64> = (1..cp_steps.len()).map(|i| overlap[(i - 1, i)]).collect();
+    if consecutive.is_empty() {
+        out.notes.push("only one checkpoint has eigenvectors: no overlap-vs-distance curve and no tracking".into());
+    } else {
+        let mean = consecutive.iter().sum::<f64>() / consecutive.len() as f64;
+        let min = consecutive.iter().copied().fold(f64::INFINITY, f64::min);
+        out.key(format!("mean top-{r} subspace overlap of consecutive checkpoints"), format!("{} (lowest {})", fmt_num(mean), fmt_num(min)));
+        out.key(
+            format!("top-{r} subspace overlap, first vs last checkpoint"),
+            fmt_num(overlap[(0, cp_steps.len() - 1)]),
+        );
+        let curve = overlap_by_distance(&cp_steps, &overlap);
+        let rows: Vec<OverlapDistanceRow> = curve
+            .iter()
+            .map(|&(d, mean, min, max, n)| OverlapDistanceRow { step_distance: d, mean_overlap: mean, min_overlap: min, max_overlap: max, pairs: n as i64 })
+            .collect();
+        out.table("overlap_vs_distance", &rows)?;
+        out.figure(figures::overlap_vs_distance(&curve, r), "overlap_vs_distance")?;
+
+        // Tracking by direction.
+        let cps: Vec<Checkpoint<'_>> = data
+            .blocks
+            .iter()
+            .zip(&ranges)
+            .map(|(b, rows)| Checkpoint { step: b.step, rows: rows.clone(), ranks: &b.ranks, eigenvalues: &b.eigenvalues })
+            .collect();
+        let points = track(&g, &cps);
+        let rows: Vec<TrackedRow> = points
+            .iter()
+            .map(|p| TrackedRow {
+                step: p.step,
+                track: p.track,
+                rank: p.rank,
+                eigenvalue: p.eigenvalue,
+                abs_cosine_prev: p.abs_cosine_prev,
+                flipped: p.flipped,
+            })
+            .collect();
+        out.table("eigenvalues_tracked", &rows)?;
+        out.figure(figures::eigenvalues_tracked(&points), "eigenvalues_tracked")?;
+        let swaps = points.iter().filter(|p| p.abs_cosine_prev.is_finite() && p.rank != p.track).count();
+        out.key("tracked points whose rank differs from their direction's first rank", swaps.to_string());
+    }
+    Ok(())
+}
+
+fn write_pca(pca: &Pca, steps: &[i64], ranks: &[u32], eigenvalues: &[f64], out: &mut Out<'_>) -> Result<()> {
+    let rows: Vec<PcaVarianceRow> = (0..pca.ratio.len())
+        .map(|c| PcaVarianceRow {
+            centered: pca.centered,
+            component: (c + 1) as u32,
+            explained_variance: pca.explained_variance[c],
+            explained_variance_ratio: pca.ratio[c],
+            cumulative_ratio: pca.cumulative[c],
+        })
+        .collect();
+    out.table("pca_variance", &rows)?;
+    let rows: Vec<PcaProjectionRow> = (0..pca.scores.nrows())
+        .map(|i| PcaProjectionRow {
+            centered: pca.centered,
+            step: steps[i],
+            rank: ranks[i],
+            eigenvalue: eigenvalues[i],
+            pc1: pca.scores[(i, 0)],
+            pc2: if pca.scores.ncols() > 1 { pca.scores[(i, 1)] } else { 0.0 },
+        })
+        .collect();
+    out.table("pca_projection", &rows)
+}
+
+/// Top eigenvalues per rank (preferring `eigenvalues.parquet`), trace and density.
+fn curvature_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
+    let by_rank: Vec<(i64, u32, f64)> = match &data.eigenvalues {
+        Some(rows) if !rows.is_empty() => rows.iter().map(|r| (r.step, r.rank, r.eigenvalue)).collect(),
+        _ => data.blocks.iter().flat_map(|b| b.ranks.iter().zip(&b.eigenvalues).map(move |(&r, &v)| (b.step, r, v))).collect(),
+    };
+    if by_rank.is_empty() {
+        out.notes.push("no eigenvalues in any table: no eigenvalue figure".into());
+    } else {
+        let mut per_step: BTreeMap<i64, Vec<(u32, f64)>> = BTreeMap::new();
+        for &(s, r, v) in &by_rank {
+            per_step.entry(s).or_default().push((r, v));
+        }
+        let show = |(s, vals): (&i64, &Vec<(u32, f64)>)| {
+            let mut vals = vals.clone();
+            vals.sort_by_key(|v| v.0);
+            let list: Vec<String> = vals.iter().take(5).map(|v| fmt_num(v.1)).collect();
+            (format!("top eigenvalues at step {s}"), list.join(", "))
+        };
+        let first = per_step.iter().next().map(show);
+        let last = per_step.iter().next_back().map(show);
+        out.key.extend(first);
+        if per_step.len() > 1 {
+            out.key.extend(last);
+        }
+        out.series_figure(figures::eigenvalues_by_rank(&by_rank), "step", "eigenvalue")?;
+    }
+    if let Some(rows) = data.trace.as_ref().filter(|r| !r.is_empty()) {
+        let mut methods: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+        for r in rows {
+            methods.entry(r.method.as_str()).or_default().push(r);
+        }
+        for (m, mut rs) in methods {
+            rs.sort_by_key(|r| r.step);
+            let fmt = |r: &hessx_store::tables::TraceRow| format!("{} ± {} at step {}", fmt_num(r.estimate), fmt_num(r.std_error), r.step);
+            let (a, b) = (rs[0], rs[rs.len() - 1]);
+            let text = if rs.len() > 1 { format!("{} → {}", fmt(a), fmt(b)) } else { fmt(a) };
+            out.key(format!("trace ({m})"), text);
+        }
+        out.series_figure(figures::trace(rows), "step", "trace")?;
+    }
+    if let Some(rows) = data.density.as_ref().filter(|r| !r.is_empty()) {
+        out.series_figure(figures::density(rows), "lambda", "density")?;
+    }
+    Ok(())
+}
+
+fn training_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
+    let cps = data.checkpoints.as_deref().filter(|r| !r.is_empty());
+    let log = data.train_log.as_deref().filter(|r| !r.is_empty());
+    if cps.is_none() && log.is_none() {
+        return Ok(());
+    }
+    if let Some(last) = cps.and_then(|c| c.iter().max_by_key(|r| r.step)) {
+        out.key(
+            format!("held-out loss / accuracy at the last checkpoint (step {})", last.step),
+            format!("{} / {}", fmt_num(last.heldout_loss), fmt_num(last.heldout_accuracy)),
+        );
+    }
+    out.series_figure(figures::training_curve(Metric::Loss, cps, log), "step", "loss")?;
+    out.series_figure(figures::training_curve(Metric::Accuracy, cps, log), "step", "accuracy")?;
+    Ok(())
+}

@@ -1,0 +1,52 @@
+use std::path::PathBuf;
+
+/// What can stop an analysis.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The run directory does not exist.
+    #[error("{0}: no such run directory; pass the directory that hx-train / hx-eigen wrote (it holds eigenvectors/ and *.parquet)")]
+    NoRunDir(PathBuf),
+    /// Nothing at all to analyse.
+    #[error(
+        "{0}: nothing to analyse: no eigenvectors/step-*.parquet and none of eigenvalues, trace, density, checkpoints or \
+         train_log .parquet; run hx-eigen (eigenvectors), hx-spectrum (trace, density) or hx-train first"
+    )]
+    NothingToAnalyze(PathBuf),
+    /// Eigenvectors of different checkpoints live in different parameter spaces.
+    #[error(
+        "{path}: eigenvectors have {found} entries but earlier checkpoints have {expected}; all checkpoints of a run \
+         must share one model, re-run hx-eigen for this run"
+    )]
+    VectorLength {
+        /// The offending eigenvector table.
+        path: PathBuf,
+        /// Length of the vectors read first.
+        expected: usize,
+        /// Length found in `path`.
+        found: usize,
+    },
+    /// A table or figure could not be read or written.
+    #[error(transparent)]
+    Store(#[from] hessx_store::Error),
+    /// A figure could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] hessx_plot::Error),
+    /// A directory could not be listed or a config file read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}
