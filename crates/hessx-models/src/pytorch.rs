@@ -1,0 +1,345 @@
+//! Loading PyTorch `state_dict` files (`.pt`, `.pth`, PyHessian's `net.pkl`)
+//! onto hessx models, through burn-store's pure-Rust reader (no torch needed).
+//!
+//! What is handled beyond burn-store's defaults:
+//! - a state_dict nested under a key (`state_dict`, `model_state_dict`,
+//!   `model`, `net`, `network`), as training scripts save it with epochs and
+//!   optimiser state;
+//! - the `module.` prefix of `torch.nn.DataParallel`, which PyHessian's
+//!   `training.py` uses;
+//! - PyHessian's shortcut `Sequential` (`downsample.0` conv, `downsample.1`
+//!   batch norm), which is `downsample.conv` / `downsample.bn` here.
+//!
+//! burn-store's adapter transposes `Linear` weights and renames batch/layer
+//! norm `weight`/`bias` to `gamma`/`beta`. A file that does not fit fails
+//! with every missing key, unexpected key and shape mismatch listed (in
+//! PyTorch's names); unused `num_batches_tracked` buffers are fine.
+
+use std::path::Path;
+
+use burn::tensor::backend::Backend;
+use burn_store::pytorch::PytorchReader;
+use burn_store::{ModuleSnapshot, PytorchStore};
+
+use crate::error::{Error, Result};
+use crate::net::Net;
+
+/// Keys under which training scripts commonly nest the state_dict.
+const NESTING_KEYS: [&str; 5] = ["state_dict", "model_state_dict", "model", "net", "network"];
+
+/// Loads the PyTorch state_dict at `path` into `net` and returns it.
+///
+/// Batch-norm running statistics are loaded too; they live in a cell that
+/// clones of `net` share, so load into a model you own.
+pub fn load_pytorch<B: Backend>(mut net: Net<B>, path: &Path) -> Result<Net<B>> {
+    if !path.exists() {
+        return Err(Error::Missing {
+            path: path.to_path_buf(),
+        });
+    }
+    let pytorch_err = |reason: String| Error::Pytorch {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let keys = PytorchReader::new(path)
+        .map_err(|e| pytorch_err(e.to_string()))?
+        .keys();
+    let nesting = NESTING_KEYS
+        .iter()
+        .find(|k| keys.iter().any(|key| key.starts_with(&format!("{k}."))));
+    let inner: Vec<&str> = match nesting {
+        Some(k) => keys
+            .iter()
+            .filter_map(|key| key.strip_prefix(&format!("{k}.")))
+            .collect(),
+        None => keys.iter().map(String::as_str).collect(),
+    };
+    let data_parallel = !inner.is_empty() && inner.iter().all(|k| k.starts_with("module."));
+
+    let mut store = PytorchStore::from_file(path)
+        .allow_partial(true)
+        .validate(false);
+    if let Some(k) = nesting {
+        store = store.with_top_level_key(*k);
+    }
+    if data_parallel {
+        store = store.with_key_remapping(r"^module\.", "");
+    }
+    store = store
+        .with_key_remapping(r"(^|\.)downsample\.0\.", "${1}downsample.conv.")
+        .with_key_remapping(r"(^|\.)downsample\.1\.", "${1}downsample.bn.");
+
+    let result = net
+        .load_from(&mut store)
+        .map_err(|e| pytorch_err(e.to_string()))?;
+
+    let mut listing = String::new();
+    if !result.missing.is_empty() {
+        listing.push_str("\n  missing keys (in the model, not in the file):");
+        for (p, _) in &result.missing {
+            listing.push_str(&format!("\n    {}", torch_name(p)));
+        }
+    }
+    // burn-store 0.21 reports a norm's `weight`/`bias` as unused even when it
+    // was applied under its burn name (`gamma`/`beta`): it looks the torch
+    // name up but does not mark it visited. Those are not unexpected.
+    let applied_as = |p: &str| {
+        let burn_name = match (p.strip_suffix(".weight"), p.strip_suffix(".bias")) {
+            (Some(stem), _) => format!("{stem}.gamma"),
+            (_, Some(stem)) => format!("{stem}.beta"),
+            _ => return false,
+        };
+        result.applied.contains(&burn_name)
+    };
+    let unexpected: Vec<&String> = result
+        .unused
+        .iter()
+        .filter(|p| !p.ends_with("num_batches_tracked") && !applied_as(p))
+        .collect();
+    if !unexpected.is_empty() {
+        listing.push_str("\n  unexpected keys (in the file, not in the model):");
+        for p in unexpected {
+            listing.push_str(&format!("\n    {}", torch_name(p)));
+        }
+    }
+    if !result.errors.is_empty() {
+        listing.push_str("\n  mismatches:");
+        for e in &result.errors {
+            let line = e
+                .to_string()
+                .replace("downsample.conv.", "downsample.0.")
+                .replace("downsample.bn.", "downsample.1.");
+            listing.push_str(&format!(
+                "\n    {line} (linear weights are compared after transposing)"
+            ));
+        }
+    }
+    if !listing.is_empty() {
+        return Err(Error::StateDictMismatch {
+            path: path.to_path_buf(),
+            model: net_name(&net),
+            listing,
+        });
+    }
+    Ok(net)
+}
+
+/// A burn tensor path in PyTorch's naming (inverse of the remapping above).
+fn torch_name(path: &str) -> String {
+    let p = path
+        .replace("downsample.conv.", "downsample.0.")
+        .replace("downsample.bn.", "downsample.1.");
+    if let Some(stem) = p.strip_suffix(".gamma") {
+        format!("{stem}.weight")
+    } else if let Some(stem) = p.strip_suffix(".beta") {
+        format!("{stem}.bias")
+    } else {
+        p
+    }
+}
+
+fn net_name<B: Backend>(net: &Net<B>) -> String {
+    match net {
+        Net::Mlp(_) => "mlp",
+        Net::SmallCnn(_) => "small-cnn",
+        Net::ResNet(_) => "resnet",
+        Net::Transformer(_) => "transformer",
+        Net::WideDeep(_) => "wide-deep",
+    }
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::tests::{B1, image_spec, resnet20};
+    use crate::spec::Arch;
+    use crate::{Activation, BnMode, Input};
+    use burn::tensor::{Distribution, Tensor};
+    use std::path::PathBuf;
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures")
+            .join(name)
+    }
+
+    /// The fixture's values: element `i` of the `k`-th tensor in file order
+    /// (see `tests/fixtures/make_pytorch_fixture.py`).
+    fn value(k: usize, i: usize) -> f32 {
+        shifted(k, i, 0.0)
+    }
+
+    /// `value + offset`, added in f64 before rounding to f32, as the script does.
+    fn shifted(k: usize, i: usize, offset: f64) -> f32 {
+        (((i * 7 + k * 13) % 101) as f64 / 101.0 - 0.5 + offset) as f32
+    }
+
+    fn floats<const D: usize>(t: Tensor<B1, D>) -> Vec<f32> {
+        t.into_data().to_vec().unwrap()
+    }
+
+    #[test]
+    fn pyhessian_resnet20_checkpoint_lands_in_the_right_parameters() {
+        let dev = Default::default();
+        let net = image_spec(resnet20(), 3, 32).init::<B1>(&dev);
+        let net = load_pytorch(net, &fixture("resnet20_pyhessian.pkl")).unwrap();
+        let Net::ResNet(r) = &net else {
+            panic!("expected a resnet")
+        };
+        // File order: conv1.weight (k=0), bn1.{weight,bias,running_mean,running_var,num_batches_tracked} (k=1..5).
+        let conv1 = floats(r.conv1.weight.val());
+        assert_eq!(conv1.len(), 432);
+        assert!(conv1.iter().enumerate().all(|(i, &v)| v == value(0, i)));
+        let bn1 = r.bn1.as_ref().unwrap();
+        assert_eq!(
+            floats(bn1.gamma.val()),
+            (0..16).map(|i| value(1, i)).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            floats(bn1.beta.val()),
+            (0..16).map(|i| value(2, i)).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            floats(bn1.running_mean.value()),
+            (0..16).map(|i| value(3, i)).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            floats(bn1.running_var.value()),
+            (0..16).map(|i| shifted(4, i, 1.0)).collect::<Vec<_>>()
+        );
+        // layer1: 3 blocks x (conv1, bn1 x5, conv2, bn2 x5) = 12 tensors each, from k=6.
+        // layer2.0 starts at k = 6 + 36 = 42: conv1 42, bn1 43-47, conv2 48, bn2 49-53, downsample.0 54, downsample.1 55-59.
+        let block = &r.layer2[0];
+        let ds = block
+            .downsample
+            .as_ref()
+            .expect("layer2.0 has a projection shortcut");
+        assert_eq!(ds.conv.weight.dims(), [32, 16, 1, 1]);
+        assert!(
+            floats(ds.conv.weight.val())
+                .iter()
+                .enumerate()
+                .all(|(i, &v)| v == value(54, i))
+        );
+        let ds_bn = ds.bn.as_ref().unwrap();
+        assert_eq!(
+            floats(ds_bn.gamma.val()),
+            (0..32).map(|i| value(55, i)).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            floats(ds_bn.running_var.value()),
+            (0..32).map(|i| shifted(58, i, 1.0)).collect::<Vec<_>>()
+        );
+        // fc.weight is torch [10, 64] at k = 6 + 36 + 42 + 42 = 126; burn keeps [64, 10], transposed.
+        let fc = floats(r.fc.weight.val());
+        assert_eq!(r.fc.weight.dims(), [64, 10]);
+        for row in 0..10 {
+            for col in 0..64 {
+                assert_eq!(
+                    fc[col * 10 + row],
+                    value(126, row * 64 + col),
+                    "fc.weight[{row}][{col}]"
+                );
+            }
+        }
+        assert_eq!(
+            floats(r.fc.bias.as_ref().unwrap().val()),
+            (0..10).map(|i| value(127, i)).collect::<Vec<_>>()
+        );
+        // The loaded model runs and its parameters are still trainable.
+        let x = Tensor::random([2, 3, 32, 32], Distribution::Normal(0.0, 1.0), &dev);
+        let loss = crate::cross_entropy(
+            net.forward(Input::Images(x), BnMode::Eval),
+            Tensor::from_ints([0, 9], &dev),
+        );
+        let grads = loss.backward();
+        assert!(r.fc.weight.grad(&grads).is_some());
+    }
+
+    #[test]
+    fn a_mismatched_state_dict_lists_missing_unexpected_and_misshapen_keys() {
+        let dev = Default::default();
+        let spec = image_spec(
+            Arch::Mlp {
+                hidden: vec![16],
+                activation: Activation::Tanh,
+            },
+            1,
+            8,
+        );
+        let err = load_pytorch(spec.init::<B1>(&dev), &fixture("mlp_broken.pt")).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::StateDictMismatch { .. }), "{msg}");
+        assert!(msg.contains("mlp_broken.pt"), "{msg}");
+        assert!(
+            msg.contains("missing keys") && msg.contains("layers.1.bias"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("unexpected keys") && msg.contains("layers.2.weight"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("layers.0.weight") && msg.contains("63"),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains("epoch"),
+            "nested state_dict should be picked, not the wrapper: {msg}"
+        );
+    }
+
+    #[test]
+    fn loading_into_the_wrong_architecture_lists_the_differences() {
+        let dev = Default::default();
+        // resnet32 has layer1.3 etc. (missing in the file); no-BN resnet20 leaves bn keys unused.
+        let err = load_pytorch(
+            image_spec(
+                Arch::ResNet {
+                    depth: 32,
+                    batch_norm: true,
+                    residual: true,
+                },
+                3,
+                32,
+            )
+            .init::<B1>(&dev),
+            &fixture("resnet20_pyhessian.pkl"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("layer1.3.conv1.weight") && err.contains("layer3.4.bn2.weight"),
+            "{err}"
+        );
+        let no_bn = Arch::ResNet {
+            depth: 20,
+            batch_norm: false,
+            residual: true,
+        };
+        let err = load_pytorch(
+            image_spec(no_bn, 3, 32).init::<B1>(&dev),
+            &fixture("resnet20_pyhessian.pkl"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("unexpected keys") && err.contains("layer2.0.downsample.1.running_mean"),
+            "{err}"
+        );
+        assert!(!err.contains("num_batches_tracked"), "{err}");
+        // 1-channel stem, 5 classes: shape mismatches for conv1 and fc.
+        let mut spec = image_spec(resnet20(), 1, 8);
+        spec.num_classes = 5;
+        let err = load_pytorch(spec.init::<B1>(&dev), &fixture("resnet20_pyhessian.pkl"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("conv1.weight") && err.contains("fc.weight") && err.contains("fc.bias"),
+            "{err}"
+        );
+        let missing = load_pytorch(spec.init::<B1>(&dev), &fixture("no-such.pt")).unwrap_err();
+        assert!(matches!(missing, Error::Missing { .. }));
+    }
+}
