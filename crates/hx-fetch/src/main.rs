@@ -1,1 +1,224 @@
-fn main() {}
+//! `hx-fetch`: put datasets onto disk as Parquet tables under the data
+//! directory (`data/<dataset>/`), with a manifest of checksums. A thin front
+//! end over `hessx_data::fetch`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use hessx_data::{
+    CIFAR10_ARCHIVE, CIFAR10C_ARCHIVE, CorruptionRequest, CtrConfig, FetchOptions, FetchReport, SyntheticConfig,
+};
+use hessx_store::DataDir;
+
+/// Fetch, convert and corrupt datasets for hessx. Every table is Parquet
+/// under the data directory, listed with its SHA-256 in
+/// `<data-dir>/<dataset>/manifest.json`; a fetch that is already complete
+/// does nothing, and a damaged table is rebuilt.
+#[derive(Parser, Debug)]
+#[command(name = "hx-fetch", version, after_help = AFTER_HELP)]
+struct Cli {
+    /// Data directory (datasets go in <DIR>/<dataset>/, archives in <DIR>/downloads/).
+    #[arg(long, global = true, default_value = "data", value_name = "DIR")]
+    data_dir: PathBuf,
+    /// No progress bars.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+const AFTER_HELP: &str = "\
+Corruptions computed by hessx (any image dataset, --corruption):
+  gaussian_noise shot_noise impulse_noise speckle_noise gaussian_blur
+  brightness contrast saturate pixelate jpeg_compression
+  at severities 1..=5 with the constants of CIFAR-10-C (make_cifar_c.py).
+
+Examples:
+  hx-fetch digits --corruption gaussian_noise --severity 5   # offline
+  hx-fetch cifar10                                           # downloads 170 MB
+  hx-fetch cifar10 --from ~/Downloads/cifar-10-binary.tar.gz
+  hx-fetch cifar10c --corruption gaussian_noise --severity 5 # downloads 2.9 GB once
+  hx-fetch synthetic --name blobs --classes 4 --channels 1 --height 16 --width 16
+  hx-fetch ctr --cardinalities 100,50,20 --dense 8";
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The 1,797 8x8 handwritten digits shipped in the repository (offline):
+    /// 1,437 train / 360 test, stratified, pixels 0..16 scaled by 16 (capped at 255).
+    Digits {
+        /// Read this digits.csv.gz instead of <data-dir>/digits/digits.csv.gz (it must be scikit-learn's file).
+        #[arg(long, value_name = "CSV_GZ")]
+        from: Option<PathBuf>,
+        #[command(flatten)]
+        corruption: ComputedCorruption,
+    },
+    /// CIFAR-10 (binary version): download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz
+    /// (170 MB, resumable) into <data-dir>/downloads/, verify it and write train (50,000) and test (10,000).
+    Cifar10 {
+        /// Use this archive (checked against the published size, SHA-256 and MD5) or extracted folder instead of downloading.
+        #[arg(long, value_name = "PATH")]
+        from: Option<PathBuf>,
+        #[command(flatten)]
+        corruption: ComputedCorruption,
+    },
+    /// CIFAR-10-C, the published corrupted CIFAR-10 test set: download
+    /// https://zenodo.org/records/2535967/files/CIFAR-10-C.tar (2.9 GB, resumable), verify it and
+    /// write dataset `cifar10c`, one table test-<corruption>-<severity> per pair asked for.
+    Cifar10c {
+        /// Use this archive (checked against the published size, SHA-256 and MD5) or extracted folder instead of downloading.
+        #[arg(long, value_name = "PATH")]
+        from: Option<PathBuf>,
+        /// Corruptions to convert, comma-separated (default: all 19).
+        #[arg(long, value_delimiter = ',', value_name = "NAME")]
+        corruption: Vec<String>,
+        /// Severities 1..=5, comma-separated (default: all five).
+        #[arg(long, value_delimiter = ',', value_name = "S")]
+        severity: Vec<u8>,
+    },
+    /// A generated image dataset with class structure (smooth class prototypes plus deformation
+    /// and noise), of any shape and size: for tests and scaling benchmarks.
+    Synthetic {
+        #[command(flatten)]
+        config: SyntheticArgs,
+        #[command(flatten)]
+        corruption: ComputedCorruption,
+    },
+    /// A generated click-through dataset for the Wide&Deep model (dataset `ctr`): categorical
+    /// fields, dense features, clicks from a known logistic model with feature crosses.
+    Ctr {
+        /// Cardinality of each categorical field, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "100,50,20,10,5,1000")]
+        cardinalities: Vec<usize>,
+        /// Number of dense features.
+        #[arg(long, default_value_t = 8)]
+        dense: usize,
+        /// Training rows.
+        #[arg(long, default_value_t = 50_000)]
+        train: usize,
+        /// Test rows.
+        #[arg(long, default_value_t = 10_000)]
+        test: usize,
+        /// Seed of the model and the rows.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+/// Corruptions hessx computes from the clean tables ("-C" variants).
+#[derive(Args, Debug)]
+struct ComputedCorruption {
+    /// Also write corrupted copies of train and test, comma-separated names (see below).
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    corruption: Vec<String>,
+    /// Severities 1..=5 of those corruptions, comma-separated (default: all five).
+    #[arg(long, value_delimiter = ',', value_name = "S", requires = "corruption")]
+    severity: Vec<u8>,
+    /// Seed of the corruption noise (recorded in the manifest).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    corruption_seed: u64,
+}
+
+#[derive(Args, Debug)]
+struct SyntheticArgs {
+    /// Dataset name (folder under the data directory).
+    #[arg(long, default_value = "synthetic")]
+    name: String,
+    /// Number of classes.
+    #[arg(long, default_value_t = 10)]
+    classes: usize,
+    /// Image channels.
+    #[arg(long, default_value_t = 3)]
+    channels: usize,
+    /// Image height.
+    #[arg(long, default_value_t = 32)]
+    height: usize,
+    /// Image width.
+    #[arg(long, default_value_t = 32)]
+    width: usize,
+    /// Training examples.
+    #[arg(long, default_value_t = 5000)]
+    train: usize,
+    /// Test examples.
+    #[arg(long, default_value_t = 1000)]
+    test: usize,
+    /// Seed of the prototypes and examples.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Standard deviation of the pixel noise, on pixels scaled to [0, 1].
+    #[arg(long, default_value_t = 0.1)]
+    noise: f32,
+}
+
+impl ComputedCorruption {
+    fn resolve(&self, progress: bool) -> anyhow::Result<(CorruptionRequest, FetchOptions)> {
+        let request = CorruptionRequest::parse(&self.corruption, &self.severity)?;
+        Ok((request, FetchOptions { progress, seed: self.corruption_seed }))
+    }
+}
+
+fn print_report(report: &FetchReport) {
+    for path in &report.repaired {
+        println!("checksum mismatch, rebuilt: {}", path.display());
+    }
+    for path in report.written.iter().filter(|p| !report.repaired.contains(p)) {
+        println!("wrote       {}", path.display());
+    }
+    for path in &report.up_to_date {
+        println!("up to date  {}", path.display());
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let data = DataDir::new(&cli.data_dir);
+    let progress = !cli.quiet;
+    let report = match &cli.command {
+        Command::Digits { from, corruption } => {
+            let (request, options) = corruption.resolve(progress)?;
+            hessx_data::fetch_digits(&data, from.as_deref(), &request, options)
+                .with_context(|| format!("hx-fetch digits into {}", data.dataset("digits").display()))?
+        }
+        Command::Cifar10 { from, corruption } => {
+            let (request, options) = corruption.resolve(progress)?;
+            hessx_data::fetch_cifar10(&data, &CIFAR10_ARCHIVE, from.as_deref(), &request, options)
+                .with_context(|| format!("hx-fetch cifar10 into {}", data.dataset("cifar10").display()))?
+        }
+        Command::Cifar10c { from, corruption, severity } => {
+            let options = FetchOptions { progress, seed: 0 };
+            hessx_data::fetch_cifar10c(&data, &CIFAR10C_ARCHIVE, from.as_deref(), corruption, severity, options)
+                .with_context(|| format!("hx-fetch cifar10c into {}", data.dataset("cifar10c").display()))?
+        }
+        Command::Synthetic { config, corruption } => {
+            let (request, options) = corruption.resolve(progress)?;
+            let config = SyntheticConfig {
+                name: config.name.clone(),
+                classes: config.classes,
+                shape: [config.channels, config.height, config.width],
+                train: config.train,
+                test: config.test,
+                seed: config.seed,
+                noise: config.noise,
+            };
+            hessx_data::fetch_synthetic(&data, &config, &request, options)
+                .with_context(|| format!("hx-fetch synthetic into {}", data.dataset(&config.name).display()))?
+        }
+        Command::Ctr { cardinalities, dense, train, test, seed } => {
+            let config = CtrConfig { cardinalities: cardinalities.clone(), num_dense: *dense, train: *train, test: *test, seed: *seed };
+            hessx_data::fetch_ctr(&data, &config).with_context(|| format!("hx-fetch ctr into {}", data.dataset("ctr").display()))?
+        }
+    };
+    print_report(&report);
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

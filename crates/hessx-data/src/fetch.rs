@@ -1,0 +1,399 @@
+//! What `hx-fetch` does, as library calls: bring a dataset's tables up to
+//! date in the data directory. A table is rebuilt only when it is missing,
+//! its recipe (source checksum, parameters, seed) changed, or its bytes no
+//! longer match the checksum in the manifest; otherwise nothing is touched,
+//! so re-running a complete fetch is free.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use hessx_store::DataDir;
+
+use crate::archive::ArchiveSpec;
+use crate::corrupt::{Corruption, check_cifar10c_name, check_severity, corrupt_set};
+use crate::ctr::{CtrConfig, CtrSet, generate_ctr};
+use crate::digits::{DIGITS_CSV_GZ, DIGITS_CSV_SHA256, DIGITS_RECIPE, digits_from_csv_gz};
+use crate::manifest::{Manifest, TableEntry, TableState, sha256_bytes, sha256_file};
+use crate::synthetic::{SyntheticConfig, generate};
+use crate::{Error, ImageSet, Result};
+
+/// Options shared by every fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchOptions {
+    /// Show progress bars.
+    pub progress: bool,
+    /// Seed of the noise of corruptions computed by hessx (recorded in the manifest).
+    pub seed: u64,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions { progress: false, seed: 0 }
+    }
+}
+
+/// Which corruptions to compute, at which severities (every pair of the two lists).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorruptionRequest {
+    /// Corruptions (none: only the clean tables).
+    pub corruptions: Vec<Corruption>,
+    /// Severities 1..=5 (empty: all five).
+    pub severities: Vec<u8>,
+}
+
+impl CorruptionRequest {
+    /// Parse corruption names and severities as given on the command line.
+    pub fn parse(names: &[String], severities: &[u8]) -> Result<Self> {
+        let corruptions = names.iter().map(|n| Corruption::parse(n)).collect::<Result<_>>()?;
+        let severities = severities.iter().map(|&s| check_severity(s)).collect::<Result<_>>()?;
+        Ok(CorruptionRequest { corruptions, severities })
+    }
+
+    fn pairs(&self) -> Vec<(Corruption, u8)> {
+        let severities = if self.severities.is_empty() { vec![1, 2, 3, 4, 5] } else { self.severities.clone() };
+        self.corruptions.iter().flat_map(|&c| severities.iter().map(move |&s| (c, s))).collect()
+    }
+}
+
+/// What a fetch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchReport {
+    /// Tables written (new, stale or repaired).
+    pub written: Vec<PathBuf>,
+    /// Tables already complete, left untouched.
+    pub up_to_date: Vec<PathBuf>,
+    /// Tables whose bytes did not match the manifest and were rebuilt.
+    pub repaired: Vec<PathBuf>,
+}
+
+/// The `hx-fetch` command that writes `dataset`'s table (for error messages).
+pub fn fetch_command(data: &DataDir, dataset: &str, corruption: Option<(&str, u8)>) -> String {
+    let mut cmd = match dataset {
+        "digits" | "cifar10" | "cifar10c" | "ctr" => format!("hx-fetch {dataset}"),
+        other => format!("hx-fetch synthetic --name {other} (with the parameters it was made with)"),
+    };
+    if let Some((c, s)) = corruption {
+        cmd.push_str(&format!(" --corruption {c} --severity {s}"));
+    }
+    if data.root() != Path::new("data") {
+        cmd.push_str(&format!(" --data-dir {}", data.root().display()));
+    }
+    cmd
+}
+
+/// One dataset folder being brought up to date.
+struct Folder<'a> {
+    data: &'a DataDir,
+    name: String,
+    manifest: Manifest,
+    report: FetchReport,
+}
+
+impl<'a> Folder<'a> {
+    fn open(data: &'a DataDir, name: &str) -> Result<Self> {
+        let manifest = Manifest::load_or_new(&data.manifest(name), name)?;
+        Ok(Folder { data, name: name.into(), manifest, report: FetchReport::default() })
+    }
+
+    fn path(&self, split: &str, corruption: Option<(&str, u8)>) -> PathBuf {
+        self.data.table(&self.name, split, corruption)
+    }
+
+    /// Whether the table must be (re)built; records complete and corrupt ones in the report.
+    fn needs(&mut self, split: &str, corruption: Option<(&str, u8)>, recipe: &str) -> Result<bool> {
+        let path = self.path(split, corruption);
+        let file = crate::manifest::file_name(&path);
+        match self.manifest.check(&self.data.dataset(&self.name), &file, recipe)? {
+            TableState::Complete => {
+                self.report.up_to_date.push(path);
+                Ok(false)
+            }
+            TableState::Corrupt { .. } => {
+                self.report.repaired.push(path);
+                Ok(true)
+            }
+            TableState::Missing | TableState::Stale => Ok(true),
+        }
+    }
+
+    /// Write `set` and record it in the manifest (saved at once, so an
+    /// interrupted fetch keeps what it finished).
+    fn write_images(&mut self, set: &ImageSet, recipe: &str, seed: Option<u64>) -> Result<()> {
+        let corruption = (set.severity > 0).then_some((set.corruption.as_str(), set.severity));
+        let path = self.path(&set.split, corruption);
+        set.write(&path)?;
+        let entry = TableEntry {
+            file: crate::manifest::file_name(&path),
+            split: set.split.clone(),
+            rows: set.len(),
+            sha256: sha256_file(&path)?,
+            num_classes: set.num_classes,
+            shape: set.shape.to_vec(),
+            corruption: set.corruption.clone(),
+            severity: set.severity,
+            seed,
+            cardinalities: Vec::new(),
+            recipe: recipe.into(),
+        };
+        self.record(path, entry)
+    }
+
+    fn record(&mut self, path: PathBuf, entry: TableEntry) -> Result<()> {
+        self.manifest.tables.insert(entry.file.clone(), entry);
+        self.manifest.save(&self.data.manifest(&self.name))?;
+        self.report.written.push(path);
+        Ok(())
+    }
+
+    /// The recorded checksum of a clean split (after it was brought up to date).
+    fn clean_sha(&self, split: &str) -> String {
+        let file = crate::manifest::file_name(&self.path(split, None));
+        self.manifest.tables.get(&file).map(|e| e.sha256.clone()).unwrap_or_default()
+    }
+
+    /// Compute the requested corruptions of the clean `splits`.
+    fn derive(&mut self, splits: &[&str], request: &CorruptionRequest, options: FetchOptions) -> Result<()> {
+        let mut clean: HashMap<String, ImageSet> = HashMap::new();
+        for (corruption, severity) in request.pairs() {
+            for &split in splits {
+                let recipe = format!(
+                    "hessx corrupt v1: {} severity {severity} seed {} of {split}.parquet sha256={}",
+                    corruption.name(),
+                    options.seed,
+                    self.clean_sha(split)
+                );
+                if !self.needs(split, Some((corruption.name(), severity)), &recipe)? {
+                    continue;
+                }
+                if !clean.contains_key(split) {
+                    clean.insert(split.into(), ImageSet::read(&self.path(split, None))?);
+                }
+                let set = corrupt_set(&clean[split], corruption, severity, options.seed, options.progress)?;
+                let seed = corruption.is_random().then_some(options.seed);
+                self.write_images(&set, &recipe, seed)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The embedded handwritten digits (see [`crate::digits`]): clean `train` and
+/// `test`, plus the requested corruptions. The CSV is `from` when given,
+/// else `data/digits/digits.csv.gz`, else the copy compiled into hessx
+/// (which is then written there); it must be scikit-learn's file.
+pub fn fetch_digits(data: &DataDir, from: Option<&Path>, request: &CorruptionRequest, options: FetchOptions) -> Result<FetchReport> {
+    let mut folder = Folder::open(data, "digits")?;
+    let committed = data.dataset("digits").join("digits.csv.gz");
+    let (csv_path, bytes) = match from {
+        Some(path) => (path.to_owned(), std::fs::read(path).map_err(|e| Error::io(path, e))?),
+        None if committed.exists() => (committed.clone(), std::fs::read(&committed).map_err(|e| Error::io(&committed, e))?),
+        None => {
+            hessx_store::write_bytes_atomic(&committed, DIGITS_CSV_GZ)?;
+            (committed.clone(), DIGITS_CSV_GZ.to_vec())
+        }
+    };
+    let found = sha256_bytes(&bytes);
+    if found != DIGITS_CSV_SHA256 {
+        return Err(Error::Verify {
+            path: csv_path,
+            what: "SHA-256",
+            expected: DIGITS_CSV_SHA256.into(),
+            found,
+            hint: "this is not scikit-learn's digits.csv.gz; restore the committed data/digits/digits.csv.gz (git checkout) or drop --from".into(),
+        });
+    }
+    folder.manifest.source = "UCI Optical Recognition of Handwritten Digits (Alpaydin & Kaynak, 1998; CC BY 4.0), scikit-learn's sklearn/datasets/data/digits.csv.gz".into();
+    folder.manifest.class_names = (0..10).map(|d| d.to_string()).collect();
+    let need_train = folder.needs("train", None, DIGITS_RECIPE)?;
+    let need_test = folder.needs("test", None, DIGITS_RECIPE)?;
+    if need_train || need_test {
+        let (train, test) = digits_from_csv_gz(&bytes, &csv_path)?;
+        for (needed, set) in [(need_train, train), (need_test, test)] {
+            if needed {
+                folder.write_images(&set, DIGITS_RECIPE, Some(crate::digits::DIGITS_SPLIT_SEED))?;
+            }
+        }
+    }
+    folder.derive(&["train", "test"], request, options)?;
+    Ok(folder.report)
+}
+
+/// CIFAR-10: download (or take `from`), verify against `spec`, convert the
+/// six batches to `train` and `test`, then compute the requested corruptions.
+pub fn fetch_cifar10(
+    data: &DataDir,
+    spec: &ArchiveSpec<'_>,
+    from: Option<&Path>,
+    request: &CorruptionRequest,
+    options: FetchOptions,
+) -> Result<FetchReport> {
+    let mut folder = Folder::open(data, "cifar10")?;
+    folder.manifest.source = format!("{} (Krizhevsky, 2009)", spec.url);
+    folder.manifest.class_names = crate::cifar10::CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect();
+    let recipe = format!("{} sha256={}", spec.file_name, spec.sha256);
+    let need_train = folder.needs("train", None, &recipe)?;
+    let need_test = folder.needs("test", None, &recipe)?;
+    if need_train || need_test {
+        let archive = spec.obtain(&data.downloads(), from, options.progress)?;
+        let (train, test) = crate::cifar10::read_cifar10(&archive, options.progress)?;
+        for (needed, set) in [(need_train, train), (need_test, test)] {
+            if needed {
+                folder.write_images(&set, &recipe, None)?;
+            }
+        }
+    }
+    folder.derive(&["train", "test"], request, options)?;
+    Ok(folder.report)
+}
+
+/// CIFAR-10-C: download (or take `from`), verify against `spec` and convert
+/// the named corruptions (all 19 when empty) at `severities` (all five when
+/// empty) into `test-<corruption>-<severity>` tables of dataset `cifar10c`.
+pub fn fetch_cifar10c(
+    data: &DataDir,
+    spec: &ArchiveSpec<'_>,
+    from: Option<&Path>,
+    corruptions: &[String],
+    severities: &[u8],
+    options: FetchOptions,
+) -> Result<FetchReport> {
+    let names: Vec<&'static str> = if corruptions.is_empty() {
+        crate::corrupt::CIFAR10C_CORRUPTIONS.to_vec()
+    } else {
+        corruptions.iter().map(|c| check_cifar10c_name(c)).collect::<Result<_>>()?
+    };
+    let severities: Vec<u8> =
+        if severities.is_empty() { vec![1, 2, 3, 4, 5] } else { severities.iter().map(|&s| check_severity(s)).collect::<Result<_>>()? };
+    let mut folder = Folder::open(data, "cifar10c")?;
+    folder.manifest.source = format!("{} (Hendrycks & Dietterich, 2019; CC BY 4.0)", spec.url);
+    folder.manifest.class_names = crate::cifar10::CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect();
+    let recipe = format!("{} sha256={}", spec.file_name, spec.sha256);
+    let mut needed: Vec<(&'static str, u8)> = Vec::new();
+    for &name in &names {
+        for &s in &severities {
+            if folder.needs("test", Some((name, s)), &recipe)? {
+                needed.push((name, s));
+            }
+        }
+    }
+    if needed.is_empty() {
+        return Ok(folder.report);
+    }
+    let archive = spec.obtain(&data.downloads(), from, options.progress)?;
+    let mut wanted: Vec<&str> = needed.iter().map(|p| p.0).collect();
+    wanted.dedup();
+    let mut wanted_severities: Vec<u8> = needed.iter().map(|p| p.1).collect();
+    wanted_severities.sort_unstable();
+    wanted_severities.dedup();
+    crate::cifar10c::read_cifar10c(&archive, &wanted, &wanted_severities, options.progress, &mut |set| {
+        if needed.iter().any(|&(c, s)| c == set.corruption && s == set.severity) {
+            folder.write_images(&set, &recipe, None)?;
+        }
+        Ok(())
+    })?;
+    Ok(folder.report)
+}
+
+/// A synthetic image dataset (folder `config.name`), plus the requested corruptions.
+pub fn fetch_synthetic(data: &DataDir, config: &SyntheticConfig, request: &CorruptionRequest, options: FetchOptions) -> Result<FetchReport> {
+    let mut folder = Folder::open(data, &config.name)?;
+    folder.manifest.source = "generated by hx-fetch synthetic".into();
+    let recipe = config.recipe();
+    let need_train = folder.needs("train", None, &recipe)?;
+    let need_test = folder.needs("test", None, &recipe)?;
+    if need_train || need_test {
+        let (train, test) = generate(config)?;
+        for (needed, set) in [(need_train, train), (need_test, test)] {
+            if needed {
+                folder.write_images(&set, &recipe, Some(config.seed))?;
+            }
+        }
+    }
+    folder.derive(&["train", "test"], request, options)?;
+    Ok(folder.report)
+}
+
+/// The synthetic click-through dataset (folder `ctr`).
+pub fn fetch_ctr(data: &DataDir, config: &CtrConfig) -> Result<FetchReport> {
+    let mut folder = Folder::open(data, "ctr")?;
+    folder.manifest.source = "generated by hx-fetch ctr from a known logistic model with feature crosses".into();
+    let recipe = config.recipe();
+    let need_train = folder.needs("train", None, &recipe)?;
+    let need_test = folder.needs("test", None, &recipe)?;
+    if need_train || need_test {
+        let (train, test, _) = generate_ctr(config)?;
+        for (needed, set) in [(need_train, train), (need_test, test)] {
+            if needed {
+                let path = folder.path(&set.split, None);
+                set.write(&path)?;
+                let entry = TableEntry {
+                    file: crate::manifest::file_name(&path),
+                    split: set.split.clone(),
+                    rows: set.len(),
+                    sha256: sha256_file(&path)?,
+                    num_classes: 2,
+                    shape: vec![set.cardinalities.len(), set.num_dense],
+                    corruption: "none".into(),
+                    severity: 0,
+                    seed: Some(config.seed),
+                    cardinalities: set.cardinalities.clone(),
+                    recipe: recipe.clone(),
+                };
+                folder.record(path, entry)?;
+            }
+        }
+    }
+    Ok(folder.report)
+}
+
+/// Check a table against its dataset's manifest before use.
+fn verified(data: &DataDir, dataset: &str, path: &Path, command: &str, note: String) -> Result<()> {
+    if !path.exists() {
+        return Err(Error::MissingTable { path: path.to_owned(), command: command.to_owned(), note });
+    }
+    let manifest_path = data.manifest(dataset);
+    if let Some(manifest) = Manifest::load(&manifest_path)? {
+        manifest.verify(&manifest_path, path, command)?;
+    }
+    Ok(())
+}
+
+/// Load a split of an image dataset: `data/<dataset>/<split>.parquet`, or
+/// its corrupted variant. A missing table's error names the `hx-fetch`
+/// command that creates it; a table whose checksum differs from its
+/// manifest's is refused. (Tables not listed in a manifest, e.g. written by
+/// hand with [`ImageSet::write`], are read as they are.)
+///
+/// The published CIFAR-10-C is dataset `cifar10c`; `cifar10` with a
+/// corruption is the variant computed by hessx.
+pub fn load_images(data: &DataDir, dataset: &str, split: &str, corruption: Option<(&str, u8)>) -> Result<ImageSet> {
+    let path = data.table(dataset, split, corruption);
+    let command = fetch_command(data, dataset, corruption);
+    let note = match corruption {
+        Some(_) if dataset == "cifar10" => format!(
+            " (computed by hessx; the published CIFAR-10-C is dataset `cifar10c`: `{}`)",
+            fetch_command(data, "cifar10c", corruption)
+        ),
+        _ => String::new(),
+    };
+    verified(data, dataset, &path, &command, note)?;
+    let set = ImageSet::read(&path)?;
+    let (want_c, want_s) = corruption.unwrap_or(("none", 0));
+    if set.split != split || set.corruption != want_c || set.severity != want_s {
+        return Err(Error::format(
+            &path,
+            format!(
+                "holds split `{}` corruption `{}` severity {}, expected `{split}` `{want_c}` {want_s}; rebuild it with `{command}`",
+                set.split, set.corruption, set.severity
+            ),
+        ));
+    }
+    Ok(set)
+}
+
+/// Load a split of the click-through dataset (`data/ctr/<split>.parquet`).
+pub fn load_ctr(data: &DataDir, split: &str) -> Result<CtrSet> {
+    let path = data.table("ctr", split, None);
+    verified(data, "ctr", &path, &fetch_command(data, "ctr", None), String::new())?;
+    CtrSet::read(&path)
+}

@@ -1,0 +1,144 @@
+//! `hx-fetch` as a user runs it: offline digits, `--from` with local files,
+//! and clear errors for bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use hessx_data::testkit;
+
+fn hx_fetch(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hx-fetch"))
+        .arg("--quiet")
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("hx-fetch should run")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn succeeds(data: &Path, args: &[&str]) -> String {
+    let out = hx_fetch(data, args);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "hx-fetch {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    stdout
+}
+
+fn fails(data: &Path, args: &[&str]) -> String {
+    let out = hx_fetch(data, args);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "hx-fetch {args:?} should fail\nstdout:\n{stdout}");
+    assert!(stderr.starts_with("error: "), "errors are printed once, prefixed: {stderr}");
+    stderr
+}
+
+#[test]
+fn digits_offline_then_nothing_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = succeeds(&data, &["digits", "--corruption", "gaussian_noise", "--severity", "5"]);
+    assert_eq!(out.matches("wrote").count(), 4, "{out}");
+    let table = data.join("digits/test-gaussian_noise-5.parquet");
+    let manifest = data.join("digits/manifest.json");
+    let stamps = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    let before = (stamps(&table), stamps(&manifest));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let again = succeeds(&data, &["digits", "--corruption", "gaussian_noise", "--severity", "5"]);
+    assert!(!again.contains("wrote") && again.matches("up to date").count() == 4, "{again}");
+    assert_eq!((stamps(&table), stamps(&manifest)), before);
+    let set = hessx_data::ImageSet::read(&table).unwrap();
+    assert_eq!((set.len(), set.corruption.as_str(), set.severity), (360, "gaussian_noise", 5));
+}
+
+#[test]
+fn a_damaged_table_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    succeeds(&data, &["digits"]);
+    let table = data.join("digits/train.parquet");
+    let mut bytes = std::fs::read(&table).unwrap();
+    bytes.truncate(bytes.len() - 10);
+    std::fs::write(&table, bytes).unwrap();
+    let out = succeeds(&data, &["digits"]);
+    assert!(out.contains("checksum mismatch, rebuilt") && out.contains("train.parquet"), "{out}");
+    assert_eq!(hessx_data::ImageSet::read(&table).unwrap().len(), 1437);
+}
+
+#[test]
+fn from_a_file_with_the_wrong_checksum_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // Right size (sparse, all zeros), wrong contents: the SHA-256 check must catch it.
+    let fake = dir.path().join("cifar-10-binary.tar.gz");
+    std::fs::File::create(&fake).unwrap().set_len(hessx_data::CIFAR10_ARCHIVE.size).unwrap();
+    let err = fails(&dir.path().join("data"), &["cifar10", "--from", fake.to_str().unwrap()]);
+    assert!(err.contains(fake.to_str().unwrap()) && err.contains("SHA-256") && err.contains(hessx_data::CIFAR10_ARCHIVE.sha256), "{err}");
+    assert!(err.contains("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"), "{err}");
+    // A small file: the size check names it first.
+    let small = dir.path().join("small.tar.gz");
+    std::fs::write(&small, b"hello").unwrap();
+    let err = fails(&dir.path().join("data"), &["cifar10c", "--from", small.to_str().unwrap(), "--corruption", "fog"]);
+    assert!(err.contains("small.tar.gz") && err.contains("5 bytes") && err.contains("2918471680 bytes"), "{err}");
+}
+
+#[test]
+fn from_extracted_folders_converts_cifar10_and_cifar10c() {
+    let dir = tempfile::tempdir().unwrap();
+    let c10 = testkit::cifar10_tar_gz(&dir.path().join("c10.tar.gz"), 2).unwrap();
+    let c10_dir = dir.path().join("c10");
+    tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(&c10.path).unwrap())).unpack(&c10_dir).unwrap();
+    let c10c = testkit::cifar10c_tar(&dir.path().join("c.tar"), &["gaussian_noise", "contrast"], 3, "<i8").unwrap();
+    let c10c_dir = dir.path().join("c10c");
+    tar::Archive::new(std::fs::File::open(&c10c.path).unwrap()).unpack(&c10c_dir).unwrap();
+    let data = dir.path().join("data");
+
+    let out = succeeds(&data, &["cifar10", "--from", c10_dir.to_str().unwrap(), "--corruption", "jpeg_compression", "--severity", "1"]);
+    assert_eq!(out.matches("wrote").count(), 4, "{out}");
+    let train = hessx_data::ImageSet::read(&data.join("cifar10/train.parquet")).unwrap();
+    assert_eq!(train.image(3)[100], testkit::cifar10_pixel(1, 1, 100));
+
+    let out = succeeds(&data, &["cifar10c", "--from", c10c_dir.to_str().unwrap(), "--corruption", "contrast", "--severity", "2,3"]);
+    assert_eq!(out.matches("wrote").count(), 2, "{out}");
+    let set = hessx_data::ImageSet::read(&data.join("cifar10c/test-contrast-3.parquet")).unwrap();
+    // Severity 3, image 1 is row 2 * 3 + 1 of contrast.npy (k = 1); pixel (y 4, x 9, channel 2).
+    assert_eq!(set.image(1)[2 * 1024 + 4 * 32 + 9], testkit::cifar10c_pixel(1, 7, 4, 9, 2));
+}
+
+#[test]
+fn bad_flags_name_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let err = fails(&data, &["digits", "--corruption", "gaussian"]);
+    assert!(err.contains("--corruption gaussian") && err.contains("gaussian_noise shot_noise"), "{err}");
+    let err = fails(&data, &["digits", "--corruption", "gaussian_noise", "--severity", "7"]);
+    assert!(err.contains("--severity 7") && err.contains("between 1 and 5"), "{err}");
+    let err = fails(&data, &["digits", "--corruption", "saturate"]);
+    assert!(err.contains("saturate") && err.contains("3-channel"), "{err}");
+    let err = fails(&data, &["synthetic", "--classes", "1"]);
+    assert!(err.contains("--classes"), "{err}");
+    let err = fails(&data, &["cifar10c", "--corruption", "blur"]);
+    assert!(err.contains("--corruption blur") && err.contains("motion_blur"), "{err}");
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hx-fetch")).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in ["digits", "cifar10c", "synthetic", "ctr", "--data-dir", "gaussian_noise"] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+}
+
+#[test]
+fn synthetic_and_ctr_write_their_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    succeeds(&data, &["synthetic", "--name", "tiny", "--classes", "3", "--channels", "1", "--height", "5", "--width", "4", "--train", "12", "--test", "6"]);
+    let set = hessx_data::ImageSet::read(&data.join("tiny/test.parquet")).unwrap();
+    assert_eq!((set.len(), set.shape, set.num_classes), (6, [1, 5, 4], 3));
+    succeeds(&data, &["ctr", "--cardinalities", "4,3", "--dense", "2", "--train", "30", "--test", "10"]);
+    let ctr = hessx_data::load_ctr(&hessx_store::DataDir::new(&data), "train").unwrap();
+    assert_eq!((ctr.len(), ctr.cardinalities), (30, vec![4, 3]));
+}
