@@ -1,1 +1,67 @@
-//! hessx-hessian (being written).
+//! hessx-hessian: the curvature engine.
+//!
+//! One operator abstraction, [`SymOp`] (`H v` on flat vectors, counted), and the algorithms on top:
+//! top-k eigenpairs by Lanczos ([`lanczos_top_k`]) or PyHessian's power iteration ([`power_iteration`]),
+//! the trace by Hutchinson ([`hutchinson`]) or Hutch++ ([`hutchpp`]), the spectral density by stochastic
+//! Lanczos quadrature ([`slq`] + [`density`]), all three from the same runs ([`one_pass`]), and the dense
+//! Hessian of small models ([`dense_hessian`]), the ground truth for the rest. Operators: [`DenseOp`] (a
+//! matrix, for tests) and [`HessianOp`] (exact products of a burn model's loss by nested autodiff).
+//!
+//! ```
+//! use hessx_hessian::{DenseOp, LanczosConfig, HutchppConfig, lanczos_top_k, hutchpp};
+//! use nalgebra::{DMatrix, DVector};
+//!
+//! // A "Hessian" with eigenvalues 1..=30.
+//! let mut op = DenseOp::new(DMatrix::from_diagonal(&DVector::from_fn(30, |i, _| (i + 1) as f64))).unwrap();
+//! let top = lanczos_top_k(&mut op, &LanczosConfig { k: 3, tol: 1e-10, ..Default::default() }).unwrap();
+//! assert!((top.values[0] - 30.0).abs() < 1e-8);
+//! assert!(top.residuals[0] <= 1e-10 * 30.0 && top.all_converged());
+//! // 30 products for a 30-dimensional operator: the sketch captures everything, the estimate is exact.
+//! let tr = hutchpp(&mut op, &HutchppConfig { num_hvps: 96, seed: 1 }).unwrap();
+//! assert!((tr.estimate - 465.0).abs() < 1e-8);
+//! ```
+//!
+//! With a burn model (`B1 = Autodiff<B>`, `B2 = Autodiff<B1>`; see [`nested`] for the rules models follow):
+//!
+//! ```ignore
+//! let m1: Net<B1<Flex>> = Net::new(&device);             // parameters require gradients
+//! let batches = vec![Batch::new((x, y), 200)];             // or the whole split, unequal sizes allowed
+//! let mut h = HessianOp::new(m1, batches, |m: &Net<B2<Flex>>, (x, y): &(_, _)| m.loss_eval(x, y))?;
+//! h.check_deterministic(DEFAULT_DETERMINISM_TOL)?;         // catches train-mode batch norm / dropout
+//! let top = lanczos_top_k(&mut h, &LanczosConfig::default())?;
+//! ```
+
+#![deny(missing_docs)]
+
+mod dense;
+mod error;
+mod krylov;
+mod lanczos;
+mod layout;
+mod meyer2021hutchpp;
+pub mod nested;
+mod onepass;
+mod op;
+mod power;
+mod probes;
+mod results;
+mod slq;
+mod trace;
+mod vector;
+
+pub use dense::{DenseEigen, DenseHessian, dense_eigen, dense_hessian};
+pub use error::{Error, Result};
+pub use lanczos::{LanczosConfig, lanczos_top_k};
+pub use layout::{ParamEntry, ParamLayout};
+pub use meyer2021hutchpp::{HutchppConfig, hutchpp};
+pub use nested::{B1, B2, Batch, DEFAULT_DETERMINISM_TOL, Gradient, HessianOp, flat_gradient};
+pub use onepass::{OnePassConfig, OnePassResult, one_pass};
+pub use op::{DenseOp, SymOp};
+pub use power::{PowerConfig, power_iteration};
+pub use probes::{ProbeKind, ProbeStream};
+pub use results::{EigenResult, ResidualKind, TraceResult};
+pub use slq::{
+    Density, SlqConfig, SlqRun, SlqRuns, density, pyhessian_density, pyhessian_grid, slq, slq_trace,
+};
+pub use trace::{HutchinsonConfig, hutchinson};
+pub use vector::Vector;

@@ -1,0 +1,9 @@
+//! Ground-truth tests of the curvature engine in f32 (the default dtype). The f64 tests live in `f64.rs`,
+//! a separate process, because the default float dtype is set per process.
+
+mod common;
+
+#[path = "suite/matrix.rs"]
+mod matrix;
+#[path = "suite/models.rs"]
+mod models;
