@@ -17,7 +17,7 @@ use hessx_store::DataDir;
 /// `<data-dir>/<dataset>/manifest.json`; a fetch that is already complete
 /// does nothing, and a damaged table is rebuilt.
 #[derive(Parser, Debug)]
-#[command(name = "hx-fetch", version, after_help = AFTER_HELP)]
+#[command(name = "hx-fetch", version, args_override_self = true, after_help = AFTER_HELP)]
 struct Cli {
     /// Data directory (datasets go in <DIR>/<dataset>/, archives in <DIR>/downloads/).
     #[arg(long, global = true, default_value = "data", value_name = "DIR")]
@@ -41,7 +41,10 @@ Examples:
   hx-fetch cifar10 --from ~/Downloads/cifar-10-binary.tar.gz
   hx-fetch cifar10c --corruption gaussian_noise --severity 5 # downloads 2.9 GB once
   hx-fetch synthetic --name blobs --classes 4 --channels 1 --height 16 --width 16
-  hx-fetch ctr --cardinalities 100,50,20 --dense 8";
+  hx-fetch ctr --cardinalities 100,50,20 --dense 8
+
+Flags can also come from a profile: --profile pipelines/offline.toml (section [fetch],
+whose `subcommand` key names the command); flags typed on the command line win.";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -171,7 +174,7 @@ fn print_report(report: &FetchReport) {
 }
 
 fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(hessx_profile::args_with_profile("fetch")?);
     let data = DataDir::new(&cli.data_dir);
     let progress = !cli.quiet;
     let report = match &cli.command {

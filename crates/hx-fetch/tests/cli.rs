@@ -142,3 +142,14 @@ fn synthetic_and_ctr_write_their_tables() {
     let ctr = hessx_data::load_ctr(&hessx_store::DataDir::new(&data), "train").unwrap();
     assert_eq!((ctr.len(), ctr.cardinalities), (30, vec![4, 3]));
 }
+
+#[test]
+fn a_profile_section_supplies_the_command_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let profile = dir.path().join("p.toml");
+    std::fs::write(&profile, "[fetch]\nsubcommand = \"digits\"\ncorruption = \"gaussian_noise\"\nseverity = 5\n").unwrap();
+    let out = succeeds(&data, &["--profile", profile.to_str().unwrap()]);
+    assert_eq!(out.matches("wrote").count(), 4, "{out}");
+    assert!(data.join("digits/train-gaussian_noise-5.parquet").exists());
+}
