@@ -1,1 +1,80 @@
-fn main() {}
+//! `hx-query RUN "SELECT ..."`: SQL over a run directory's tables.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+
+/// Query the Parquet tables of a hessx run directory with SQL (Polars).
+///
+/// Every RUN/*.parquet is a table named after its file (eigenvalues, trace,
+/// density, lanczos_nodes, checkpoints, train_log); RUN/eigenvectors/*.parquet
+/// together form the table `eigenvectors`; RUN/analysis/*.parquet (written by
+/// hx-analyze) are tables named after their files. Use --tables to list them
+/// with their columns. The result is printed (set POLARS_FMT_MAX_ROWS=-1 to
+/// print every row) or written with --csv / --parquet.
+///
+/// Example: hx-query runs/r1 "SELECT step, rank, eigenvalue FROM eigenvalues WHERE rank < 3 ORDER BY step"
+#[derive(Debug, Parser)]
+#[command(name = "hx-query", version, about, long_about)]
+struct Args {
+    /// Run directory.
+    run: PathBuf,
+    /// SQL query (Polars SQL dialect).
+    query: Option<String>,
+    /// List the tables with their columns and types, then exit.
+    #[arg(long)]
+    tables: bool,
+    /// Write the result to this CSV file instead of printing it.
+    #[arg(long, value_name = "FILE", conflicts_with = "parquet")]
+    csv: Option<PathBuf>,
+    /// Write the result to this Parquet file instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    parquet: Option<PathBuf>,
+}
+
+fn run() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut catalog =
+        hx_query::Catalog::open(&args.run).with_context(|| format!("opening run directory {}", args.run.display()))?;
+    if args.tables {
+        for t in catalog.tables() {
+            let files = if t.files.len() == 1 { t.files[0].display().to_string() } else { format!("{} files", t.files.len()) };
+            println!("{} ({files})", t.name);
+            for (c, ty) in &t.columns {
+                println!("    {c}: {ty}");
+            }
+        }
+        return Ok(());
+    }
+    let Some(query) = &args.query else {
+        bail!("no query given: pass a SQL query after the run directory, or --tables to list what can be queried");
+    };
+    let mut df = catalog.query(query)?;
+    if let Some(path) = &args.csv {
+        hx_query::write_csv(&mut df, path).with_context(|| format!("writing {}", path.display()))?;
+        tracing::info!(rows = df.height(), "written to {}", path.display());
+    } else if let Some(path) = &args.parquet {
+        hx_query::write_parquet(&mut df, path).with_context(|| format!("writing {}", path.display()))?;
+    } else {
+        println!("{df}");
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hx-query: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! hx-query: SQL (and Polars) over every table of a run directory.
+//!
+//! Each Parquet file of a run becomes a table named after its file stem
+//! (`eigenvalues`, `trace`, `checkpoints`, ...); the per-checkpoint files
+//! `eigenvectors/step-*.parquet` form one table `eigenvectors`; the
+//! analysis tables `analysis/*.parquet` and `landscape/*.parquet` are named
+//! after their stems too (prefixed with the folder name if a run table has
+//! the same stem). Tables are scanned lazily, so a query that does not
+//! select `vector` never loads the eigenvectors.
+//!
+//! ```no_run
+//! let mut catalog = hx_query::Catalog::open(std::path::Path::new("runs/digits")).unwrap();
+//! let df = catalog.query("SELECT step, rank, eigenvalue FROM eigenvalues ORDER BY step, rank").unwrap();
+//! println!("{df}");
+//! ```
+#![deny(missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use polars::sql::SQLContext;
+
+/// What can go wrong opening or querying a run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The directory does not exist or holds no Parquet table.
+    #[error("{0}: no Parquet tables found; pass a run directory written by hx-train / hx-eigen / hx-analyze")]
+    NoTables(PathBuf),
+    /// A directory could not be listed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// Polars could not scan a table.
+    #[error("{path}: cannot be scanned as Parquet: {source}")]
+    Scan {
+        /// The table file.
+        path: PathBuf,
+        /// Polars' message.
+        source: PolarsError,
+    },
+    /// The query failed.
+    #[error("query failed: {source}\n(list the tables and their columns with --tables)")]
+    Query {
+        /// Polars' message.
+        source: PolarsError,
+    },
+    /// The result could not be written.
+    #[error("{path}: cannot write the result: {message}")]
+    Write {
+        /// The output file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One registered table.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    /// Name used in SQL.
+    pub name: String,
+    /// The Parquet files it is made of.
+    pub files: Vec<PathBuf>,
+    /// Column names and types.
+    pub columns: Vec<(String, String)>,
+}
+
+/// A run directory's tables, registered in a SQL context.
+pub struct Catalog {
+    ctx: SQLContext,
+    tables: Vec<TableInfo>,
+}
+
+fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| Error::Io { path: dir.to_owned(), source })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension().is_some_and(|e| e == "parquet")
+                // Skip the temporary files of an interrupted atomic write.
+                && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem().unwrap_or_default().to_string_lossy().into_owned()
+}
+
+fn scan(files: &[PathBuf]) -> Result<LazyFrame> {
+    let one = |path: &PathBuf| {
+        let p = PlRefPath::try_from_path(path).map_err(|source| Error::Scan { path: path.clone(), source })?;
+        LazyFrame::scan_parquet(p, ScanArgsParquet::default()).map_err(|source| Error::Scan { path: path.clone(), source })
+    };
+    let frames = files.iter().map(one).collect::<Result<Vec<_>>>()?;
+    if frames.len() == 1 {
+        return Ok(frames.into_iter().next().expect("one frame"));
+    }
+    concat(frames, UnionArgs::default()).map_err(|source| Error::Scan { path: files[0].clone(), source })
+}
+
+impl Catalog {
+    /// Register every table of the run directory `run`.
+    pub fn open(run: &Path) -> Result<Self> {
+        let mut groups: Vec<(String, Vec<PathBuf>)> = Vec::new();
+        for f in parquet_files(run)? {
+            groups.push((stem(&f), vec![f]));
+        }
+        let eig = parquet_files(&run.join("eigenvectors"))?;
+        if !eig.is_empty() {
+            groups.push(("eigenvectors".into(), eig));
+        }
+        for folder in ["analysis", "landscape"] {
+            for f in parquet_files(&run.join(folder))? {
+                let s = stem(&f);
+                let name = if groups.iter().any(|(n, _)| *n == s) { format!("{folder}_{s}") } else { s };
+                groups.push((name, vec![f]));
+            }
+        }
+        if groups.is_empty() {
+            return Err(Error::NoTables(run.to_owned()));
+        }
+        let ctx = SQLContext::new();
+        let mut tables = Vec::new();
+        for (name, files) in groups {
+            let mut lf = scan(&files)?;
+            let schema = lf.collect_schema().map_err(|source| Error::Scan { path: files[0].clone(), source })?;
+            let columns = schema.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+            ctx.register(&name, lf);
+            tables.push(TableInfo { name, files, columns });
+        }
+        Ok(Catalog { ctx, tables })
+    }
+
+    /// The registered tables, in registration order.
+    pub fn tables(&self) -> &[TableInfo] {
+        &self.tables
+    }
+
+    /// Run a SQL query and collect its result.
+    pub fn query(&mut self, sql: &str) -> Result<DataFrame> {
+        let lf = self.ctx.execute(sql).map_err(|source| Error::Query { source })?;
+        lf.collect().map_err(|source| Error::Query { source })
+    }
+}
+
+/// Write `df` as CSV to `path`, atomically.
+pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
+    write_with(path, |out| CsvWriter::new(out).finish(df).map(|_| ()))
+}
+
+/// Write `df` as zstd-compressed Parquet to `path`, atomically.
+pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
+    write_with(path, |out| ParquetWriter::new(out).finish(df).map(|_| ()))
+}
+
+fn write_with(path: &Path, write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> PolarsResult<()>) -> Result<()> {
+    let to_err = |message: String| Error::Write { path: path.to_owned(), message };
+    hessx_store::write_atomic(path, |out| write(out).map_err(|e| WriteFailure(e.to_string())))
+        .map_err(|e: WriteFailure| to_err(e.0))
+}
+
+/// Error carrier for [`hessx_store::write_atomic`], which needs `From<store::Error>`.
+struct WriteFailure(String);
+
+impl From<hessx_store::Error> for WriteFailure {
+    fn from(e: hessx_store::Error) -> Self {
+        WriteFailure(e.to_string())
+    }
+}
