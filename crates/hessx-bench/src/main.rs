@@ -16,7 +16,6 @@ mod report;
 
 use std::path::PathBuf;
 
-use anyhow::Result;
 use clap::Parser;
 use hessx_pipeline::backend::DeviceKind;
 use hessx_pipeline::with_backend;

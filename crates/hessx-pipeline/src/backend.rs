@@ -29,14 +29,14 @@ macro_rules! with_backend {
         match $kind {
             $crate::backend::DeviceKind::Cpu => {
                 type $B = burn::backend::Flex;
-                let $dev: <$B as burn::tensor::backend::Backend>::Device = Default::default();
+                let $dev = Default::default();
                 $body
             }
             $crate::backend::DeviceKind::Cuda => {
                 #[cfg(feature = "cuda")]
                 {
                     type $B = burn::backend::Cuda;
-                    let $dev: <$B as burn::tensor::backend::Backend>::Device = Default::default();
+                    let $dev = Default::default();
                     $body
                 }
                 #[cfg(not(feature = "cuda"))]

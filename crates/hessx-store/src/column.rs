@@ -174,10 +174,10 @@ macro_rules! row_type {
         pub struct $name { $($(#[$fmeta])* pub $field: $ty),* }
 
         impl $crate::tables::Row for $name {
-            fn columns(rows: &[Self]) -> Vec<(&'static str, arrow::array::ArrayRef)> {
+            fn columns(rows: &[Self]) -> Vec<(&'static str, $crate::arrow::array::ArrayRef)> {
                 vec![$((stringify!($field), <$ty as $crate::column::Column>::to_array(rows.iter().map(|r| &r.$field).collect()))),*]
             }
-            fn from_batch(batch: &arrow::record_batch::RecordBatch, path: &std::path::Path) -> $crate::Result<Vec<Self>> {
+            fn from_batch(batch: &$crate::arrow::record_batch::RecordBatch, path: &std::path::Path) -> $crate::Result<Vec<Self>> {
                 $(let mut $field = $crate::column::read_column::<$ty>(batch, stringify!($field), path)?.into_iter();)*
                 Ok((0..batch.num_rows()).map(|_| Self { $($field: $field.next().expect("column length equals row count")),* }).collect())
             }

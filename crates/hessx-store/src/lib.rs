@@ -21,6 +21,8 @@ mod error;
 pub mod layout;
 pub mod tables;
 
+/// The arrow-rs version the schemas are written with (for [`row_type!`] users).
+pub use arrow;
 pub use atomic::{write_atomic, write_bytes_atomic};
 pub use error::{Error, Result};
 pub use layout::{DataDir, RunDir};

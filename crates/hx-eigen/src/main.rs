@@ -145,7 +145,7 @@ fn eigen<B: Backend>(cli: &Cli, ctx: &RunContext, device: &B::Device) -> Result<
             .collect();
         merge_rows(&ctx.run.eigenvalues(), &ctx.identity, &rows, |r| r.step == checkpoint.step && r.method == method)?;
         let shown: Vec<String> = result.values.iter().map(|v| format!("{v:.4}")).collect();
-        bar.println(format!(
+        bar.suspend(|| tracing::info!(
             "checkpoint {}/{} (step {}): eigenvalues [{}], max residual/|lambda| {:.1e}, {hvps} products, {seconds:.1} s ({:.2} s/product)",
             i + 1,
             todo.len(),

@@ -216,7 +216,7 @@ fn spectrum<B: Backend>(cli: &Cli, ctx: &RunContext, device: &B::Device) -> Resu
         let traces: Vec<String> =
             trace_rows.iter().map(|r| format!("{} {:.4} ± {:.4}", r.method, r.estimate, r.std_error)).collect();
         let top = runs.runs.first().and_then(|r| r.nodes.first()).copied().unwrap_or(f64::NAN);
-        bar.println(format!(
+        bar.suspend(|| tracing::info!(
             "checkpoint {}/{} (step {step}): largest Ritz value {top:.4}, trace {}, {} products, {:.1} s ({:.2} s/product)",
             i + 1,
             todo.len(),

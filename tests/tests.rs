@@ -1,0 +1,7 @@
+//! End-to-end tests: the stage binaries run on tiny data, the way a
+//! researcher would chain them. Build the binaries first (`just test` does).
+
+mod util;
+
+mod pipeline;
+mod regression_resume;
