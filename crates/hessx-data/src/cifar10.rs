@@ -27,7 +27,7 @@ pub const CIFAR10_RECORD: usize = 1 + 3 * 32 * 32;
 
 /// Parse one batch file's bytes into `(labels, pixels)`; `name` labels errors.
 pub fn parse_batch(bytes: &[u8], name: &Path) -> Result<(Vec<u16>, Vec<u8>)> {
-    if bytes.is_empty() || bytes.len() % CIFAR10_RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(CIFAR10_RECORD) {
         return Err(Error::format(
             name,
             format!("{} bytes is not a whole number of {CIFAR10_RECORD}-byte CIFAR-10 records (truncated?)", bytes.len()),

@@ -111,7 +111,7 @@ pub fn read_cifar10c(
         if header.dtype != Dtype::U8 {
             return Err(Error::format(name, format!("dtype {:?}, expected '|u1' pixels", header.dtype)));
         }
-        if n % 5 != 0 || n != labels.len() {
+        if !n.is_multiple_of(5) || n != labels.len() {
             return Err(Error::format(
                 name,
                 format!("{n} images, expected 5 severity blocks matching the {} labels of labels.npy", labels.len()),

@@ -17,19 +17,13 @@ use crate::manifest::{Manifest, TableEntry, TableState, sha256_bytes, sha256_fil
 use crate::synthetic::{SyntheticConfig, generate};
 use crate::{Error, ImageSet, Result};
 
-/// Options shared by every fetch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Options shared by every fetch (default: no progress bars, seed 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FetchOptions {
     /// Show progress bars.
     pub progress: bool,
     /// Seed of the noise of corruptions computed by hessx (recorded in the manifest).
     pub seed: u64,
-}
-
-impl Default for FetchOptions {
-    fn default() -> Self {
-        FetchOptions { progress: false, seed: 0 }
-    }
 }
 
 /// Which corruptions to compute, at which severities (every pair of the two lists).
@@ -70,7 +64,7 @@ pub struct FetchReport {
 pub fn fetch_command(data: &DataDir, dataset: &str, corruption: Option<(&str, u8)>) -> String {
     let mut cmd = match dataset {
         "digits" | "cifar10" | "cifar10c" | "ctr" => format!("hx-fetch {dataset}"),
-        other => format!("hx-fetch synthetic --name {other} (with the parameters it was made with)"),
+        other => format!("hx-fetch synthetic --name {other}"),
     };
     if let Some((c, s)) = corruption {
         cmd.push_str(&format!(" --corruption {c} --severity {s}"));
@@ -374,6 +368,9 @@ pub fn load_images(data: &DataDir, dataset: &str, split: &str, corruption: Optio
             " (computed by hessx; the published CIFAR-10-C is dataset `cifar10c`: `{}`)",
             fetch_command(data, "cifar10c", corruption)
         ),
+        _ if !["digits", "cifar10", "cifar10c"].contains(&dataset) => {
+            " with the generator parameters of the dataset (see `hx-fetch synthetic --help`)".into()
+        }
         _ => String::new(),
     };
     verified(data, dataset, &path, &command, note)?;
