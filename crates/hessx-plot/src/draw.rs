@@ -57,6 +57,12 @@ fn padded_range(values: impl Iterator<Item = f64>, pad: f64) -> Option<(f64, f64
     Some((lo - pad * span, hi + pad * span))
 }
 
+/// A tick label: key points computed in floating point land on values like
+/// -1.1e-16 where 0 is meant; anything below 1e-9 of the axis span is 0.
+fn tick(v: f64, span: f64) -> String {
+    fmt_num(if v.abs() < 1e-9 * span.abs() { 0.0 } else { v })
+}
+
 fn legend_position(at: LegendAt) -> SeriesLabelPosition {
     match at {
         LegendAt::UpperRight => SeriesLabelPosition::UpperRight,
@@ -113,12 +119,13 @@ fn line_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
         .y_label_area_size(92)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(plot_err)?;
-    let y_fmt = move |v: &f64| if log { fmt_num(10f64.powf(*v)) } else { fmt_num(*v) };
+    let y_fmt = move |v: &f64| if log { fmt_num(10f64.powf(*v)) } else { tick(*v, y1 - y0) };
+    let x_fmt = move |v: &f64| tick(*v, x1 - x0);
     chart
         .configure_mesh()
         .x_desc(&c.x_label)
         .y_desc(&c.y_label)
-        .x_label_formatter(&|v| fmt_num(*v))
+        .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
         .axis_desc_style((FAMILY, DESC_SIZE))
         .label_style((FAMILY, LABEL_SIZE))
@@ -246,15 +253,6 @@ fn colorbar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, (lo, hi): (f64, f
         .set_label_area_size(LabelAreaPosition::Right, 96)
         .build_cartesian_2d(0.0..1.0, lo..hi)
         .map_err(plot_err)?;
-    bar.configure_mesh()
-        .disable_mesh()
-        .disable_x_axis()
-        .y_desc(label)
-        .y_label_formatter(&|v| fmt_num(*v))
-        .axis_desc_style((FAMILY, 16))
-        .label_style((FAMILY, LABEL_SIZE))
-        .draw()
-        .map_err(plot_err)?;
     const STEPS: usize = 128;
     bar.draw_series((0..STEPS).map(|k| {
         let a = lo + (hi - lo) * k as f64 / STEPS as f64;
@@ -262,6 +260,16 @@ fn colorbar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, (lo, hi): (f64, f
         Rectangle::new([(0.0, a), (1.0, b)], viridis(k as f64 / (STEPS - 1) as f64).filled())
     }))
     .map_err(plot_err)?;
+    // Axis after the colours, so no label is painted over.
+    bar.configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_desc(label)
+        .y_label_formatter(&|v| tick(*v, hi - lo))
+        .axis_desc_style((FAMILY, 16))
+        .label_style((FAMILY, LABEL_SIZE))
+        .draw()
+        .map_err(plot_err)?;
     Ok(())
 }
 
@@ -351,8 +359,8 @@ fn scatter<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Scatter) -> Dr
         .configure_mesh()
         .x_desc(&c.x_label)
         .y_desc(&c.y_label)
-        .x_label_formatter(&|v| fmt_num(*v))
-        .y_label_formatter(&|v| fmt_num(*v))
+        .x_label_formatter(&|v| tick(*v, x1 - x0))
+        .y_label_formatter(&|v| tick(*v, y1 - y0))
         .axis_desc_style((FAMILY, DESC_SIZE))
         .label_style((FAMILY, LABEL_SIZE))
         .light_line_style(RGBColor(238, 238, 238))

@@ -52,7 +52,7 @@ fn main() {
     let steps: Vec<i64> = (0..checkpoints as i64).map(|k| k * 50).collect();
     let mut values = Vec::new();
     for (k, &step) in steps.iter().enumerate() {
-        let lambda = |a: usize| 200.0 / (1.0 + a as f64) * (1.0 - 0.02 * k as f64) + if a == 1 { 3.0 * k as f64 } else { 0.0 };
+        let lambda = |a: usize| 200.0 / (1.0 + a as f64) * (1.0 - 0.02 * k as f64) + if a == 2 { 8.0 * k as f64 } else { 0.0 };
         let mut order: Vec<usize> = (0..rank).collect();
         order.sort_by(|&x, &y| lambda(y).total_cmp(&lambda(x)));
         let rows: Vec<EigenvectorRow> = order
