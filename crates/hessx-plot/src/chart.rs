@@ -38,7 +38,15 @@ pub struct Series {
 impl Series {
     /// A solid line-with-points series of width 2.
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
-        Series { name: Some(name.into()), points, y_err: None, color, mark: Mark::LinePoints, width: 2, opacity: 1.0 }
+        Series {
+            name: Some(name.into()),
+            points,
+            y_err: None,
+            color,
+            mark: Mark::LinePoints,
+            width: 2,
+            opacity: 1.0,
+        }
     }
     /// Change how the points are drawn.
     pub fn mark(mut self, mark: Mark) -> Self {
@@ -99,7 +107,11 @@ pub struct LineChart {
 
 impl LineChart {
     /// An empty linear chart with the legend at the upper right.
-    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Self {
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Self {
         LineChart {
             title: title.into(),
             x_label: x_label.into(),

@@ -45,7 +45,9 @@ pub(crate) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Ch
 fn padded_range(values: impl Iterator<Item = f64>, pad: f64) -> Option<(f64, f64)> {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     if lo > hi {
         return None;
     }
@@ -76,7 +78,13 @@ fn line_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
     // A log axis is drawn as log10 of the data on a linear axis, with tick
     // labels mapped back: one coordinate type keeps one drawing path.
     let log = c.log_y;
-    let ty = move |y: f64| if log { (y > 0.0).then(|| y.log10()) } else { Some(y) };
+    let ty = move |y: f64| {
+        if log {
+            (y > 0.0).then(|| y.log10())
+        } else {
+            Some(y)
+        }
+    };
     struct Prepared {
         pts: Vec<(f64, f64)>,
         bars: Vec<(f64, f64, f64)>,
@@ -88,9 +96,16 @@ fn line_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
             let mut pts = Vec::new();
             let mut bars = Vec::new();
             for (i, &(x, y)) in s.points.iter().enumerate() {
-                let Some(ty) = ty(y).filter(|v| v.is_finite() && x.is_finite()) else { continue };
+                let Some(ty) = ty(y).filter(|v| v.is_finite() && x.is_finite()) else {
+                    continue;
+                };
                 pts.push((x, ty));
-                let e = s.y_err.as_ref().and_then(|e| e.get(i)).copied().unwrap_or(0.0);
+                let e = s
+                    .y_err
+                    .as_ref()
+                    .and_then(|e| e.get(i))
+                    .copied()
+                    .unwrap_or(0.0);
                 if !log && e.is_finite() && e > 0.0 {
                     bars.push((x, y - e, y + e));
                 }
@@ -107,7 +122,12 @@ fn line_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
         None => {
             let ys = prepared
                 .iter()
-                .flat_map(|p| p.pts.iter().map(|q| q.1).chain(p.bars.iter().flat_map(|b| [b.1, b.2])))
+                .flat_map(|p| {
+                    p.pts
+                        .iter()
+                        .map(|q| q.1)
+                        .chain(p.bars.iter().flat_map(|b| [b.1, b.2]))
+                })
                 .chain(c.hlines.iter().filter_map(|h| ty(h.0)));
             padded_range(ys, 0.06).expect("x range exists, so some y is finite")
         }
@@ -119,7 +139,13 @@ fn line_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
         .y_label_area_size(92)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(plot_err)?;
-    let y_fmt = move |v: &f64| if log { fmt_num(10f64.powf(*v)) } else { tick(*v, y1 - y0) };
+    let y_fmt = move |v: &f64| {
+        if log {
+            fmt_num(10f64.powf(*v))
+        } else {
+            tick(*v, y1 - y0)
+        }
+    };
     let x_fmt = move |v: &f64| tick(*v, x1 - x0);
     chart
         .configure_mesh()
@@ -137,7 +163,11 @@ fn line_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
     let mut labelled = 0;
     for (y, name) in &c.hlines {
         let Some(y) = ty(*y) else { continue };
-        let style = ShapeStyle { color: BLACK.mix(0.6), filled: false, stroke_width: 1 };
+        let style = ShapeStyle {
+            color: BLACK.mix(0.6),
+            filled: false,
+            stroke_width: 1,
+        };
         chart
             .draw_series(DashedLineSeries::new(vec![(x0, y), (x1, y)], 8, 5, style))
             .map_err(plot_err)?
@@ -149,29 +179,55 @@ fn line_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
         if p.pts.is_empty() {
             continue;
         }
-        let style = ShapeStyle { color: s.color.mix(s.opacity), filled: false, stroke_width: s.width };
+        let style = ShapeStyle {
+            color: s.color.mix(s.opacity),
+            filled: false,
+            stroke_width: s.width,
+        };
         let dot = style.filled();
-        let err_style = ShapeStyle { color: s.color.mix(s.opacity * 0.8), filled: false, stroke_width: 1 };
+        let err_style = ShapeStyle {
+            color: s.color.mix(s.opacity * 0.8),
+            filled: false,
+            stroke_width: 1,
+        };
         chart
-            .draw_series(p.bars.iter().map(|&(x, lo, hi)| PathElement::new(vec![(x, lo), (x, hi)], err_style)))
+            .draw_series(
+                p.bars
+                    .iter()
+                    .map(|&(x, lo, hi)| PathElement::new(vec![(x, lo), (x, hi)], err_style)),
+            )
             .map_err(plot_err)?;
-        let cap = |y: f64, x: f64| EmptyElement::at((x, y)) + PathElement::new(vec![(-5, 0), (5, 0)], err_style);
+        let cap = |y: f64, x: f64| {
+            EmptyElement::at((x, y)) + PathElement::new(vec![(-5, 0), (5, 0)], err_style)
+        };
         chart
-            .draw_series(p.bars.iter().flat_map(|&(x, lo, hi)| [cap(lo, x), cap(hi, x)]))
+            .draw_series(
+                p.bars
+                    .iter()
+                    .flat_map(|&(x, lo, hi)| [cap(lo, x), cap(hi, x)]),
+            )
             .map_err(plot_err)?;
         if s.mark == Mark::LinePoints {
-            chart.draw_series(p.pts.iter().map(|&q| Circle::new(q, 3, dot))).map_err(plot_err)?;
+            chart
+                .draw_series(p.pts.iter().map(|&q| Circle::new(q, 3, dot)))
+                .map_err(plot_err)?;
         }
         let anno = match s.mark {
-            Mark::Line | Mark::LinePoints => chart.draw_series(LineSeries::new(p.pts.clone(), style)),
+            Mark::Line | Mark::LinePoints => {
+                chart.draw_series(LineSeries::new(p.pts.clone(), style))
+            }
             Mark::Points => chart.draw_series(p.pts.iter().map(|&q| Circle::new(q, 3, dot))),
         }
         .map_err(plot_err)?;
         if let Some(name) = &s.name {
             labelled += 1;
             match s.mark {
-                Mark::Points => anno.label(name.as_str()).legend(move |(x, y)| Circle::new((x + 10, y), 4, dot)),
-                _ => anno.label(name.as_str()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style)),
+                Mark::Points => anno
+                    .label(name.as_str())
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 4, dot)),
+                _ => anno
+                    .label(name.as_str())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style)),
             };
         }
     }
@@ -190,13 +246,22 @@ fn line_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
 }
 
 fn bar_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &BarChart) -> Drawn {
-    let bars: Vec<(f64, f64)> = c.bars.iter().copied().filter(|(x, h)| x.is_finite() && h.is_finite()).collect();
+    let bars: Vec<(f64, f64)> = c
+        .bars
+        .iter()
+        .copied()
+        .filter(|(x, h)| x.is_finite() && h.is_finite())
+        .collect();
     let Some((x0, x1)) = padded_range(bars.iter().map(|b| b.0), 0.0) else {
         return Err(Failure::Empty("no finite bars".into()));
     };
     let top = bars.iter().map(|b| b.1).fold(0.0f64, f64::max);
     let bottom = bars.iter().map(|b| b.1).fold(0.0f64, f64::min);
-    let top = if top > bottom { top + 0.06 * (top - bottom) } else { 1.0 };
+    let top = if top > bottom {
+        top + 0.06 * (top - bottom)
+    } else {
+        1.0
+    };
     let mut chart = ChartBuilder::on(root)
         .caption(&c.title, (FAMILY, TITLE_SIZE))
         .margin(18)
@@ -209,7 +274,13 @@ fn bar_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &BarChart) ->
         .disable_x_mesh()
         .x_desc(&c.x_label)
         .y_desc(&c.y_label)
-        .x_label_formatter(&|v| if v.fract().abs() < 1e-9 { fmt_num(*v) } else { String::new() })
+        .x_label_formatter(&|v| {
+            if v.fract().abs() < 1e-9 {
+                fmt_num(*v)
+            } else {
+                String::new()
+            }
+        })
         .y_label_formatter(&|v| fmt_num(*v))
         .axis_desc_style((FAMILY, DESC_SIZE))
         .label_style((FAMILY, LABEL_SIZE))
@@ -218,7 +289,10 @@ fn bar_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &BarChart) ->
         .map_err(plot_err)?;
     let fill = c.color.filled();
     chart
-        .draw_series(bars.iter().map(|&(x, h)| Rectangle::new([(x - 0.4, 0.0), (x + 0.4, h)], fill)))
+        .draw_series(
+            bars.iter()
+                .map(|&(x, h)| Rectangle::new([(x - 0.4, 0.0), (x + 0.4, h)], fill)),
+        )
         .map_err(plot_err)?
         .label(c.bar_name.as_str())
         .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], fill));
@@ -243,8 +317,16 @@ fn cell_label(v: f64, labels: &[String], reversed: bool) -> String {
     labels[if reversed { labels.len() - 1 - i } else { i }].clone()
 }
 
-fn colorbar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, (lo, hi): (f64, f64), label: &str) -> Drawn {
-    let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5, lo + 0.5) };
+fn colorbar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (lo, hi): (f64, f64),
+    label: &str,
+) -> Drawn {
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5, lo + 0.5)
+    };
     let mut bar = ChartBuilder::on(area)
         .margin_top(70)
         .margin_bottom(76)
@@ -257,7 +339,10 @@ fn colorbar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, (lo, hi): (f64, f
     bar.draw_series((0..STEPS).map(|k| {
         let a = lo + (hi - lo) * k as f64 / STEPS as f64;
         let b = lo + (hi - lo) * (k + 1) as f64 / STEPS as f64;
-        Rectangle::new([(0.0, a), (1.0, b)], viridis(k as f64 / (STEPS - 1) as f64).filled())
+        Rectangle::new(
+            [(0.0, a), (1.0, b)],
+            viridis(k as f64 / (STEPS - 1) as f64).filled(),
+        )
     }))
     .map_err(plot_err)?;
     // Axis after the colours, so no label is painted over.
@@ -265,7 +350,9 @@ fn colorbar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, (lo, hi): (f64, f
         .disable_mesh()
         .disable_x_axis()
         .y_desc(label)
-        .y_label_formatter(&|v| tick(*v, hi - lo))
+        // Right-hand labels start a few pixels inside the bar (the first
+        // glyph was hidden); leading spaces push them clear of it.
+        .y_label_formatter(&|v| format!("  {}", tick(*v, hi - lo)))
         .axis_desc_style((FAMILY, 16))
         .label_style((FAMILY, LABEL_SIZE))
         .draw()
@@ -309,8 +396,15 @@ fn heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Heatmap) -> Dr
     for py in 0..ph as usize {
         let row = &c.values[(py * nr / ph as usize).min(nr - 1)];
         for px in 0..pw as usize {
-            let v = row.get((px * nc / pw as usize).min(nc - 1)).copied().unwrap_or(f64::NAN);
-            let RGBColor(r, g, b) = if v.is_finite() { viridis(fraction(v, lo, hi)) } else { RGBColor(255, 255, 255) };
+            let v = row
+                .get((px * nc / pw as usize).min(nc - 1))
+                .copied()
+                .unwrap_or(f64::NAN);
+            let RGBColor(r, g, b) = if v.is_finite() {
+                viridis(fraction(v, lo, hi))
+            } else {
+                RGBColor(255, 255, 255)
+            };
             let k = 3 * (py * pw as usize + px);
             buf[k..k + 3].copy_from_slice(&[r, g, b]);
         }
@@ -318,31 +412,53 @@ fn heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Heatmap) -> Dr
     let image = BitMapElement::with_owned_buffer((-0.5, nr as f64 - 0.5), (pw, ph), buf)
         .expect("buffer holds width x height RGB pixels");
     chart.plotting_area().draw(&image).map_err(plot_err)?;
-    let line = ShapeStyle { color: WHITE.mix(0.9), filled: false, stroke_width: 1 };
+    let line = ShapeStyle {
+        color: WHITE.mix(0.9),
+        filled: false,
+        stroke_width: 1,
+    };
     for &s in c.separators.iter().filter(|&&s| s > 0) {
         if s < nc {
             let x = s as f64 - 0.5;
-            chart.draw_series(std::iter::once(PathElement::new(vec![(x, -0.5), (x, nr as f64 - 0.5)], line))).map_err(plot_err)?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x, -0.5), (x, nr as f64 - 0.5)],
+                    line,
+                )))
+                .map_err(plot_err)?;
         }
         if s < nr {
             let y = (nr - s) as f64 - 0.5;
-            chart.draw_series(std::iter::once(PathElement::new(vec![(-0.5, y), (nc as f64 - 0.5, y)], line))).map_err(plot_err)?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(-0.5, y), (nc as f64 - 0.5, y)],
+                    line,
+                )))
+                .map_err(plot_err)?;
         }
     }
     colorbar(&side, c.range, &c.colorbar_label)
 }
 
 fn scatter<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Scatter) -> Drawn {
-    let pts: Vec<_> = c.points.iter().filter(|p| p.x.is_finite() && p.y.is_finite()).collect();
-    let (Some((x0, x1)), Some((y0, y1))) =
-        (padded_range(pts.iter().map(|p| p.x), 0.08), padded_range(pts.iter().map(|p| p.y), 0.08))
-    else {
+    let pts: Vec<_> = c
+        .points
+        .iter()
+        .filter(|p| p.x.is_finite() && p.y.is_finite())
+        .collect();
+    let (Some((x0, x1)), Some((y0, y1))) = (
+        padded_range(pts.iter().map(|p| p.x), 0.08),
+        padded_range(pts.iter().map(|p| p.y), 0.08),
+    ) else {
         return Err(Failure::Empty("no finite points".into()));
     };
     let vrange = padded_range(pts.iter().map(|p| p.value), 0.0).unwrap_or((0.0, 1.0));
-    let (vlo, vhi) = match pts.iter().map(|p| p.value).fold(None, |acc: Option<(f64, f64)>, v| {
-        Some(acc.map_or((v, v), |(a, b)| (a.min(v), b.max(v))))
-    }) {
+    let (vlo, vhi) = match pts
+        .iter()
+        .map(|p| p.value)
+        .fold(None, |acc: Option<(f64, f64)>, v| {
+            Some(acc.map_or((v, v), |(a, b)| (a.min(v), b.max(v))))
+        }) {
         Some((a, b)) if b > a => (a, b),
         _ => vrange,
     };
@@ -367,7 +483,13 @@ fn scatter<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Scatter) -> Dr
         .bold_line_style(RGBColor(215, 215, 215))
         .draw()
         .map_err(plot_err)?;
-    let groups = c.points.iter().map(|p| p.group + 1).max().unwrap_or(0).max(c.groups.len());
+    let groups = c
+        .points
+        .iter()
+        .map(|p| p.group + 1)
+        .max()
+        .unwrap_or(0)
+        .max(c.groups.len());
     let grey = RGBColor(90, 90, 90);
     for g in 0..groups {
         let members: Vec<((f64, f64), ShapeStyle)> = pts
@@ -376,29 +498,54 @@ fn scatter<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Scatter) -> Dr
             .map(|p| {
                 let color = viridis(fraction(p.value, vlo, vhi));
                 // Shapes cycle every four groups; the second cycle is hollow.
-                let style = if (g / 4) % 2 == 0 { color.filled() } else { color.stroke_width(2) };
+                let style = if (g / 4) % 2 == 0 {
+                    color.filled()
+                } else {
+                    color.stroke_width(2)
+                };
                 ((p.x, p.y), style)
             })
             .collect();
         if members.is_empty() {
             continue;
         }
-        let name = c.groups.get(g).cloned().unwrap_or_else(|| format!("group {g}"));
-        let legend_style = if (g / 4) % 2 == 0 { grey.filled() } else { grey.stroke_width(2) };
+        let name = c
+            .groups
+            .get(g)
+            .cloned()
+            .unwrap_or_else(|| format!("group {g}"));
+        let legend_style = if (g / 4) % 2 == 0 {
+            grey.filled()
+        } else {
+            grey.stroke_width(2)
+        };
         let anno = match g % 4 {
             0 => chart.draw_series(members.iter().map(|&(p, s)| Circle::new(p, 5, s))),
             1 => chart.draw_series(members.iter().map(|&(p, s)| {
                 EmptyElement::at(p) + Polygon::new(vec![(0, -6), (-6, 5), (6, 5)], s)
             })),
-            2 => chart.draw_series(members.iter().map(|&(p, s)| EmptyElement::at(p) + Rectangle::new([(-5, -5), (5, 5)], s))),
-            _ => chart.draw_series(members.iter().map(|&(p, s)| Cross::new(p, 5, s.stroke_width(2)))),
+            2 => chart.draw_series(
+                members
+                    .iter()
+                    .map(|&(p, s)| EmptyElement::at(p) + Rectangle::new([(-5, -5), (5, 5)], s)),
+            ),
+            _ => chart.draw_series(
+                members
+                    .iter()
+                    .map(|&(p, s)| Cross::new(p, 5, s.stroke_width(2))),
+            ),
         }
         .map_err(plot_err)?;
         let anno = anno.label(name);
         match g % 4 {
             0 => anno.legend(move |(x, y)| Circle::new((x + 8, y), 5, legend_style)),
-            1 => anno.legend(move |(x, y)| EmptyElement::at((x + 8, y)) + Polygon::new(vec![(0, -6), (-6, 5), (6, 5)], legend_style)),
-            2 => anno.legend(move |(x, y)| EmptyElement::at((x + 8, y)) + Rectangle::new([(-5, -5), (5, 5)], legend_style)),
+            1 => anno.legend(move |(x, y)| {
+                EmptyElement::at((x + 8, y))
+                    + Polygon::new(vec![(0, -6), (-6, 5), (6, 5)], legend_style)
+            }),
+            2 => anno.legend(move |(x, y)| {
+                EmptyElement::at((x + 8, y)) + Rectangle::new([(-5, -5), (5, 5)], legend_style)
+            }),
             _ => anno.legend(move |(x, y)| Cross::new((x + 8, y), 5, legend_style.stroke_width(2))),
         };
     }

@@ -21,7 +21,9 @@ pub enum Error {
         message: String,
     },
     /// The embedded font could not be parsed (the asset is damaged).
-    #[error("the embedded DejaVuSans.ttf could not be registered with plotters; the crate's assets/ folder may be damaged")]
+    #[error(
+        "the embedded DejaVuSans.ttf could not be registered with plotters; the crate's assets/ folder may be damaged"
+    )]
     Font,
     /// Writing or reading a figure file failed.
     #[error(transparent)]

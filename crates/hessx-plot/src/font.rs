@@ -17,6 +17,8 @@ pub const FAMILY: &str = "sans-serif";
 /// Register the embedded font under [`FAMILY`] (idempotent, thread-safe).
 pub fn ensure_registered() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
-    let ok = *REGISTERED.get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, DEJAVU_SANS).is_ok());
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FAMILY, FontStyle::Normal, DEJAVU_SANS).is_ok()
+    });
     if ok { Ok(()) } else { Err(Error::Font) }
 }

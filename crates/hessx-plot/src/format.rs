@@ -13,7 +13,11 @@ pub fn fmt_num(v: f64) -> String {
     if (1e-3..1e5).contains(&a) {
         let decimals = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
         let s = format!("{v:.decimals$}");
-        if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s }
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s
+        }
     } else {
         format!("{v:.2e}").replace(".00e", "e").replace("0e", "e")
     }

@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::{BitMapBackend, IntoDrawingArea, SVGBackend};
 
-pub use chart::{BarChart, Chart, Heatmap, LegendAt, LineChart, Mark, Scatter, ScatterPoint, Series};
+pub use chart::{
+    BarChart, Chart, Heatmap, LegendAt, LineChart, Mark, Scatter, ScatterPoint, Series,
+};
 pub use error::{Error, Result};
 pub use format::fmt_num;
 /// The colour type of [`Series`] and [`BarChart`].
@@ -69,15 +71,22 @@ pub fn render_svg(chart: &Chart) -> Result<String> {
 /// so the image goes through a temporary file in `scratch_dir`.
 pub fn render_png(chart: &Chart, scratch_dir: &Path) -> Result<Vec<u8>> {
     font::ensure_registered()?;
-    std::fs::create_dir_all(scratch_dir).map_err(|source| Error::Io { path: scratch_dir.to_owned(), source })?;
+    std::fs::create_dir_all(scratch_dir).map_err(|source| Error::Io {
+        path: scratch_dir.to_owned(),
+        source,
+    })?;
     // The extension must stay `.png`: the encoder picks the format from it.
-    let thread = format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    let thread = format!("{:?}", std::thread::current().id())
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "");
     let tmp = scratch_dir.join(format!(".render-{}-{thread}.tmp.png", std::process::id()));
     let drawn = (|| {
         let root = BitMapBackend::new(&tmp, chart.size()).into_drawing_area();
         draw::draw(&root, chart).map_err(|f| failure(chart, f))?;
         drop(root);
-        std::fs::read(&tmp).map_err(|source| Error::Io { path: tmp.clone(), source })
+        std::fs::read(&tmp).map_err(|source| Error::Io {
+            path: tmp.clone(),
+            source,
+        })
     })();
     let _ = std::fs::remove_file(&tmp);
     drawn
@@ -91,7 +100,12 @@ pub fn save(chart: &Chart, dir: &Path, stem: &str) -> Result<SavedFigure> {
     let svg_path = dir.join(format!("{stem}.svg"));
     hessx_store::write_bytes_atomic(&png_path, &png)?;
     hessx_store::write_bytes_atomic(&svg_path, svg.as_bytes())?;
-    Ok(SavedFigure { png_path, svg_path, png, svg })
+    Ok(SavedFigure {
+        png_path,
+        svg_path,
+        png,
+        svg,
+    })
 }
 
 #[cfg(test)]
@@ -100,7 +114,14 @@ mod tests {
 
     fn line() -> Chart {
         let mut c = LineChart::new("Loss", "training step (batches)", "cross-entropy (nats)");
-        c.series.push(Series::new("train", vec![(0.0, 2.3), (10.0, 1.1), (20.0, 0.7)], color::categorical(0)).errors(vec![0.1, 0.1, 0.05]));
+        c.series.push(
+            Series::new(
+                "train",
+                vec![(0.0, 2.3), (10.0, 1.1), (20.0, 0.7)],
+                color::categorical(0),
+            )
+            .errors(vec![0.1, 0.1, 0.05]),
+        );
         c.hlines.push((1.0, "reference".into()));
         Chart::Line(c)
     }
@@ -131,29 +152,65 @@ mod tests {
             title: "s".into(),
             x_label: "PC1".into(),
             y_label: "PC2".into(),
-            points: (0..10).map(|i| ScatterPoint { x: i as f64, y: (i * i) as f64, value: i as f64, group: i % 5 }).collect(),
+            points: (0..10)
+                .map(|i| ScatterPoint {
+                    x: i as f64,
+                    y: (i * i) as f64,
+                    value: i as f64,
+                    group: i % 5,
+                })
+                .collect(),
             groups: (0..5).map(|g| format!("rank {g}")).collect(),
             colorbar_label: "step".into(),
         });
         let mut log = LineChart::new("density", "eigenvalue", "density");
         log.log_y = true;
-        log.series.push(Series::new("s", vec![(0.0, 1e-8), (1.0, 1.0), (2.0, 0.0)], color::viridis(0.3)).mark(Mark::Line));
-        for (i, chart) in [line(), heat, bar, scatter, Chart::Line(log)].iter().enumerate() {
+        log.series.push(
+            Series::new(
+                "s",
+                vec![(0.0, 1e-8), (1.0, 1.0), (2.0, 0.0)],
+                color::viridis(0.3),
+            )
+            .mark(Mark::Line),
+        );
+        for (i, chart) in [line(), heat, bar, scatter, Chart::Line(log)]
+            .iter()
+            .enumerate()
+        {
             let fig = save(chart, dir.path(), &format!("f{i}")).unwrap();
             assert!(fig.png.starts_with(b"\x89PNG\r\n\x1a\n"), "chart {i}");
-            assert!(fig.svg.starts_with("<svg") && fig.svg.trim_end().ends_with("</svg>"), "chart {i}");
+            assert!(
+                fig.svg.starts_with("<svg") && fig.svg.trim_end().ends_with("</svg>"),
+                "chart {i}"
+            );
             assert_eq!(std::fs::read(&fig.png_path).unwrap(), fig.png);
-            assert!(fig.svg.contains(chart.title()), "the title is drawn as text");
+            assert!(
+                fig.svg.contains(chart.title()),
+                "the title is drawn as text"
+            );
         }
-        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-        assert!(left.iter().all(|n| !n.contains("tmp")), "no temporary files remain: {left:?}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(
+            left.iter().all(|n| !n.contains("tmp")),
+            "no temporary files remain: {left:?}"
+        );
     }
 
     #[test]
     fn a_chart_without_finite_points_is_an_error_naming_it() {
         let mut c = LineChart::new("Empty one", "x", "y");
-        c.series.push(Series::new("nan", vec![(0.0, f64::NAN)], color::categorical(0)));
+        c.series.push(Series::new(
+            "nan",
+            vec![(0.0, f64::NAN)],
+            color::categorical(0),
+        ));
         let err = render_svg(&Chart::Line(c)).unwrap_err().to_string();
-        assert!(err.contains("Empty one") && err.contains("no finite points"), "{err}");
+        assert!(
+            err.contains("Empty one") && err.contains("no finite points"),
+            "{err}"
+        );
     }
 }

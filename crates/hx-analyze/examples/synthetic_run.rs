@@ -52,7 +52,10 @@ fn main() {
     let steps: Vec<i64> = (0..checkpoints as i64).map(|k| k * 50).collect();
     let mut values = Vec::new();
     for (k, &step) in steps.iter().enumerate() {
-        let lambda = |a: usize| 200.0 / (1.0 + a as f64) * (1.0 - 0.02 * k as f64) + if a == 2 { 8.0 * k as f64 } else { 0.0 };
+        let lambda = |a: usize| {
+            200.0 / (1.0 + a as f64) * (1.0 - 0.02 * k as f64)
+                + if a == 2 { 8.0 * k as f64 } else { 0.0 }
+        };
         let mut order: Vec<usize> = (0..rank).collect();
         order.sort_by(|&x, &y| lambda(y).total_cmp(&lambda(x)));
         let rows: Vec<EigenvectorRow> = order
@@ -61,10 +64,21 @@ fn main() {
             .map(|(r, &a)| {
                 let t = speed[a] * k as f64;
                 let sign = if rng.uniform() < 0.5 { -1.0 } else { 1.0 };
-                let mut v: Vec<f64> = (0..dim).map(|i| t.cos() * b[a][i] + t.sin() * c[a][i] + 0.02 * rng.normal() / (dim as f64).sqrt()).collect();
+                let mut v: Vec<f64> = (0..dim)
+                    .map(|i| {
+                        t.cos() * b[a][i]
+                            + t.sin() * c[a][i]
+                            + 0.02 * rng.normal() / (dim as f64).sqrt()
+                    })
+                    .collect();
                 let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
                 v.iter_mut().for_each(|x| *x *= sign / n);
-                EigenvectorRow { step, rank: r as u32, eigenvalue: lambda(a), vector: v.into_iter().map(|x| x as f32).collect() }
+                EigenvectorRow {
+                    step,
+                    rank: r as u32,
+                    eigenvalue: lambda(a),
+                    vector: v.into_iter().map(|x| x as f32).collect(),
+                }
             })
             .collect();
         for r in &rows {
@@ -88,13 +102,28 @@ fn main() {
     for (k, &step) in steps.iter().enumerate() {
         for (method, bias, se) in [("hutchinson", 0.0, 40.0), ("hutchpp", 10.0, 15.0)] {
             let est = 2000.0 * (1.0 - 0.03 * k as f64) + bias + se * rng.normal();
-            trace.push(TraceRow { step, method: method.into(), estimate: est, std_error: se, probes: 100, hvps: 100, seconds: 60.0 });
+            trace.push(TraceRow {
+                step,
+                method: method.into(),
+                estimate: est,
+                std_error: se,
+                probes: 100,
+                hvps: 100,
+                seconds: 60.0,
+            });
         }
         for i in 0..400 {
             let l = -20.0 + 240.0 * i as f64 / 399.0;
-            let g = |m: f64, s: f64, w: f64| w * (-(l - m).powi(2) / (2.0 * s * s)).exp() / (s * (std::f64::consts::TAU).sqrt());
+            let g = |m: f64, s: f64, w: f64| {
+                w * (-(l - m).powi(2) / (2.0 * s * s)).exp() / (s * (std::f64::consts::TAU).sqrt())
+            };
             let top = 200.0 * (1.0 - 0.02 * k as f64);
-            density.push(DensityRow { step, lambda: l, density: g(0.0, 1.5, 0.995) + g(top, 1.5, 0.002) + g(top / 2.0, 1.5, 0.003), sigma: 1.5 });
+            density.push(DensityRow {
+                step,
+                lambda: l,
+                density: g(0.0, 1.5, 0.995) + g(top, 1.5, 0.002) + g(top / 2.0, 1.5, 0.003),
+                sigma: 1.5,
+            });
         }
     }
     write_rows(&run.trace(), &id, &trace).expect("trace should be written");
@@ -107,7 +136,8 @@ fn main() {
             batch: s % 200,
             lr: 1e-3,
             loss: 1.6 * (-(s as f64) / 300.0).exp() + 0.5 + 0.15 * rng.normal(),
-            accuracy: (0.9 - 0.4 * (-(s as f64) / 300.0).exp() + 0.05 * rng.normal()).clamp(0.0, 1.0),
+            accuracy: (0.9 - 0.4 * (-(s as f64) / 300.0).exp() + 0.05 * rng.normal())
+                .clamp(0.0, 1.0),
             seconds: 0.2,
         })
         .collect();
@@ -119,8 +149,16 @@ fn main() {
             epoch: s / 200,
             batch: s % 200,
             lr: 1e-3,
-            train_loss: if s == 0 { f64::NAN } else { 1.6 * (-(s as f64) / 300.0).exp() + 0.5 },
-            train_accuracy: if s == 0 { f64::NAN } else { 0.9 - 0.4 * (-(s as f64) / 300.0).exp() },
+            train_loss: if s == 0 {
+                f64::NAN
+            } else {
+                1.6 * (-(s as f64) / 300.0).exp() + 0.5
+            },
+            train_accuracy: if s == 0 {
+                f64::NAN
+            } else {
+                0.9 - 0.4 * (-(s as f64) / 300.0).exp()
+            },
             heldout_loss: 1.7 * (-(s as f64) / 350.0).exp() + 0.6,
             heldout_accuracy: 0.85 - 0.4 * (-(s as f64) / 350.0).exp(),
             file: format!("checkpoints/step-{s:08}.mpk"),
@@ -133,5 +171,8 @@ fn main() {
         format!("# written by the synthetic_run example\ncheckpoints = {checkpoints}\nrank = {rank}\nparams = {dim}\n").as_bytes(),
     )
     .expect("config should be written");
-    println!("wrote {} ({checkpoints} checkpoints x {rank} eigenvectors x {dim} parameters)", run.root().display());
+    println!(
+        "wrote {} ({checkpoints} checkpoints x {rank} eigenvectors x {dim} parameters)",
+        run.root().display()
+    );
 }

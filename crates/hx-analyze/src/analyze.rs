@@ -18,7 +18,8 @@ use crate::pca::{Pca, pca_from_gram};
 use crate::report::{Report, ReportFigure, render};
 use crate::similarity::{abs_cosine_matrix, overlap_by_distance, overlap_matrix};
 use crate::tables::{
-    CosineRow, FigureSeriesRow, OverlapDistanceRow, OverlapRow, PcaProjectionRow, PcaVarianceRow, TrackedRow,
+    CosineRow, FigureSeriesRow, OverlapDistanceRow, OverlapRow, PcaProjectionRow, PcaVarianceRow,
+    TrackedRow,
 };
 use crate::tracking::{Checkpoint, track};
 use crate::{Result, gram};
@@ -75,7 +76,11 @@ impl Out<'_> {
     fn figure(&mut self, fig: Figure, table: &str) -> Result<()> {
         let t = Instant::now();
         let saved = hessx_plot::save(&fig.chart, &self.run.plots_dir(), fig.stem)?;
-        info!(figure = fig.stem, ms = t.elapsed().as_millis() as u64, "drawn");
+        info!(
+            figure = fig.stem,
+            ms = t.elapsed().as_millis() as u64,
+            "drawn"
+        );
         self.figures.push(ReportFigure {
             stem: fig.stem.into(),
             title: fig.chart.title().into(),
@@ -99,7 +104,12 @@ impl Out<'_> {
                         x,
                         y_name: y_name.into(),
                         y,
-                        y_err: s.y_err.as_ref().and_then(|e| e.get(i)).copied().unwrap_or(f64::NAN),
+                        y_err: s
+                            .y_err
+                            .as_ref()
+                            .and_then(|e| e.get(i))
+                            .copied()
+                            .unwrap_or(f64::NAN),
                     });
                 }
             }
@@ -123,7 +133,10 @@ impl Out<'_> {
 /// Analyse the run at `run` and write `analysis/`, `plots/` and `report.html`.
 pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
     let data = load(run)?;
-    let id = data.identity.clone().unwrap_or_else(|| RunIdentity::new(&run.name(), "unknown", "unknown", "none", 0));
+    let id = data
+        .identity
+        .clone()
+        .unwrap_or_else(|| RunIdentity::new(&run.name(), "unknown", "unknown", "none", 0));
     let mut out = Out {
         run,
         id,
@@ -143,17 +156,35 @@ pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
         out.table("figure_series", &rows)?;
     }
     let settings = vec![
-        ("PCA".to_string(), if opts.centered { "centred (mean eigenvector removed, as sklearn)" } else { "uncentred" }.to_string()),
+        (
+            "PCA".to_string(),
+            if opts.centered {
+                "centred (mean eigenvector removed, as sklearn)"
+            } else {
+                "uncentred"
+            }
+            .to_string(),
+        ),
         (
             "subspace rank r".to_string(),
-            opts.overlap_rank.map_or("all eigenvectors every checkpoint has".into(), |r| r.to_string()),
+            opts.overlap_rank
+                .map_or("all eigenvectors every checkpoint has".into(), |r| {
+                    r.to_string()
+                }),
         ),
-        ("eigenvector tracking".to_string(), "Hungarian assignment maximising summed |cos| between consecutive checkpoints".to_string()),
+        (
+            "eigenvector tracking".to_string(),
+            "Hungarian assignment maximising summed |cos| between consecutive checkpoints"
+                .to_string(),
+        ),
         ("Gram matrix threads".to_string(), opts.threads.to_string()),
     ];
     let identity = data.identity.as_ref().map(|i| {
-        let corruption =
-            if i.corruption == "none" { "clean data".to_string() } else { format!("{} severity {}", i.corruption, i.severity) };
+        let corruption = if i.corruption == "none" {
+            "clean data".to_string()
+        } else {
+            format!("{} severity {}", i.corruption, i.severity)
+        };
         format!("model {} · dataset {} · {}", i.model, i.dataset, corruption)
     });
     let html = render(&Report {
@@ -178,10 +209,26 @@ pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
 
 fn eigenvector_analysis(data: &RunData, opts: &Options, out: &mut Out<'_>) -> Result<()> {
     let dim = data.dim().unwrap_or(0);
-    let vectors: Vec<&[f32]> = data.blocks.iter().flat_map(|b| b.vectors.iter().map(Vec::as_slice)).collect();
-    let steps: Vec<i64> = data.blocks.iter().flat_map(|b| b.ranks.iter().map(move |_| b.step)).collect();
-    let ranks: Vec<u32> = data.blocks.iter().flat_map(|b| b.ranks.iter().copied()).collect();
-    let eigenvalues: Vec<f64> = data.blocks.iter().flat_map(|b| b.eigenvalues.iter().copied()).collect();
+    let vectors: Vec<&[f32]> = data
+        .blocks
+        .iter()
+        .flat_map(|b| b.vectors.iter().map(Vec::as_slice))
+        .collect();
+    let steps: Vec<i64> = data
+        .blocks
+        .iter()
+        .flat_map(|b| b.ranks.iter().map(move |_| b.step))
+        .collect();
+    let ranks: Vec<u32> = data
+        .blocks
+        .iter()
+        .flat_map(|b| b.ranks.iter().copied())
+        .collect();
+    let eigenvalues: Vec<f64> = data
+        .blocks
+        .iter()
+        .flat_map(|b| b.eigenvalues.iter().copied())
+        .collect();
     let mut ranges: Vec<Range<usize>> = Vec::new();
     for b in &data.blocks {
         let start = ranges.last().map_or(0, |r| r.end);
@@ -189,22 +236,45 @@ fn eigenvector_analysis(data: &RunData, opts: &Options, out: &mut Out<'_>) -> Re
     }
     let t = Instant::now();
     let g = gram::gram(&vectors, opts.threads);
-    info!(vectors = vectors.len(), dim, seconds = t.elapsed().as_secs_f64(), "Gram matrix");
-    out.key("checkpoints with eigenvectors", data.blocks.len().to_string());
-    out.key("eigenvectors analysed", format!("{} of {} parameters each", vectors.len(), dim));
+    info!(
+        vectors = vectors.len(),
+        dim,
+        seconds = t.elapsed().as_secs_f64(),
+        "Gram matrix"
+    );
+    out.key(
+        "checkpoints with eigenvectors",
+        data.blocks.len().to_string(),
+    );
+    out.key(
+        "eigenvectors analysed",
+        format!("{} of {} parameters each", vectors.len(), dim),
+    );
 
     // PCA.
     let pca = pca_from_gram(&g, dim, opts.centered);
     write_pca(&pca, &steps, &ranks, &eigenvalues, out)?;
     out.figure(figures::pca_variance(&pca), "pca_variance")?;
     out.figure(figures::pca_cumulative(&pca), "pca_variance")?;
-    out.figure(figures::pca_projection(&pca, &steps, &ranks), "pca_projection")?;
+    out.figure(
+        figures::pca_projection(&pca, &steps, &ranks),
+        "pca_projection",
+    )?;
     match pca.components_for(0.9) {
         Some(k) => out.key(
-            format!("PCA components for 90 % of variance ({})", if pca.centered { "centred" } else { "uncentred" }),
-            format!("{k} of {} eigenvectors (PC1 alone: {:.1} %)", vectors.len(), 100.0 * pca.ratio.first().copied().unwrap_or(0.0)),
+            format!(
+                "PCA components for 90 % of variance ({})",
+                if pca.centered { "centred" } else { "uncentred" }
+            ),
+            format!(
+                "{k} of {} eigenvectors (PC1 alone: {:.1} %)",
+                vectors.len(),
+                100.0 * pca.ratio.first().copied().unwrap_or(0.0)
+            ),
         ),
-        None => out.notes.push("PCA has no variance to explain (a single eigenvector, centred)".into()),
+        None => out
+            .notes
+            .push("PCA has no variance to explain (a single eigenvector, centred)".into()),
     }
 
     // Cosine similarity of every pair.
@@ -212,16 +282,33 @@ fn eigenvector_analysis(data: &RunData, opts: &Options, out: &mut Out<'_>) -> Re
     let mut rows = Vec::with_capacity(cos.len());
     for i in 0..cos.nrows() {
         for j in 0..cos.ncols() {
-            rows.push(CosineRow { step_a: steps[i], rank_a: ranks[i], step_b: steps[j], rank_b: ranks[j], abs_cosine: cos[(i, j)] });
+            rows.push(CosineRow {
+                step_a: steps[i],
+                rank_a: ranks[i],
+                step_b: steps[j],
+                rank_b: ranks[j],
+                abs_cosine: cos[(i, j)],
+            });
         }
     }
     out.table("cosine_similarity", &rows)?;
-    out.figure(figures::cosine_similarity(&cos, &steps, &ranks), "cosine_similarity")?;
+    out.figure(
+        figures::cosine_similarity(&cos, &steps, &ranks),
+        "cosine_similarity",
+    )?;
 
     // Subspace overlap of the top-r spaces.
-    let common = data.blocks.iter().map(|b| b.vectors.len()).min().unwrap_or(0);
+    let common = data
+        .blocks
+        .iter()
+        .map(|b| b.vectors.len())
+        .min()
+        .unwrap_or(0);
     let r = opts.overlap_rank.map_or(common, |r| r.min(common)).max(1);
-    let top: Vec<Range<usize>> = ranges.iter().map(|x| x.start..x.start + r.min(x.len())).collect();
+    let top: Vec<Range<usize>> = ranges
+        .iter()
+        .map(|x| x.start..x.start + r.min(x.len()))
+        .collect();
     let cp_steps: Vec<i64> = data.blocks.iter().map(|b| b.step).collect();
     let overlap = overlap_matrix(&g, &top);
     let mut rows = Vec::new();
@@ -238,14 +325,23 @@ fn eigenvector_analysis(data: &RunData, opts: &Options, out: &mut Out<'_>) -> Re
         }
     }
     out.table("subspace_overlap", &rows)?;
-    out.figure(figures::subspace_overlap(&overlap, &cp_steps, r), "subspace_overlap")?;
+    out.figure(
+        figures::subspace_overlap(&overlap, &cp_steps, r),
+        "subspace_overlap",
+    )?;
     let consecutive: Vec<f64> = (1..cp_steps.len()).map(|i| overlap[(i - 1, i)]).collect();
     if consecutive.is_empty() {
-        out.notes.push("only one checkpoint has eigenvectors: no overlap-vs-distance curve and no tracking".into());
+        out.notes.push(
+            "only one checkpoint has eigenvectors: no overlap-vs-distance curve and no tracking"
+                .into(),
+        );
     } else {
         let mean = consecutive.iter().sum::<f64>() / consecutive.len() as f64;
         let min = consecutive.iter().copied().fold(f64::INFINITY, f64::min);
-        out.key(format!("mean top-{r} subspace overlap of consecutive checkpoints"), format!("{} (lowest {})", fmt_num(mean), fmt_num(min)));
+        out.key(
+            format!("mean top-{r} subspace overlap of consecutive checkpoints"),
+            format!("{} (lowest {})", fmt_num(mean), fmt_num(min)),
+        );
         out.key(
             format!("top-{r} subspace overlap, first vs last checkpoint"),
             fmt_num(overlap[(0, cp_steps.len() - 1)]),
@@ -253,17 +349,31 @@ fn eigenvector_analysis(data: &RunData, opts: &Options, out: &mut Out<'_>) -> Re
         let curve = overlap_by_distance(&cp_steps, &overlap);
         let rows: Vec<OverlapDistanceRow> = curve
             .iter()
-            .map(|&(d, mean, min, max, n)| OverlapDistanceRow { step_distance: d, mean_overlap: mean, min_overlap: min, max_overlap: max, pairs: n as i64 })
+            .map(|&(d, mean, min, max, n)| OverlapDistanceRow {
+                step_distance: d,
+                mean_overlap: mean,
+                min_overlap: min,
+                max_overlap: max,
+                pairs: n as i64,
+            })
             .collect();
         out.table("overlap_vs_distance", &rows)?;
-        out.figure(figures::overlap_vs_distance(&curve, r), "overlap_vs_distance")?;
+        out.figure(
+            figures::overlap_vs_distance(&curve, r),
+            "overlap_vs_distance",
+        )?;
 
         // Tracking by direction.
         let cps: Vec<Checkpoint<'_>> = data
             .blocks
             .iter()
             .zip(&ranges)
-            .map(|(b, rows)| Checkpoint { step: b.step, rows: rows.clone(), ranks: &b.ranks, eigenvalues: &b.eigenvalues })
+            .map(|(b, rows)| Checkpoint {
+                step: b.step,
+                rows: rows.clone(),
+                ranks: &b.ranks,
+                eigenvalues: &b.eigenvalues,
+            })
             .collect();
         let points = track(&g, &cps);
         let rows: Vec<TrackedRow> = points
@@ -279,13 +389,25 @@ fn eigenvector_analysis(data: &RunData, opts: &Options, out: &mut Out<'_>) -> Re
             .collect();
         out.table("eigenvalues_tracked", &rows)?;
         out.figure(figures::eigenvalues_tracked(&points), "eigenvalues_tracked")?;
-        let swaps = points.iter().filter(|p| p.abs_cosine_prev.is_finite() && p.rank != p.track).count();
-        out.key("tracked points whose rank differs from their direction's first rank", swaps.to_string());
+        let swaps = points
+            .iter()
+            .filter(|p| p.abs_cosine_prev.is_finite() && p.rank != p.track)
+            .count();
+        out.key(
+            "tracked points whose rank differs from their direction's first rank",
+            swaps.to_string(),
+        );
     }
     Ok(())
 }
 
-fn write_pca(pca: &Pca, steps: &[i64], ranks: &[u32], eigenvalues: &[f64], out: &mut Out<'_>) -> Result<()> {
+fn write_pca(
+    pca: &Pca,
+    steps: &[i64],
+    ranks: &[u32],
+    eigenvalues: &[f64],
+    out: &mut Out<'_>,
+) -> Result<()> {
     let rows: Vec<PcaVarianceRow> = (0..pca.ratio.len())
         .map(|c| PcaVarianceRow {
             centered: pca.centered,
@@ -303,7 +425,11 @@ fn write_pca(pca: &Pca, steps: &[i64], ranks: &[u32], eigenvalues: &[f64], out: 
             rank: ranks[i],
             eigenvalue: eigenvalues[i],
             pc1: pca.scores[(i, 0)],
-            pc2: if pca.scores.ncols() > 1 { pca.scores[(i, 1)] } else { 0.0 },
+            pc2: if pca.scores.ncols() > 1 {
+                pca.scores[(i, 1)]
+            } else {
+                0.0
+            },
         })
         .collect();
     out.table("pca_projection", &rows)
@@ -312,11 +438,24 @@ fn write_pca(pca: &Pca, steps: &[i64], ranks: &[u32], eigenvalues: &[f64], out: 
 /// Top eigenvalues per rank (preferring `eigenvalues.parquet`), trace and density.
 fn curvature_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
     let by_rank: Vec<(i64, u32, f64)> = match &data.eigenvalues {
-        Some(rows) if !rows.is_empty() => rows.iter().map(|r| (r.step, r.rank, r.eigenvalue)).collect(),
-        _ => data.blocks.iter().flat_map(|b| b.ranks.iter().zip(&b.eigenvalues).map(move |(&r, &v)| (b.step, r, v))).collect(),
+        Some(rows) if !rows.is_empty() => rows
+            .iter()
+            .map(|r| (r.step, r.rank, r.eigenvalue))
+            .collect(),
+        _ => data
+            .blocks
+            .iter()
+            .flat_map(|b| {
+                b.ranks
+                    .iter()
+                    .zip(&b.eigenvalues)
+                    .map(move |(&r, &v)| (b.step, r, v))
+            })
+            .collect(),
     };
     if by_rank.is_empty() {
-        out.notes.push("no eigenvalues in any table: no eigenvalue figure".into());
+        out.notes
+            .push("no eigenvalues in any table: no eigenvalue figure".into());
     } else {
         let mut per_step: BTreeMap<i64, Vec<(u32, f64)>> = BTreeMap::new();
         for &(s, r, v) in &by_rank {
@@ -343,9 +482,20 @@ fn curvature_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
         }
         for (m, mut rs) in methods {
             rs.sort_by_key(|r| r.step);
-            let fmt = |r: &hessx_store::tables::TraceRow| format!("{} ± {} at step {}", fmt_num(r.estimate), fmt_num(r.std_error), r.step);
+            let fmt = |r: &hessx_store::tables::TraceRow| {
+                format!(
+                    "{} ± {} at step {}",
+                    fmt_num(r.estimate),
+                    fmt_num(r.std_error),
+                    r.step
+                )
+            };
             let (a, b) = (rs[0], rs[rs.len() - 1]);
-            let text = if rs.len() > 1 { format!("{} → {}", fmt(a), fmt(b)) } else { fmt(a) };
+            let text = if rs.len() > 1 {
+                format!("{} → {}", fmt(a), fmt(b))
+            } else {
+                fmt(a)
+            };
             out.key(format!("trace ({m})"), text);
         }
         out.series_figure(figures::trace(rows), "step", "trace")?;
@@ -364,11 +514,26 @@ fn training_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
     }
     if let Some(last) = cps.and_then(|c| c.iter().max_by_key(|r| r.step)) {
         out.key(
-            format!("held-out loss / accuracy at the last checkpoint (step {})", last.step),
-            format!("{} / {}", fmt_num(last.heldout_loss), fmt_num(last.heldout_accuracy)),
+            format!(
+                "held-out loss / accuracy at the last checkpoint (step {})",
+                last.step
+            ),
+            format!(
+                "{} / {}",
+                fmt_num(last.heldout_loss),
+                fmt_num(last.heldout_accuracy)
+            ),
         );
     }
-    out.series_figure(figures::training_curve(Metric::Loss, cps, log), "step", "loss")?;
-    out.series_figure(figures::training_curve(Metric::Accuracy, cps, log), "step", "accuracy")?;
+    out.series_figure(
+        figures::training_curve(Metric::Loss, cps, log),
+        "step",
+        "loss",
+    )?;
+    out.series_figure(
+        figures::training_curve(Metric::Accuracy, cps, log),
+        "step",
+        "accuracy",
+    )?;
     Ok(())
 }

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// The run directory does not exist.
-    #[error("{0}: no such run directory; pass the directory that hx-train / hx-eigen wrote (it holds eigenvectors/ and *.parquet)")]
+    #[error(
+        "{0}: no such run directory; pass the directory that hx-train / hx-eigen wrote (it holds eigenvectors/ and *.parquet)"
+    )]
     NoRunDir(PathBuf),
     /// Nothing at all to analyse.
     #[error(
@@ -47,6 +49,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

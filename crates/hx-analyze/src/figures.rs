@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use hessx_plot::color::{categorical, fraction, viridis};
-use hessx_plot::{BarChart, Chart, RGBColor, Heatmap, LegendAt, LineChart, Mark, Scatter, ScatterPoint, Series, fmt_num};
+use hessx_plot::{
+    BarChart, Chart, Heatmap, LegendAt, LineChart, Mark, RGBColor, Scatter, ScatterPoint, Series,
+    fmt_num,
+};
 use hessx_store::tables::{CheckpointRow, DensityRow, TraceRow, TrainLogRow};
 use nalgebra::DMatrix;
 
@@ -34,10 +37,19 @@ fn centring(pca: &Pca) -> &'static str {
 pub fn pca_variance(pca: &Pca) -> Figure {
     let shown = pca.ratio.len().min(MAX_BARS);
     let chart = Chart::Bar(BarChart {
-        title: format!("PCA of all Hessian eigenvectors ({}): variance per component", centring(pca)),
+        title: format!(
+            "PCA of all Hessian eigenvectors ({}): variance per component",
+            centring(pca)
+        ),
         x_label: "principal component".into(),
         y_label: "fraction of variance explained".into(),
-        bars: pca.ratio.iter().take(shown).enumerate().map(|(i, &r)| ((i + 1) as f64, r)).collect(),
+        bars: pca
+            .ratio
+            .iter()
+            .take(shown)
+            .enumerate()
+            .map(|(i, &r)| ((i + 1) as f64, r))
+            .collect(),
         color: categorical(0),
         bar_name: if shown < pca.ratio.len() {
             format!("first {shown} of {} components", pca.ratio.len())
@@ -57,16 +69,30 @@ pub fn pca_variance(pca: &Pca) -> Figure {
 /// Cumulative explained variance with the 90 % line.
 pub fn pca_cumulative(pca: &Pca) -> Figure {
     let mut c = LineChart::new(
-        format!("PCA of all Hessian eigenvectors ({}): cumulative variance", centring(pca)),
+        format!(
+            "PCA of all Hessian eigenvectors ({}): cumulative variance",
+            centring(pca)
+        ),
         "number of principal components",
         "cumulative fraction of variance explained",
     );
-    let pts = pca.cumulative.iter().enumerate().map(|(i, &v)| ((i + 1) as f64, v)).collect();
-    c.series.push(Series::new("cumulative explained variance", pts, categorical(0)));
+    let pts = pca
+        .cumulative
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| ((i + 1) as f64, v))
+        .collect();
+    c.series.push(Series::new(
+        "cumulative explained variance",
+        pts,
+        categorical(0),
+    ));
     c.hlines.push((0.9, "90 % of the variance".into()));
     c.legend = LegendAt::LowerRight;
     c.y_range = Some((0.0, 1.03));
-    let n90 = pca.components_for(0.9).map_or("-".into(), |k| k.to_string());
+    let n90 = pca
+        .components_for(0.9)
+        .map_or("-".into(), |k| k.to_string());
     Figure {
         stem: "pca_cumulative_variance",
         chart: Chart::Line(c),
@@ -90,13 +116,22 @@ pub fn pca_projection(pca: &Pca, steps: &[i64], ranks: &[u32]) -> Figure {
         })
         .collect();
     let max_rank = ranks.iter().copied().max().unwrap_or(0) as usize;
-    let pct = |c: usize| pca.ratio.get(c).map_or(String::new(), |r| format!(" ({:.1} % of variance)", 100.0 * r));
+    let pct = |c: usize| {
+        pca.ratio.get(c).map_or(String::new(), |r| {
+            format!(" ({:.1} % of variance)", 100.0 * r)
+        })
+    };
     let chart = Chart::Scatter(Scatter {
-        title: format!("Eigenvectors projected on the first two principal components ({})", centring(pca)),
+        title: format!(
+            "Eigenvectors projected on the first two principal components ({})",
+            centring(pca)
+        ),
         x_label: format!("PC1 score{}", pct(0)),
         y_label: format!("PC2 score{}", pct(1)),
         points,
-        groups: (0..=max_rank).map(|r| format!("eigenvector rank {r}")).collect(),
+        groups: (0..=max_rank)
+            .map(|r| format!("eigenvector rank {r}"))
+            .collect(),
         colorbar_label: "training step".into(),
     });
     Figure {
@@ -111,18 +146,26 @@ pub fn pca_projection(pca: &Pca, steps: &[i64], ranks: &[u32]) -> Figure {
 
 /// Labels `step:rank` for the rows of the cosine matrix.
 fn vector_labels(steps: &[i64], ranks: &[u32]) -> Vec<String> {
-    steps.iter().zip(ranks).map(|(s, r)| format!("{s}:{r}")).collect()
+    steps
+        .iter()
+        .zip(ranks)
+        .map(|(s, r)| format!("{s}:{r}"))
+        .collect()
 }
 
 /// |cos| between all eigenvectors as a heatmap.
 pub fn cosine_similarity(cos: &DMatrix<f64>, steps: &[i64], ranks: &[u32]) -> Figure {
     let labels = vector_labels(steps, ranks);
-    let separators = (1..steps.len()).filter(|&i| steps[i] != steps[i - 1]).collect();
+    let separators = (1..steps.len())
+        .filter(|&i| steps[i] != steps[i - 1])
+        .collect();
     let chart = Chart::Heatmap(Heatmap {
         title: "|cosine similarity| between all Hessian eigenvectors".into(),
         x_label: "eigenvector (step:rank), ordered by step then rank".into(),
         y_label: "eigenvector (step:rank)".into(),
-        values: (0..cos.nrows()).map(|i| cos.row(i).iter().copied().collect()).collect(),
+        values: (0..cos.nrows())
+            .map(|i| cos.row(i).iter().copied().collect())
+            .collect(),
         range: (0.0, 1.0),
         col_labels: labels.clone(),
         row_labels: labels,
@@ -145,7 +188,9 @@ pub fn subspace_overlap(overlap: &DMatrix<f64>, steps: &[i64], r: usize) -> Figu
         title: format!("Overlap of the top-{r} eigenvector subspaces between checkpoints"),
         x_label: "checkpoint step".into(),
         y_label: "checkpoint step".into(),
-        values: (0..overlap.nrows()).map(|i| overlap.row(i).iter().copied().collect()).collect(),
+        values: (0..overlap.nrows())
+            .map(|i| overlap.row(i).iter().copied().collect())
+            .collect(),
         range: (0.0, 1.0),
         col_labels: labels.clone(),
         row_labels: labels,
@@ -170,9 +215,29 @@ pub fn overlap_vs_distance(curve: &[(i64, f64, f64, f64, usize)], r: usize) -> F
         "steps between the two checkpoints",
         "subspace overlap (mean cos² of principal angles)",
     );
-    c.series.push(Series::new("mean over checkpoint pairs", curve.iter().map(|p| (p.0 as f64, p.1)).collect(), categorical(0)));
-    c.series.push(Series::new("min", curve.iter().map(|p| (p.0 as f64, p.2)).collect(), categorical(0)).mark(Mark::Line).faint(1, 0.45));
-    c.series.push(Series::new("max", curve.iter().map(|p| (p.0 as f64, p.3)).collect(), categorical(0)).mark(Mark::Line).faint(1, 0.45));
+    c.series.push(Series::new(
+        "mean over checkpoint pairs",
+        curve.iter().map(|p| (p.0 as f64, p.1)).collect(),
+        categorical(0),
+    ));
+    c.series.push(
+        Series::new(
+            "min",
+            curve.iter().map(|p| (p.0 as f64, p.2)).collect(),
+            categorical(0),
+        )
+        .mark(Mark::Line)
+        .faint(1, 0.45),
+    );
+    c.series.push(
+        Series::new(
+            "max",
+            curve.iter().map(|p| (p.0 as f64, p.3)).collect(),
+            categorical(0),
+        )
+        .mark(Mark::Line)
+        .faint(1, 0.45),
+    );
     c.y_range = Some((0.0, 1.03));
     c.legend = LegendAt::LowerLeft;
     Figure {
@@ -190,10 +255,18 @@ pub fn eigenvalues_by_rank(points: &[(i64, u32, f64)]) -> Figure {
     for &(s, r, v) in points {
         by_rank.entry(r).or_default().push((s as f64, v));
     }
-    let mut c = LineChart::new("Top Hessian eigenvalues by rank", STEP_AXIS, "eigenvalue (curvature, loss units per unit parameter²)");
+    let mut c = LineChart::new(
+        "Top Hessian eigenvalues by rank",
+        STEP_AXIS,
+        "eigenvalue (curvature, loss units per unit parameter²)",
+    );
     for (r, mut pts) in by_rank {
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        c.series.push(Series::new(format!("rank {r}"), pts, categorical(r as usize)));
+        c.series.push(Series::new(
+            format!("rank {r}"),
+            pts,
+            categorical(r as usize),
+        ));
     }
     Figure {
         stem: "eigenvalues",
@@ -209,7 +282,10 @@ pub fn eigenvalues_by_rank(points: &[(i64, u32, f64)]) -> Figure {
 pub fn eigenvalues_tracked(points: &[TrackPoint]) -> Figure {
     let mut by_track: BTreeMap<u32, Vec<(f64, f64)>> = BTreeMap::new();
     for p in points {
-        by_track.entry(p.track).or_default().push((p.step as f64, p.eigenvalue));
+        by_track
+            .entry(p.track)
+            .or_default()
+            .push((p.step as f64, p.eigenvalue));
     }
     let mut c = LineChart::new(
         "Top Hessian eigenvalues tracked by direction",
@@ -217,7 +293,11 @@ pub fn eigenvalues_tracked(points: &[TrackPoint]) -> Figure {
         "eigenvalue (curvature, loss units per unit parameter²)",
     );
     for (t, pts) in by_track {
-        c.series.push(Series::new(format!("direction {t}"), pts, categorical(t as usize)));
+        c.series.push(Series::new(
+            format!("direction {t}"),
+            pts,
+            categorical(t as usize),
+        ));
     }
     Figure {
         stem: "eigenvalues_tracked",
@@ -240,7 +320,9 @@ pub fn trace(rows: &[TraceRow]) -> Figure {
         rs.sort_by_key(|r| r.step);
         let pts = rs.iter().map(|r| (r.step as f64, r.estimate)).collect();
         let err = rs.iter().map(|r| r.std_error).collect();
-        c.series.push(Series::new(format!("{method} (±1 standard error)"), pts, categorical(k)).errors(err));
+        c.series.push(
+            Series::new(format!("{method} (±1 standard error)"), pts, categorical(k)).errors(err),
+        );
     }
     Figure {
         stem: "trace",
@@ -261,17 +343,45 @@ pub enum Metric {
 }
 
 /// Loss or accuracy over training from the checkpoints and the per-batch log.
-pub fn training_curve(metric: Metric, checkpoints: Option<&[CheckpointRow]>, log: Option<&[TrainLogRow]>) -> Figure {
+pub fn training_curve(
+    metric: Metric,
+    checkpoints: Option<&[CheckpointRow]>,
+    log: Option<&[TrainLogRow]>,
+) -> Figure {
     let (stem, title, y) = match metric {
-        Metric::Loss => ("loss", "Loss during fine-tuning", "cross-entropy loss (nats per example)"),
-        Metric::Accuracy => ("accuracy", "Accuracy during fine-tuning", "accuracy (fraction of examples correct)"),
+        Metric::Loss => (
+            "loss",
+            "Loss during fine-tuning",
+            "cross-entropy loss (nats per example)",
+        ),
+        Metric::Accuracy => (
+            "accuracy",
+            "Accuracy during fine-tuning",
+            "accuracy (fraction of examples correct)",
+        ),
     };
     let mut c = LineChart::new(title, STEP_AXIS, y);
     if let Some(log) = log {
         let mut rows: Vec<&TrainLogRow> = log.iter().collect();
         rows.sort_by_key(|r| r.step);
-        let pts = rows.iter().map(|r| (r.step as f64, if metric == Metric::Loss { r.loss } else { r.accuracy })).collect();
-        c.series.push(Series::new("train, per batch", pts, GREY).mark(Mark::Line).faint(1, 0.6));
+        let pts = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.step as f64,
+                    if metric == Metric::Loss {
+                        r.loss
+                    } else {
+                        r.accuracy
+                    },
+                )
+            })
+            .collect();
+        c.series.push(
+            Series::new("train, per batch", pts, GREY)
+                .mark(Mark::Line)
+                .faint(1, 0.6),
+        );
     }
     if let Some(cps) = checkpoints {
         let mut rows: Vec<&CheckpointRow> = cps.iter().collect();
@@ -282,8 +392,20 @@ pub fn training_curve(metric: Metric, checkpoints: Option<&[CheckpointRow]>, log
             (Metric::Accuracy, false) => r.train_accuracy,
             (Metric::Accuracy, true) => r.heldout_accuracy,
         };
-        c.series.push(Series::new("train, mean since previous checkpoint", rows.iter().map(|r| (r.step as f64, pick(r, false))).collect(), categorical(0)));
-        c.series.push(Series::new("held-out", rows.iter().map(|r| (r.step as f64, pick(r, true))).collect(), categorical(1)));
+        c.series.push(Series::new(
+            "train, mean since previous checkpoint",
+            rows.iter()
+                .map(|r| (r.step as f64, pick(r, false)))
+                .collect(),
+            categorical(0),
+        ));
+        c.series.push(Series::new(
+            "held-out",
+            rows.iter()
+                .map(|r| (r.step as f64, pick(r, true)))
+                .collect(),
+            categorical(1),
+        ));
     }
     if metric == Metric::Accuracy {
         c.legend = LegendAt::LowerRight;
@@ -310,26 +432,58 @@ pub fn density(rows: &[DensityRow]) -> Figure {
     let mut by_step: BTreeMap<i64, Vec<(f64, f64)>> = BTreeMap::new();
     let mut sigma = BTreeMap::new();
     for r in rows {
-        by_step.entry(r.step).or_default().push((r.lambda, r.density));
+        by_step
+            .entry(r.step)
+            .or_default()
+            .push((r.lambda, r.density));
         sigma.insert(r.step, r.sigma);
     }
-    let peak = rows.iter().map(|r| r.density).filter(|d| d.is_finite()).fold(0.0f64, f64::max);
+    let peak = rows
+        .iter()
+        .map(|r| r.density)
+        .filter(|d| d.is_finite())
+        .fold(0.0f64, f64::max);
     // Kernel tails underflow to 0, which a log axis cannot show: floor them
     // ten decades below the peak (PyHessian's plots clip similarly).
     let floor = if peak > 0.0 { peak * 1e-10 } else { 1e-10 };
-    let (lo, hi) = (*by_step.keys().next().unwrap_or(&0), *by_step.keys().last().unwrap_or(&0));
+    let (lo, hi) = (
+        *by_step.keys().next().unwrap_or(&0),
+        *by_step.keys().last().unwrap_or(&0),
+    );
     let n = by_step.len();
     // Label at most eight curves (evenly spaced, first and last included).
-    let labelled: Vec<usize> = if n <= 8 { (0..n).collect() } else { (0..8).map(|k| k * (n - 1) / 7).collect() };
-    let mut c = LineChart::new("Hessian eigenvalue spectral density", "eigenvalue λ", "density (log scale)");
+    let labelled: Vec<usize> = if n <= 8 {
+        (0..n).collect()
+    } else {
+        (0..8).map(|k| k * (n - 1) / 7).collect()
+    };
+    let mut c = LineChart::new(
+        "Hessian eigenvalue spectral density",
+        "eigenvalue λ",
+        "density (log scale)",
+    );
     c.log_y = true;
     for (k, (step, mut pts)) in by_step.into_iter().enumerate() {
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
         let pts = pts.into_iter().map(|(l, d)| (l, d.max(floor))).collect();
-        let s = Series::new(format!("step {step}"), pts, viridis(fraction(step as f64, lo as f64, hi as f64))).mark(Mark::Line);
-        c.series.push(if labelled.contains(&k) { s } else { s.unnamed() });
+        let s = Series::new(
+            format!("step {step}"),
+            pts,
+            viridis(fraction(step as f64, lo as f64, hi as f64)),
+        )
+        .mark(Mark::Line);
+        c.series.push(if labelled.contains(&k) {
+            s
+        } else {
+            s.unnamed()
+        });
     }
-    let sig: Vec<String> = sigma.values().map(|s| fmt_num(*s)).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let sig: Vec<String> = sigma
+        .values()
+        .map(|s| fmt_num(*s))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     Figure {
         stem: "density",
         chart: Chart::Line(c),

@@ -40,9 +40,14 @@ pub fn dot(a: &[f32], b: &[f32]) -> f64 {
 pub fn gram(vectors: &[&[f32]], threads: usize) -> DMatrix<f64> {
     let n = vectors.len();
     let d = vectors.first().map_or(0, |v| v.len());
-    assert!(vectors.iter().all(|v| v.len() == d), "all vectors must have the same length");
+    assert!(
+        vectors.iter().all(|v| v.len() == d),
+        "all vectors must have the same length"
+    );
     let tiles = n.div_ceil(TILE);
-    let pairs: Vec<(usize, usize)> = (0..tiles).flat_map(|i| (i..tiles).map(move |j| (i, j))).collect();
+    let pairs: Vec<(usize, usize)> = (0..tiles)
+        .flat_map(|i| (i..tiles).map(move |j| (i, j)))
+        .collect();
     let next = AtomicUsize::new(0);
     let threads = threads.clamp(1, pairs.len().max(1));
     let results: Vec<Vec<(usize, usize, f64)>> = std::thread::scope(|s| {
@@ -59,7 +64,10 @@ pub fn gram(vectors: &[&[f32]], threads: usize) -> DMatrix<f64> {
                 })
             })
             .collect();
-        workers.into_iter().map(|w| w.join().expect("gram worker should not panic")).collect()
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("gram worker should not panic"))
+            .collect()
     });
     let mut g = DMatrix::zeros(n, n);
     for (i, j, v) in results.into_iter().flatten() {
@@ -71,7 +79,13 @@ pub fn gram(vectors: &[&[f32]], threads: usize) -> DMatrix<f64> {
 
 /// Dot products between the rows of tile `ti` and tile `tj` (upper triangle
 /// only when they are the same tile), chunked along the parameters.
-fn tile_pair(vectors: &[&[f32]], d: usize, ti: usize, tj: usize, out: &mut Vec<(usize, usize, f64)>) {
+fn tile_pair(
+    vectors: &[&[f32]],
+    d: usize,
+    ti: usize,
+    tj: usize,
+    out: &mut Vec<(usize, usize, f64)>,
+) {
     let n = vectors.len();
     let rows = ti * TILE..((ti + 1) * TILE).min(n);
     let cols = tj * TILE..((tj + 1) * TILE).min(n);
@@ -105,17 +119,29 @@ mod tests {
         // 37 vectors (3 tiles, the last partial) of length 9001 (3 chunks, a
         // partial one, and a tail that is not a multiple of 8).
         let (n, d) = (37, 9001);
-        let vs: Vec<Vec<f32>> =
-            (0..n).map(|i| (0..d).map(|k| (((i * 7919 + k * 104729) % 1000) as f32 / 500.0) - 1.0).collect()).collect();
+        let vs: Vec<Vec<f32>> = (0..n)
+            .map(|i| {
+                (0..d)
+                    .map(|k| (((i * 7919 + k * 104729) % 1000) as f32 / 500.0) - 1.0)
+                    .collect()
+            })
+            .collect();
         let refs: Vec<&[f32]> = vs.iter().map(|v| v.as_slice()).collect();
         for threads in [1, 3] {
             let g = gram(&refs, threads);
             for i in 0..n {
                 for j in 0..n {
-                    let naive: f64 = vs[i].iter().zip(&vs[j]).map(|(a, b)| *a as f64 * *b as f64).sum();
+                    let naive: f64 = vs[i]
+                        .iter()
+                        .zip(&vs[j])
+                        .map(|(a, b)| *a as f64 * *b as f64)
+                        .sum();
                     // Same f64 products summed in another order: agreement to
                     // round-off of a sum of ~1e4 terms of size <= 1.
-                    assert!((g[(i, j)] - naive).abs() <= 1e-9 * naive.abs().max(1.0), "({i},{j})");
+                    assert!(
+                        (g[(i, j)] - naive).abs() <= 1e-9 * naive.abs().max(1.0),
+                        "({i},{j})"
+                    );
                 }
             }
         }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use hessx_store::tables::{
-    CheckpointRow, DensityRow, EigenvalueRow, EigenvectorRow, Row, TraceRow, TrainLogRow, read_rows_with_identity,
+    CheckpointRow, DensityRow, EigenvalueRow, EigenvectorRow, Row, TraceRow, TrainLogRow,
+    read_rows_with_identity,
 };
 use hessx_store::{RunDir, RunIdentity};
 use tracing::info;
@@ -56,13 +57,25 @@ impl RunData {
     }
     /// Length of the eigenvectors (number of parameters), if any were read.
     pub fn dim(&self) -> Option<usize> {
-        self.blocks.iter().flat_map(|b| b.vectors.first()).map(Vec::len).next()
+        self.blocks
+            .iter()
+            .flat_map(|b| b.vectors.first())
+            .map(Vec::len)
+            .next()
     }
 }
 
-fn optional<R: Row>(path: &Path, what: &str, missing: &mut Vec<String>, id: &mut Option<RunIdentity>) -> Result<Option<Vec<R>>> {
+fn optional<R: Row>(
+    path: &Path,
+    what: &str,
+    missing: &mut Vec<String>,
+    id: &mut Option<RunIdentity>,
+) -> Result<Option<Vec<R>>> {
     if !path.exists() {
-        missing.push(format!("{} is absent: {what}", path.file_name().unwrap_or_default().to_string_lossy()));
+        missing.push(format!(
+            "{} is absent: {what}",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ));
         return Ok(None);
     }
     let (table_id, rows) = read_rows_with_identity::<R>(path)?;
@@ -110,7 +123,11 @@ pub fn load(run: &RunDir) -> Result<RunData> {
         for row in rows {
             let expected = *dim.get_or_insert(row.vector.len());
             if row.vector.len() != expected {
-                return Err(Error::VectorLength { path: path.clone(), expected, found: row.vector.len() });
+                return Err(Error::VectorLength {
+                    path: path.clone(),
+                    expected,
+                    found: row.vector.len(),
+                });
             }
             by_step.entry(row.step).or_default().push(row);
         }
@@ -130,18 +147,45 @@ pub fn load(run: &RunDir) -> Result<RunData> {
     if data.blocks.is_empty() {
         data.missing.push("eigenvectors/step-*.parquet are absent: no PCA, cosine similarity, subspace overlap or tracking".into());
     } else {
-        info!(files = files.len(), checkpoints = data.blocks.len(), vectors = data.num_vectors(), dim = dim.unwrap_or(0), "eigenvectors read");
+        info!(
+            files = files.len(),
+            checkpoints = data.blocks.len(),
+            vectors = data.num_vectors(),
+            dim = dim.unwrap_or(0),
+            "eigenvectors read"
+        );
     }
     let (m, id) = (&mut data.missing, &mut data.identity);
-    data.eigenvalues = optional(&run.eigenvalues(), "eigenvalue curves use the eigenvector tables' eigenvalues", m, id)?;
+    data.eigenvalues = optional(
+        &run.eigenvalues(),
+        "eigenvalue curves use the eigenvector tables' eigenvalues",
+        m,
+        id,
+    )?;
     data.trace = optional(&run.trace(), "no trace figure (run hx-spectrum)", m, id)?;
-    data.density = optional(&run.density(), "no spectral density figure (run hx-spectrum)", m, id)?;
-    data.checkpoints = optional(&run.checkpoints(), "no per-checkpoint loss or accuracy", m, id)?;
+    data.density = optional(
+        &run.density(),
+        "no spectral density figure (run hx-spectrum)",
+        m,
+        id,
+    )?;
+    data.checkpoints = optional(
+        &run.checkpoints(),
+        "no per-checkpoint loss or accuracy",
+        m,
+        id,
+    )?;
     data.train_log = optional(&run.train_log(), "no per-batch loss or accuracy", m, id)?;
     data.configs = read_configs(run)?;
-    let nothing_else = [data.eigenvalues.is_none(), data.trace.is_none(), data.density.is_none(), data.checkpoints.is_none(), data.train_log.is_none()]
-        .iter()
-        .all(|&absent| absent);
+    let nothing_else = [
+        data.eigenvalues.is_none(),
+        data.trace.is_none(),
+        data.density.is_none(),
+        data.checkpoints.is_none(),
+        data.train_log.is_none(),
+    ]
+    .iter()
+    .all(|&absent| absent);
     if data.blocks.is_empty() && nothing_else {
         return Err(Error::NothingToAnalyze(run.root().to_owned()));
     }
@@ -159,7 +203,13 @@ fn read_configs(run: &RunDir) -> Result<Vec<(String, String)>> {
         let path = entry.map_err(|e| Error::io(&dir, e))?.path();
         if path.extension().is_some_and(|e| e == "toml") {
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            out.push((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), text));
+            out.push((
+                path.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                text,
+            ));
         }
     }
     out.sort();

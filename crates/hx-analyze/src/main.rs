@@ -44,17 +44,23 @@ fn run() -> anyhow::Result<()> {
     let level = if args.quiet { "warn" } else { "info" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let mut opts = hx_analyze::Options { centered: !args.uncentered, overlap_rank: args.rank.map(|r| r as usize), ..Default::default() };
+    let mut opts = hx_analyze::Options {
+        centered: !args.uncentered,
+        overlap_rank: args.rank.map(|r| r as usize),
+        ..Default::default()
+    };
     if let Some(t) = args.threads {
         opts.threads = t as usize;
     }
     let run = RunDir::new(&args.run);
     let start = std::time::Instant::now();
-    let summary = hx_analyze::analyze(&run, &opts).with_context(|| format!("analysing run directory {}", args.run.display()))?;
+    let summary = hx_analyze::analyze(&run, &opts)
+        .with_context(|| format!("analysing run directory {}", args.run.display()))?;
     for (k, v) in &summary.key_numbers {
         tracing::info!("{k}: {v}");
     }

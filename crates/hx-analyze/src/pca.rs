@@ -34,7 +34,10 @@ impl Pca {
     /// Smallest number of components whose cumulative ratio reaches `fraction`.
     pub fn components_for(&self, fraction: f64) -> Option<usize> {
         // A tolerance so 0.9 reached as 0.8999999999999 still counts.
-        self.cumulative.iter().position(|&c| c >= fraction - 1e-12).map(|i| i + 1)
+        self.cumulative
+            .iter()
+            .position(|&c| c >= fraction - 1e-12)
+            .map(|i| i + 1)
     }
 }
 
@@ -54,7 +57,11 @@ pub fn pca_from_gram(gram: &DMatrix<f64>, dim: usize, centered: bool) -> Pca {
         }
     }
     // sklearn divides by n - 1 (unbiased); the second moment divides by n.
-    let denom = if centered { (n.max(2) - 1) as f64 } else { n.max(1) as f64 };
+    let denom = if centered {
+        (n.max(2) - 1) as f64
+    } else {
+        n.max(1) as f64
+    };
     let eig = SymmetricEigen::new(k);
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
@@ -66,15 +73,21 @@ pub fn pca_from_gram(gram: &DMatrix<f64>, dim: usize, centered: bool) -> Pca {
         let mu = eig.eigenvalues[e].max(0.0);
         explained_variance.push(mu / denom);
         let a = eig.eigenvectors.column(e);
-        let flip = a.iter().copied().fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m }) < 0.0;
+        let flip = a
+            .iter()
+            .copied()
+            .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m })
+            < 0.0;
         let s = if flip { -mu.sqrt() } else { mu.sqrt() };
         scores.column_mut(c).copy_from(&(a * s));
     }
     // The total is the trace of K (all n eigenvalues), which equals the sum of
     // the kept ones because rank(K) <= min(n, dim).
     let total: f64 = explained_variance.iter().sum();
-    let ratio: Vec<f64> =
-        explained_variance.iter().map(|v| if total > 0.0 { v / total } else { 0.0 }).collect();
+    let ratio: Vec<f64> = explained_variance
+        .iter()
+        .map(|v| if total > 0.0 { v / total } else { 0.0 })
+        .collect();
     let cumulative = ratio
         .iter()
         .scan(0.0, |acc, r| {
@@ -82,7 +95,13 @@ pub fn pca_from_gram(gram: &DMatrix<f64>, dim: usize, centered: bool) -> Pca {
             Some(*acc)
         })
         .collect();
-    Pca { centered, explained_variance, ratio, cumulative, scores }
+    Pca {
+        centered,
+        explained_variance,
+        ratio,
+        cumulative,
+        scores,
+    }
 }
 
 #[cfg(test)]
@@ -93,7 +112,9 @@ mod tests {
         // A small LCG: deterministic, no dependency, distinct spectra.
         let mut s = seed;
         DMatrix::from_fn(n, d, |_, _| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5
         })
     }
@@ -114,7 +135,12 @@ mod tests {
         let mut order: Vec<usize> = (0..eig.eigenvalues.len()).collect();
         order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
         let values = order.iter().map(|&i| eig.eigenvalues[i]).collect();
-        let axes = DMatrix::from_columns(&order.iter().map(|&i| eig.eigenvectors.column(i).into_owned()).collect::<Vec<_>>());
+        let axes = DMatrix::from_columns(
+            &order
+                .iter()
+                .map(|&i| eig.eigenvectors.column(i).into_owned())
+                .collect::<Vec<_>>(),
+        );
         (values, x * axes)
     }
 
@@ -130,14 +156,21 @@ mod tests {
                 for (c, v) in pca.explained_variance.iter().enumerate() {
                     // Both are f64 eigensolvers on O(1) matrices: agreement
                     // to 1e-10 leaves ~5 digits of margin over round-off.
-                    assert!((v - values[c]).abs() < 1e-10, "n={n} centered={centered} component {c}: {v} vs {}", values[c]);
+                    assert!(
+                        (v - values[c]).abs() < 1e-10,
+                        "n={n} centered={centered} component {c}: {v} vs {}",
+                        values[c]
+                    );
                     if values[c] < 1e-8 {
                         continue; // null directions have arbitrary axes
                     }
                     // Axes are defined up to sign: compare after aligning.
                     let (a, b) = (pca.scores.column(c), scores.column(c));
                     let sign = if a.dot(&b) < 0.0 { -1.0 } else { 1.0 };
-                    assert!((a - b * sign).amax() < 1e-10, "n={n} centered={centered} scores of component {c}");
+                    assert!(
+                        (a - b * sign).amax() < 1e-10,
+                        "n={n} centered={centered} scores of component {c}"
+                    );
                 }
             }
         }
@@ -169,6 +202,13 @@ mod tests {
         });
         let pca = pca_from_gram(&(&u * u.transpose()), d, false);
         assert_eq!(pca.components_for(0.999_999), Some(2));
-        assert!(pca.scores.column(0).iter().map(|x| x.abs()).fold(0.0, f64::max) > 0.5);
+        assert!(
+            pca.scores
+                .column(0)
+                .iter()
+                .map(|x| x.abs())
+                .fold(0.0, f64::max)
+                > 0.5
+        );
     }
 }

@@ -63,8 +63,14 @@ nav a{margin-right:.8em}";
 pub fn render(r: &Report<'_>) -> String {
     let mut h = String::new();
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    h.push_str(&format!("<title>hessx analysis: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n", escape(r.run)));
-    h.push_str(&format!("<h1>Hessian eigenvector analysis of run <code>{}</code></h1>\n", escape(r.run)));
+    h.push_str(&format!(
+        "<title>hessx analysis: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(r.run)
+    ));
+    h.push_str(&format!(
+        "<h1>Hessian eigenvector analysis of run <code>{}</code></h1>\n",
+        escape(r.run)
+    ));
     if let Some(id) = &r.identity {
         h.push_str(&format!("<p>{}</p>\n", escape(id)));
     }
@@ -82,7 +88,11 @@ pub fn render(r: &Report<'_>) -> String {
     }
     h.push_str("<h2>Key numbers</h2>\n<table>\n<tr><th>quantity</th><th>value</th></tr>\n");
     for (k, v) in r.key_numbers {
-        h.push_str(&format!("<tr><td>{}</td><td>{}</td></tr>\n", escape(k), escape(v)));
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td></tr>\n",
+            escape(k),
+            escape(v)
+        ));
     }
     h.push_str("</table>\n");
     if !r.notes.is_empty() {
@@ -106,7 +116,11 @@ pub fn render(r: &Report<'_>) -> String {
     }
     h.push_str("<h2>Settings</h2>\n<table>\n<tr><th>analysis setting</th><th>value</th></tr>\n");
     for (k, v) in r.settings {
-        h.push_str(&format!("<tr><td>{}</td><td>{}</td></tr>\n", escape(k), escape(v)));
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td></tr>\n",
+            escape(k),
+            escape(v)
+        ));
     }
     h.push_str("</table>\n");
     if r.configs.is_empty() {
@@ -115,7 +129,10 @@ pub fn render(r: &Report<'_>) -> String {
     for (name, text) in r.configs {
         h.push_str(&format!("<details open>\n<summary><code>config/{}</code></summary>\n<pre>{}</pre>\n</details>\n", escape(name), escape(text)));
     }
-    h.push_str(&format!("<p class=\"files\">Written by hx-analyze {}.</p>\n</body>\n</html>\n", env!("CARGO_PKG_VERSION")));
+    h.push_str(&format!(
+        "<p class=\"files\">Written by hx-analyze {}.</p>\n</body>\n</html>\n",
+        env!("CARGO_PKG_VERSION")
+    ));
     h
 }
 
@@ -145,6 +162,9 @@ mod tests {
         assert!(html.contains("Trace &lt;H&gt;") && html.contains("a &amp; b"));
         assert!(html.contains(&format!("base64,{}", STANDARD.encode(b"\x89PNG"))));
         assert!(html.contains("lr = 0.1 # &lt;b&gt;"));
-        assert!(!html.contains("http://") && !html.contains("https://"), "no network references");
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "no network references"
+        );
     }
 }

@@ -16,7 +16,11 @@ pub fn abs_cosine_matrix(gram: &DMatrix<f64>) -> DMatrix<f64> {
     let norms: Vec<f64> = (0..n).map(|i| gram[(i, i)].max(0.0).sqrt()).collect();
     DMatrix::from_fn(n, n, |i, j| {
         let d = norms[i] * norms[j];
-        if d > 0.0 { (gram[(i, j)] / d).abs().min(1.0) } else { 0.0 }
+        if d > 0.0 {
+            (gram[(i, j)] / d).abs().min(1.0)
+        } else {
+            0.0
+        }
     })
 }
 
@@ -24,7 +28,9 @@ pub fn abs_cosine_matrix(gram: &DMatrix<f64>) -> DMatrix<f64> {
 /// that `U_a W` is an orthonormal basis of span(U_a) even when stored
 /// eigenvectors are only nearly orthonormal. Returns `W` and the rank.
 fn whitener(gram: &DMatrix<f64>, a: &Range<usize>) -> (DMatrix<f64>, usize) {
-    let block = gram.view((a.start, a.start), (a.len(), a.len())).into_owned();
+    let block = gram
+        .view((a.start, a.start), (a.len(), a.len()))
+        .into_owned();
     let eig = SymmetricEigen::new(block);
     let top = eig.eigenvalues.iter().copied().fold(0.0f64, f64::max);
     let mut w = DMatrix::zeros(a.len(), a.len());
@@ -71,11 +77,17 @@ pub fn overlap_matrix(gram: &DMatrix<f64>, blocks: &[Range<usize>]) -> DMatrix<f
 
 /// Overlap against step distance: for every distance between two distinct
 /// checkpoints, `(distance, mean, min, max, number of pairs)`.
-pub fn overlap_by_distance(steps: &[i64], overlap: &DMatrix<f64>) -> Vec<(i64, f64, f64, f64, usize)> {
+pub fn overlap_by_distance(
+    steps: &[i64],
+    overlap: &DMatrix<f64>,
+) -> Vec<(i64, f64, f64, f64, usize)> {
     let mut groups: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
     for i in 0..steps.len() {
         for j in i + 1..steps.len() {
-            groups.entry((steps[j] - steps[i]).abs()).or_default().push(overlap[(i, j)]);
+            groups
+                .entry((steps[j] - steps[i]).abs())
+                .or_default()
+                .push(overlap[(i, j)]);
         }
     }
     groups
@@ -97,14 +109,18 @@ mod tests {
     /// 0.7 rad with one sign flipped (block 1), and e2, e3 (block 2).
     fn fixture() -> DMatrix<f64> {
         let (c, s) = (0.7f64.cos(), 0.7f64.sin());
-        DMatrix::from_row_slice(6, 5, &[
-            1.0, 0.0, 0.0, 0.0, 0.0, //
-            0.0, 1.0, 0.0, 0.0, 0.0, //
-            c, s, 0.0, 0.0, 0.0, //
-            s, -c, 0.0, 0.0, 0.0, //
-            0.0, 0.0, 1.0, 0.0, 0.0, //
-            0.0, 0.0, 0.0, 1.0, 0.0,
-        ])
+        DMatrix::from_row_slice(
+            6,
+            5,
+            &[
+                1.0, 0.0, 0.0, 0.0, 0.0, //
+                0.0, 1.0, 0.0, 0.0, 0.0, //
+                c, s, 0.0, 0.0, 0.0, //
+                s, -c, 0.0, 0.0, 0.0, //
+                0.0, 0.0, 1.0, 0.0, 0.0, //
+                0.0, 0.0, 0.0, 1.0, 0.0,
+            ],
+        )
     }
 
     #[test]
@@ -113,13 +129,28 @@ mod tests {
         let g = &u * u.transpose();
         // Exact arithmetic gives 1, 1 and 0; f64 round-off in 2x2 eigen
         // solves is ~1e-15, so 1e-12 is a safe bound.
-        assert!((subspace_overlap(&g, &(0..2), &(0..2)) - 1.0).abs() < 1e-12, "identical");
-        assert!((subspace_overlap(&g, &(0..2), &(2..4)) - 1.0).abs() < 1e-12, "rotated basis of the same plane");
-        assert!(subspace_overlap(&g, &(0..2), &(4..6)).abs() < 1e-12, "orthogonal");
+        assert!(
+            (subspace_overlap(&g, &(0..2), &(0..2)) - 1.0).abs() < 1e-12,
+            "identical"
+        );
+        assert!(
+            (subspace_overlap(&g, &(0..2), &(2..4)) - 1.0).abs() < 1e-12,
+            "rotated basis of the same plane"
+        );
+        assert!(
+            subspace_overlap(&g, &(0..2), &(4..6)).abs() < 1e-12,
+            "orthogonal"
+        );
         // A plane sharing one direction with another: cos² of the principal
         // angles are 1 and 0, mean 1/2.
-        let half = DMatrix::from_row_slice(2, 5, &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
-        let both = DMatrix::from_rows(&[u.row(0).into_owned(), u.row(1).into_owned(), half.row(0).into_owned(), half.row(1).into_owned()]);
+        let half =
+            DMatrix::from_row_slice(2, 5, &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+        let both = DMatrix::from_rows(&[
+            u.row(0).into_owned(),
+            u.row(1).into_owned(),
+            half.row(0).into_owned(),
+            half.row(1).into_owned(),
+        ]);
         let g2 = &both * both.transpose();
         assert!((subspace_overlap(&g2, &(0..2), &(2..4)) - 0.5).abs() < 1e-12);
     }
@@ -127,7 +158,11 @@ mod tests {
     #[test]
     fn overlap_ignores_basis_scaling() {
         // Non-unit, non-orthogonal basis of the same plane still gives 1.
-        let u = DMatrix::from_row_slice(4, 3, &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 2.0, 1.0, 0.0, 1.0, -3.0, 0.0]);
+        let u = DMatrix::from_row_slice(
+            4,
+            3,
+            &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 2.0, 1.0, 0.0, 1.0, -3.0, 0.0],
+        );
         let g = &u * u.transpose();
         assert!((subspace_overlap(&g, &(0..2), &(2..4)) - 1.0).abs() < 1e-12);
     }
@@ -143,7 +178,10 @@ mod tests {
                 assert!((0.0..=1.0).contains(&cos[(i, j)]));
             }
         }
-        assert!((cos[(0, 3)] - 0.7f64.sin()).abs() < 1e-12, "|cos| ignores the flipped sign");
+        assert!(
+            (cos[(0, 3)] - 0.7f64.sin()).abs() < 1e-12,
+            "|cos| ignores the flipped sign"
+        );
     }
 
     #[test]

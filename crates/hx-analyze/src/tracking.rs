@@ -117,7 +117,9 @@ pub fn hungarian_max(w: &DMatrix<f64>) -> Vec<Option<usize>> {
 /// `gram` holds the inner products of all vectors.
 pub fn track(gram: &DMatrix<f64>, checkpoints: &[Checkpoint<'_>]) -> Vec<TrackPoint> {
     let mut points = Vec::new();
-    let Some(first) = checkpoints.first() else { return points };
+    let Some(first) = checkpoints.first() else {
+        return points;
+    };
     // Active tracks: (track id, Gram row of its current vector, orientation).
     let mut active: Vec<(u32, usize, f64)> = Vec::new();
     for (k, row) in first.rows.clone().enumerate() {
@@ -134,8 +136,12 @@ pub fn track(gram: &DMatrix<f64>, checkpoints: &[Checkpoint<'_>]) -> Vec<TrackPo
     let mut next_id = first.ranks.iter().copied().max().map_or(0, |r| r + 1);
     for cp in &checkpoints[1..] {
         let cols: Vec<usize> = cp.rows.clone().collect();
-        let cos = |a: usize, b: usize| gram[(a, b)] / (gram[(a, a)] * gram[(b, b)]).sqrt().max(f64::MIN_POSITIVE);
-        let w = DMatrix::from_fn(active.len(), cols.len(), |t, c| cos(active[t].1, cols[c]).abs());
+        let cos = |a: usize, b: usize| {
+            gram[(a, b)] / (gram[(a, a)] * gram[(b, b)]).sqrt().max(f64::MIN_POSITIVE)
+        };
+        let w = DMatrix::from_fn(active.len(), cols.len(), |t, c| {
+            cos(active[t].1, cols[c]).abs()
+        });
         let assignment = hungarian_max(&w);
         let mut taken = vec![false; cols.len()];
         let mut still = Vec::new();
@@ -188,7 +194,10 @@ mod tests {
         // Rectangular both ways.
         let wide = DMatrix::from_row_slice(2, 3, &[0.1, 0.2, 0.9, 0.8, 0.1, 0.3]);
         assert_eq!(hungarian_max(&wide), vec![Some(2), Some(0)]);
-        assert_eq!(hungarian_max(&wide.transpose()), vec![Some(1), None, Some(0)]);
+        assert_eq!(
+            hungarian_max(&wide.transpose()),
+            vec![Some(1), None, Some(0)]
+        );
     }
 
     #[test]
@@ -216,14 +225,28 @@ mod tests {
         let eig0 = [4.0, 3.0, 2.0, 1.0];
         let eig1 = [4.1, 3.1, 2.1, 1.1];
         let cps = [
-            Checkpoint { step: 0, rows: 0..4, ranks: &ranks, eigenvalues: &eig0 },
-            Checkpoint { step: 10, rows: 4..8, ranks: &ranks, eigenvalues: &eig1 },
+            Checkpoint {
+                step: 0,
+                rows: 0..4,
+                ranks: &ranks,
+                eigenvalues: &eig0,
+            },
+            Checkpoint {
+                step: 10,
+                rows: 4..8,
+                ranks: &ranks,
+                eigenvalues: &eig1,
+            },
         ];
         let points = track(&g, &cps);
         assert_eq!(points.len(), 8);
         for p in points.iter().filter(|p| p.step == 10) {
             let k = p.rank as usize;
-            assert_eq!(p.track as usize, perm[k], "rank {k} at step 10 continues direction {}", perm[k]);
+            assert_eq!(
+                p.track as usize, perm[k],
+                "rank {k} at step 10 continues direction {}",
+                perm[k]
+            );
             assert_eq!(p.flipped, sign[k] < 0.0);
             assert_eq!(p.eigenvalue, eig1[k]);
             assert!(p.abs_cosine_prev > 0.99);
@@ -235,11 +258,25 @@ mod tests {
         let u = DMatrix::from_row_slice(3, 2, &[1.0, 0.0, 0.0, 1.0, 1.0, 0.01]);
         let g = &u * u.transpose();
         let cps = [
-            Checkpoint { step: 0, rows: 0..1, ranks: &[0], eigenvalues: &[1.0] },
-            Checkpoint { step: 5, rows: 1..3, ranks: &[0, 1], eigenvalues: &[2.0, 1.0] },
+            Checkpoint {
+                step: 0,
+                rows: 0..1,
+                ranks: &[0],
+                eigenvalues: &[1.0],
+            },
+            Checkpoint {
+                step: 5,
+                rows: 1..3,
+                ranks: &[0, 1],
+                eigenvalues: &[2.0, 1.0],
+            },
         ];
         let points = track(&g, &cps);
-        let at5: Vec<_> = points.iter().filter(|p| p.step == 5).map(|p| (p.track, p.rank)).collect();
+        let at5: Vec<_> = points
+            .iter()
+            .filter(|p| p.step == 5)
+            .map(|p| (p.track, p.rank))
+            .collect();
         assert_eq!(at5, vec![(0, 1), (1, 0)]);
     }
 }

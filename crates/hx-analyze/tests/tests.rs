@@ -5,11 +5,13 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use hessx_store::tables::{
-    CheckpointRow, DensityRow, EigenvalueRow, EigenvectorRow, TraceRow, TrainLogRow, read_rows, write_rows,
+    CheckpointRow, DensityRow, EigenvalueRow, EigenvectorRow, TraceRow, TrainLogRow, read_rows,
+    write_rows,
 };
 use hessx_store::{RunDir, RunIdentity};
 use hx_analyze::tables::{
-    CosineRow, FigureSeriesRow, OverlapDistanceRow, OverlapRow, PcaProjectionRow, PcaVarianceRow, TrackedRow,
+    CosineRow, FigureSeriesRow, OverlapDistanceRow, OverlapRow, PcaProjectionRow, PcaVarianceRow,
+    TrackedRow,
 };
 
 const DIM: usize = 500;
@@ -66,7 +68,12 @@ fn write_eigen(run: &RunDir) {
                 let mut v = vec![0.0f32; DIM];
                 v[a] = sign(a, k) * t.cos() as f32;
                 v[3 + a] = sign(a, k) * t.sin() as f32;
-                EigenvectorRow { step, rank: rank as u32, eigenvalue: eigenvalue(a, k), vector: v }
+                EigenvectorRow {
+                    step,
+                    rank: rank as u32,
+                    eigenvalue: eigenvalue(a, k),
+                    vector: v,
+                }
             })
             .collect();
         for r in &rows {
@@ -91,8 +98,19 @@ fn write_spectrum(run: &RunDir) {
     let id = identity();
     let mut trace = Vec::new();
     for (k, &step) in STEPS.iter().enumerate() {
-        for (method, est, se) in [("hutchinson", 40.0 - k as f64, 2.0), ("slq", 39.0 - k as f64, 1.0)] {
-            trace.push(TraceRow { step, method: method.into(), estimate: est, std_error: se, probes: 20, hvps: 20, seconds: 0.5 });
+        for (method, est, se) in [
+            ("hutchinson", 40.0 - k as f64, 2.0),
+            ("slq", 39.0 - k as f64, 1.0),
+        ] {
+            trace.push(TraceRow {
+                step,
+                method: method.into(),
+                estimate: est,
+                std_error: se,
+                probes: 20,
+                hvps: 20,
+                seconds: 0.5,
+            });
         }
     }
     write_rows(&run.trace(), &id, &trace).unwrap();
@@ -101,7 +119,12 @@ fn write_spectrum(run: &RunDir) {
         for i in 0..200 {
             let l = -1.0 + 13.0 * i as f64 / 199.0;
             let g = |m: f64, w: f64| (-(l - m) * (l - m) / (2.0 * 0.1 * 0.1)).exp() * w;
-            density.push(DensityRow { step, lambda: l, density: g(0.0, 3.0) + g(10.0 - 1.5 * k as f64, 0.01), sigma: 0.1 });
+            density.push(DensityRow {
+                step,
+                lambda: l,
+                density: g(0.0, 3.0) + g(10.0 - 1.5 * k as f64, 0.01),
+                sigma: 0.1,
+            });
         }
     }
     write_rows(&run.density(), &id, &density).unwrap();
@@ -116,8 +139,16 @@ fn write_training(run: &RunDir) {
             epoch: step / 100,
             batch: step % 100,
             lr: 0.01,
-            train_loss: if step == 0 { f64::NAN } else { 1.0 / (1.0 + step as f64 / 50.0) },
-            train_accuracy: if step == 0 { f64::NAN } else { 0.6 + step as f64 / 1000.0 },
+            train_loss: if step == 0 {
+                f64::NAN
+            } else {
+                1.0 / (1.0 + step as f64 / 50.0)
+            },
+            train_accuracy: if step == 0 {
+                f64::NAN
+            } else {
+                0.6 + step as f64 / 1000.0
+            },
             heldout_loss: 1.2 / (1.0 + step as f64 / 60.0),
             heldout_accuracy: 0.55 + step as f64 / 1200.0,
             file: format!("checkpoints/step-{step:08}.mpk"),
@@ -142,7 +173,11 @@ fn write_training(run: &RunDir) {
 }
 
 fn hx_analyze(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hx-analyze")).arg(dir).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_hx-analyze"))
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn assert_ok(out: &Output) {
@@ -169,84 +204,141 @@ fn full_run_writes_every_figure_table_and_the_report() {
     let unique: std::collections::BTreeSet<&str> = FIGURES.iter().copied().collect();
     assert_eq!(unique.len(), 12);
     for stem in &unique {
-        let png = std::fs::read(run.plots_dir().join(format!("{stem}.png"))).unwrap_or_else(|e| panic!("{stem}.png: {e}"));
-        assert!(png.len() > 2000 && png.starts_with(b"\x89PNG\r\n\x1a\n"), "{stem}.png is not a PNG");
+        let png = std::fs::read(run.plots_dir().join(format!("{stem}.png")))
+            .unwrap_or_else(|e| panic!("{stem}.png: {e}"));
+        assert!(
+            png.len() > 2000 && png.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{stem}.png is not a PNG"
+        );
         let svg = std::fs::read_to_string(run.plots_dir().join(format!("{stem}.svg"))).unwrap();
-        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.len() > 1000, "{stem}.svg");
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>") && svg.len() > 1000,
+            "{stem}.svg"
+        );
     }
 
     // The report inlines every figure and shows the saved config.
     let html = std::fs::read_to_string(run.report()).unwrap();
     for stem in &unique {
-        assert!(html.contains(&format!("<figure id=\"{stem}\">")), "report lacks {stem}");
+        assert!(
+            html.contains(&format!("<figure id=\"{stem}\">")),
+            "report lacks {stem}"
+        );
     }
     assert_eq!(html.matches("data:image/png;base64,").count(), 12);
     assert!(html.contains("lr = 0.01") && html.contains("config/train.toml"));
     assert!(html.contains("PCA components for 90 %"));
 
     // PCA: 12 vectors of dimension 500 give 12 components whose ratios sum to 1.
-    let pca: Vec<PcaVarianceRow> = read_rows(&run.analysis_dir().join("pca_variance.parquet")).unwrap();
+    let pca: Vec<PcaVarianceRow> =
+        read_rows(&run.analysis_dir().join("pca_variance.parquet")).unwrap();
     assert_eq!(pca.len(), 12);
     assert!(pca.iter().all(|r| r.centered));
     let sum: f64 = pca.iter().map(|r| r.explained_variance_ratio).sum();
     assert!((sum - 1.0).abs() < 1e-9, "ratios sum to {sum}");
     // All vectors lie in span(e0..e5), so at most 6 directions carry variance.
     assert!(pca[6..].iter().all(|r| r.explained_variance_ratio < 1e-9));
-    let proj: Vec<PcaProjectionRow> = read_rows(&run.analysis_dir().join("pca_projection.parquet")).unwrap();
+    let proj: Vec<PcaProjectionRow> =
+        read_rows(&run.analysis_dir().join("pca_projection.parquet")).unwrap();
     assert_eq!(proj.len(), 12);
 
     // Subspace overlap is cos²(|i-j| θ) for every pair of checkpoints. The
     // vectors are stored as f32 (relative error ~6e-8), hence 1e-6.
-    let overlap: Vec<OverlapRow> = read_rows(&run.analysis_dir().join("subspace_overlap.parquet")).unwrap();
+    let overlap: Vec<OverlapRow> =
+        read_rows(&run.analysis_dir().join("subspace_overlap.parquet")).unwrap();
     assert_eq!(overlap.len(), 16);
     for r in &overlap {
         let i = STEPS.iter().position(|&s| s == r.step_a).unwrap();
         let j = STEPS.iter().position(|&s| s == r.step_b).unwrap();
         let expected = ((i as f64 - j as f64) * THETA).cos().powi(2);
-        assert!((r.overlap - expected).abs() < 1e-6, "{} vs {}: {} expected {expected}", r.step_a, r.step_b, r.overlap);
+        assert!(
+            (r.overlap - expected).abs() < 1e-6,
+            "{} vs {}: {} expected {expected}",
+            r.step_a,
+            r.step_b,
+            r.overlap
+        );
         assert_eq!((r.r_a, r.r_b), (3, 3));
     }
-    let curve: Vec<OverlapDistanceRow> = read_rows(&run.analysis_dir().join("overlap_vs_distance.parquet")).unwrap();
-    assert_eq!(curve.iter().map(|r| r.step_distance).collect::<Vec<_>>(), vec![50, 100, 150]);
+    let curve: Vec<OverlapDistanceRow> =
+        read_rows(&run.analysis_dir().join("overlap_vs_distance.parquet")).unwrap();
+    assert_eq!(
+        curve.iter().map(|r| r.step_distance).collect::<Vec<_>>(),
+        vec![50, 100, 150]
+    );
     for (k, r) in curve.iter().enumerate() {
         assert!((r.mean_overlap - ((k + 1) as f64 * THETA).cos().powi(2)).abs() < 1e-6);
         assert_eq!(r.pairs, 3 - k as i64);
     }
 
     // Cosines: 12 x 12, unit diagonal, symmetric.
-    let cos: Vec<CosineRow> = read_rows(&run.analysis_dir().join("cosine_similarity.parquet")).unwrap();
+    let cos: Vec<CosineRow> =
+        read_rows(&run.analysis_dir().join("cosine_similarity.parquet")).unwrap();
     assert_eq!(cos.len(), 144);
     for r in &cos {
         if (r.step_a, r.rank_a) == (r.step_b, r.rank_b) {
             assert!((r.abs_cosine - 1.0).abs() < 1e-6);
         }
-        let mirror = cos.iter().find(|m| (m.step_a, m.rank_a, m.step_b, m.rank_b) == (r.step_b, r.rank_b, r.step_a, r.rank_a)).unwrap();
+        let mirror = cos
+            .iter()
+            .find(|m| {
+                (m.step_a, m.rank_a, m.step_b, m.rank_b) == (r.step_b, r.rank_b, r.step_a, r.rank_a)
+            })
+            .unwrap();
         assert_eq!(mirror.abs_cosine, r.abs_cosine);
     }
 
     // Tracking follows directions across the eigenvalue crossing: direction 0
     // (rank 0 at step 0) is rank 1 from step 100 on, and the sign flip of
     // direction 2 at step 100 (and back at 150) is reported.
-    let tracked: Vec<TrackedRow> = read_rows(&run.analysis_dir().join("eigenvalues_tracked.parquet")).unwrap();
+    let tracked: Vec<TrackedRow> =
+        read_rows(&run.analysis_dir().join("eigenvalues_tracked.parquet")).unwrap();
     assert_eq!(tracked.len(), 12);
     for r in &tracked {
         let k = STEPS.iter().position(|&s| s == r.step).unwrap();
-        assert!((r.eigenvalue - eigenvalue(r.track as usize, k)).abs() < 1e-12, "track {} at step {}", r.track, r.step);
-        assert_eq!(r.flipped, r.track == 2 && (k == 2 || k == 3), "flip of track {} at step {}", r.track, r.step);
+        assert!(
+            (r.eigenvalue - eigenvalue(r.track as usize, k)).abs() < 1e-12,
+            "track {} at step {}",
+            r.track,
+            r.step
+        );
+        assert_eq!(
+            r.flipped,
+            r.track == 2 && (k == 2 || k == 3),
+            "flip of track {} at step {}",
+            r.track,
+            r.step
+        );
         if k > 0 {
             assert!((r.abs_cosine_prev - THETA.cos()).abs() < 1e-6);
         }
     }
-    let rank_of = |track: u32, step: i64| tracked.iter().find(|r| r.track == track && r.step == step).unwrap().rank;
-    assert_eq!((rank_of(0, 50), rank_of(0, 100), rank_of(0, 150)), (0, 1, 1));
+    let rank_of = |track: u32, step: i64| {
+        tracked
+            .iter()
+            .find(|r| r.track == track && r.step == step)
+            .unwrap()
+            .rank
+    };
+    assert_eq!(
+        (rank_of(0, 50), rank_of(0, 100), rank_of(0, 150)),
+        (0, 1, 1)
+    );
     assert_eq!((rank_of(1, 50), rank_of(1, 100)), (1, 0));
 
     // The figures drawn straight from run tables keep their points.
-    let series: Vec<FigureSeriesRow> = read_rows(&run.analysis_dir().join("figure_series.parquet")).unwrap();
+    let series: Vec<FigureSeriesRow> =
+        read_rows(&run.analysis_dir().join("figure_series.parquet")).unwrap();
     for fig in ["eigenvalues", "trace", "density", "loss", "accuracy"] {
-        assert!(series.iter().any(|r| r.figure == fig), "figure_series lacks {fig}");
+        assert!(
+            series.iter().any(|r| r.figure == fig),
+            "figure_series lacks {fig}"
+        );
     }
-    let hutch: Vec<_> = series.iter().filter(|r| r.figure == "trace" && r.series.starts_with("hutchinson")).collect();
+    let hutch: Vec<_> = series
+        .iter()
+        .filter(|r| r.figure == "trace" && r.series.starts_with("hutchinson"))
+        .collect();
     assert_eq!(hutch.len(), 4);
     assert!(hutch.iter().all(|r| r.y_err == 2.0));
 
@@ -254,7 +346,11 @@ fn full_run_writes_every_figure_table_and_the_report() {
     for d in [run.plots_dir(), run.analysis_dir(), run.root().to_owned()] {
         for e in std::fs::read_dir(&d).unwrap() {
             let name = e.unwrap().file_name().into_string().unwrap();
-            assert!(!name.contains(".tmp"), "temporary file {name} left in {}", d.display());
+            assert!(
+                !name.contains(".tmp"),
+                "temporary file {name} left in {}",
+                d.display()
+            );
         }
     }
 }
@@ -264,13 +360,18 @@ fn uncentered_pca_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::new(dir.path().join("r"));
     write_eigen(&run);
-    assert_ok(&hx_analyze(&["--uncentered", "--rank", "2", "--quiet"], run.root()));
-    let pca: Vec<PcaVarianceRow> = read_rows(&run.analysis_dir().join("pca_variance.parquet")).unwrap();
+    assert_ok(&hx_analyze(
+        &["--uncentered", "--rank", "2", "--quiet"],
+        run.root(),
+    ));
+    let pca: Vec<PcaVarianceRow> =
+        read_rows(&run.analysis_dir().join("pca_variance.parquet")).unwrap();
     assert!(pca.iter().all(|r| !r.centered));
     assert!((pca.iter().map(|r| r.explained_variance_ratio).sum::<f64>() - 1.0).abs() < 1e-9);
     // Uncentred: the second moment of 12 unit vectors has trace 1.
     assert!((pca.iter().map(|r| r.explained_variance).sum::<f64>() - 1.0).abs() < 1e-6);
-    let overlap: Vec<OverlapRow> = read_rows(&run.analysis_dir().join("subspace_overlap.parquet")).unwrap();
+    let overlap: Vec<OverlapRow> =
+        read_rows(&run.analysis_dir().join("subspace_overlap.parquet")).unwrap();
     assert!(overlap.iter().all(|r| r.r_a == 2 && r.r_b == 2));
     // No trace, density or training tables: those figures are skipped and the report says so.
     assert!(!run.plots_dir().join("trace.png").exists());
@@ -284,7 +385,9 @@ fn run_without_eigenvectors_still_reports_what_it_has() {
     let run = RunDir::new(dir.path().join("r"));
     write_spectrum(&run);
     assert_ok(&hx_analyze(&[], run.root()));
-    assert!(run.plots_dir().join("trace.svg").exists() && run.plots_dir().join("density.png").exists());
+    assert!(
+        run.plots_dir().join("trace.svg").exists() && run.plots_dir().join("density.png").exists()
+    );
     assert!(!run.plots_dir().join("pca_variance.png").exists());
     let html = std::fs::read_to_string(run.report()).unwrap();
     assert!(html.contains("eigenvectors/step-*.parquet are absent"));
@@ -296,16 +399,27 @@ fn empty_run_directory_fails_with_a_clear_message() {
     let out = hx_analyze(&[], dir.path());
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("nothing to analyse") && err.contains("hx-eigen"), "{err}");
+    assert!(
+        err.contains("nothing to analyse") && err.contains("hx-eigen"),
+        "{err}"
+    );
     let missing = hx_analyze(&[], &dir.path().join("nope"));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no such run directory"));
 }
 
 #[test]
 fn help_explains_the_inputs_and_flags() {
-    let out = Command::new(env!("CARGO_BIN_EXE_hx-analyze")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hx-analyze"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for needle in ["--uncentered", "--rank", "report.html", "eigenvectors/step-*.parquet"] {
+    for needle in [
+        "--uncentered",
+        "--rank",
+        "report.html",
+        "eigenvectors/step-*.parquet",
+    ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
 }

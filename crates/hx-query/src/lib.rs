@@ -25,7 +25,9 @@ use polars::sql::SQLContext;
 #[non_exhaustive]
 pub enum Error {
     /// The directory does not exist or holds no Parquet table.
-    #[error("{0}: no Parquet tables found; pass a run directory written by hx-train / hx-eigen / hx-analyze")]
+    #[error(
+        "{0}: no Parquet tables found; pass a run directory written by hx-train / hx-eigen / hx-analyze"
+    )]
     NoTables(PathBuf),
     /// A directory could not be listed.
     #[error("{path}: {source}")]
@@ -84,7 +86,10 @@ fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
         return Ok(Vec::new());
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| Error::Io { path: dir.to_owned(), source })?
+        .map_err(|source| Error::Io {
+            path: dir.to_owned(),
+            source,
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_file()
@@ -98,19 +103,31 @@ fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn stem(path: &Path) -> String {
-    path.file_stem().unwrap_or_default().to_string_lossy().into_owned()
+    path.file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn scan(files: &[PathBuf]) -> Result<LazyFrame> {
     let one = |path: &PathBuf| {
-        let p = PlRefPath::try_from_path(path).map_err(|source| Error::Scan { path: path.clone(), source })?;
-        LazyFrame::scan_parquet(p, ScanArgsParquet::default()).map_err(|source| Error::Scan { path: path.clone(), source })
+        let p = PlRefPath::try_from_path(path).map_err(|source| Error::Scan {
+            path: path.clone(),
+            source,
+        })?;
+        LazyFrame::scan_parquet(p, ScanArgsParquet::default()).map_err(|source| Error::Scan {
+            path: path.clone(),
+            source,
+        })
     };
     let frames = files.iter().map(one).collect::<Result<Vec<_>>>()?;
     if frames.len() == 1 {
         return Ok(frames.into_iter().next().expect("one frame"));
     }
-    concat(frames, UnionArgs::default()).map_err(|source| Error::Scan { path: files[0].clone(), source })
+    concat(frames, UnionArgs::default()).map_err(|source| Error::Scan {
+        path: files[0].clone(),
+        source,
+    })
 }
 
 impl Catalog {
@@ -127,7 +144,11 @@ impl Catalog {
         for folder in ["analysis", "landscape"] {
             for f in parquet_files(&run.join(folder))? {
                 let s = stem(&f);
-                let name = if groups.iter().any(|(n, _)| *n == s) { format!("{folder}_{s}") } else { s };
+                let name = if groups.iter().any(|(n, _)| *n == s) {
+                    format!("{folder}_{s}")
+                } else {
+                    s
+                };
                 groups.push((name, vec![f]));
             }
         }
@@ -138,10 +159,20 @@ impl Catalog {
         let mut tables = Vec::new();
         for (name, files) in groups {
             let mut lf = scan(&files)?;
-            let schema = lf.collect_schema().map_err(|source| Error::Scan { path: files[0].clone(), source })?;
-            let columns = schema.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+            let schema = lf.collect_schema().map_err(|source| Error::Scan {
+                path: files[0].clone(),
+                source,
+            })?;
+            let columns = schema
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.to_string()))
+                .collect();
             ctx.register(&name, lf);
-            tables.push(TableInfo { name, files, columns });
+            tables.push(TableInfo {
+                name,
+                files,
+                columns,
+            });
         }
         Ok(Catalog { ctx, tables })
     }
@@ -153,7 +184,10 @@ impl Catalog {
 
     /// Run a SQL query and collect its result.
     pub fn query(&mut self, sql: &str) -> Result<DataFrame> {
-        let lf = self.ctx.execute(sql).map_err(|source| Error::Query { source })?;
+        let lf = self
+            .ctx
+            .execute(sql)
+            .map_err(|source| Error::Query { source })?;
         lf.collect().map_err(|source| Error::Query { source })
     }
 }
@@ -168,10 +202,18 @@ pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
     write_with(path, |out| ParquetWriter::new(out).finish(df).map(|_| ()))
 }
 
-fn write_with(path: &Path, write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> PolarsResult<()>) -> Result<()> {
-    let to_err = |message: String| Error::Write { path: path.to_owned(), message };
-    hessx_store::write_atomic(path, |out| write(out).map_err(|e| WriteFailure(e.to_string())))
-        .map_err(|e: WriteFailure| to_err(e.0))
+fn write_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> PolarsResult<()>,
+) -> Result<()> {
+    let to_err = |message: String| Error::Write {
+        path: path.to_owned(),
+        message,
+    };
+    hessx_store::write_atomic(path, |out| {
+        write(out).map_err(|e| WriteFailure(e.to_string()))
+    })
+    .map_err(|e: WriteFailure| to_err(e.0))
 }
 
 /// Error carrier for [`hessx_store::write_atomic`], which needs `From<store::Error>`.

@@ -38,15 +38,20 @@ fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         .init();
-    let mut catalog =
-        hx_query::Catalog::open(&args.run).with_context(|| format!("opening run directory {}", args.run.display()))?;
+    let mut catalog = hx_query::Catalog::open(&args.run)
+        .with_context(|| format!("opening run directory {}", args.run.display()))?;
     if args.tables {
         for t in catalog.tables() {
-            let files = if t.files.len() == 1 { t.files[0].display().to_string() } else { format!("{} files", t.files.len()) };
+            let files = if t.files.len() == 1 {
+                t.files[0].display().to_string()
+            } else {
+                format!("{} files", t.files.len())
+            };
             println!("{} ({files})", t.name);
             for (c, ty) in &t.columns {
                 println!("    {c}: {ty}");
@@ -55,14 +60,18 @@ fn run() -> anyhow::Result<()> {
         return Ok(());
     }
     let Some(query) = &args.query else {
-        bail!("no query given: pass a SQL query after the run directory, or --tables to list what can be queried");
+        bail!(
+            "no query given: pass a SQL query after the run directory, or --tables to list what can be queried"
+        );
     };
     let mut df = catalog.query(query)?;
     if let Some(path) = &args.csv {
-        hx_query::write_csv(&mut df, path).with_context(|| format!("writing {}", path.display()))?;
+        hx_query::write_csv(&mut df, path)
+            .with_context(|| format!("writing {}", path.display()))?;
         tracing::info!(rows = df.height(), "written to {}", path.display());
     } else if let Some(path) = &args.parquet {
-        hx_query::write_parquet(&mut df, path).with_context(|| format!("writing {}", path.display()))?;
+        hx_query::write_parquet(&mut df, path)
+            .with_context(|| format!("writing {}", path.display()))?;
     } else {
         println!("{df}");
     }

@@ -13,7 +13,12 @@ fn synthetic_run(root: &Path) -> RunDir {
     let mut values = Vec::new();
     for (k, step) in [0i64, 10, 20].into_iter().enumerate() {
         let vectors: Vec<EigenvectorRow> = (0..2u32)
-            .map(|rank| EigenvectorRow { step, rank, eigenvalue: 5.0 - rank as f64 + k as f64, vector: vec![rank as f32, 1.0, 0.0] })
+            .map(|rank| EigenvectorRow {
+                step,
+                rank,
+                eigenvalue: 5.0 - rank as f64 + k as f64,
+                vector: vec![rank as f32, 1.0, 0.0],
+            })
             .collect();
         write_rows(&run.eigenvectors(step), &id, &vectors).unwrap();
         for v in &vectors {
@@ -48,12 +53,20 @@ fn synthetic_run(root: &Path) -> RunDir {
         .collect();
     write_rows(&run.checkpoints(), &id, &cps).unwrap();
     // An analysis table whose stem clashes with a run table.
-    write_rows(&run.analysis_dir().join("eigenvalues.parquet"), &id, &values[..1]).unwrap();
+    write_rows(
+        &run.analysis_dir().join("eigenvalues.parquet"),
+        &id,
+        &values[..1],
+    )
+    .unwrap();
     run
 }
 
 fn hx_query(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_hx-query")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hx-query"))
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "hx-query {args:?} failed:\nstdout:\n{}\nstderr:\n{}",
@@ -69,7 +82,14 @@ fn lists_tables_with_columns() {
     let run = synthetic_run(dir.path());
     let out = hx_query(&[run.root().to_str().unwrap(), "--tables"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in ["eigenvalues (", "eigenvectors (3 files)", "checkpoints (", "analysis_eigenvalues (", "vector:", "severity: u8"] {
+    for needle in [
+        "eigenvalues (",
+        "eigenvectors (3 files)",
+        "checkpoints (",
+        "analysis_eigenvalues (",
+        "vector:",
+        "severity: u8",
+    ] {
         assert!(text.contains(needle), "--tables lacks `{needle}`:\n{text}");
     }
 }
@@ -94,7 +114,10 @@ fn readme_questions_run() {
     let dir = tempfile::tempdir().unwrap();
     let run = synthetic_run(dir.path());
     let r = run.root().to_str().unwrap();
-    let q1 = hx_query(&[r, "SELECT step, eigenvalue, residual, converged, hvps FROM eigenvalues WHERE rank = 0 ORDER BY step"]);
+    let q1 = hx_query(&[
+        r,
+        "SELECT step, eigenvalue, residual, converged, hvps FROM eigenvalues WHERE rank = 0 ORDER BY step",
+    ]);
     let t1 = String::from_utf8_lossy(&q1.stdout);
     assert!(t1.contains("shape: (3, 5)"), "{t1}");
     let out = dir.path().join("q3.parquet");
@@ -115,11 +138,17 @@ fn readme_questions_run() {
 #[test]
 fn bad_query_and_empty_directory_fail_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_hx-query")).args([dir.path().to_str().unwrap(), "SELECT 1"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hx-query"))
+        .args([dir.path().to_str().unwrap(), "SELECT 1"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no Parquet tables found"));
     let run = synthetic_run(dir.path());
-    let out = Command::new(env!("CARGO_BIN_EXE_hx-query")).args([run.root().to_str().unwrap(), "SELECT nope FROM trace"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hx-query"))
+        .args([run.root().to_str().unwrap(), "SELECT nope FROM trace"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--tables"));
 }
