@@ -11,11 +11,11 @@ default:
 
 # Build the stage binaries (release; add `--features cuda` for GPUs).
 build *flags:
-    cargo build --release --bins {{flags}}
+    cargo build --release --workspace --bins {{flags}}
 
 # Build with the CUDA backend (needs an NVIDIA driver at run time).
 build-cuda:
-    cargo build --release --bins --features cuda
+    cargo build --release --workspace --bins --features cuda
 
 # Run a whole experiment profile: fetch, train, fine-tune, eigenpairs, trace and density, analysis, report.
 all profile=default_profile: build

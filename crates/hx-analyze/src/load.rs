@@ -162,6 +162,13 @@ pub fn load(run: &RunDir) -> Result<RunData> {
         m,
         id,
     )?;
+    if let Some(rows) = data.eigenvalues.take() {
+        let (kept, dropped) = one_method_per_step(rows);
+        if !dropped.is_empty() {
+            m.push(format!("eigenvalues.parquet also holds {} (one method per checkpoint is shown)", dropped.join(", ")));
+        }
+        data.eigenvalues = Some(kept);
+    }
     data.trace = optional(&run.trace(), "no trace figure (run hx-spectrum)", m, id)?;
     data.density = optional(
         &run.density(),
@@ -214,4 +221,66 @@ fn read_configs(run: &RunDir) -> Result<Vec<(String, String)>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// Several solvers may have written eigenvalues for the same checkpoint
+/// (`hx-eigen --method lanczos|power`, `hx-spectrum --one-pass`). Curves
+/// show one per checkpoint: the most accurate available (Lanczos, then power
+/// iteration, then the one-pass Ritz values). Returns the rows kept and the
+/// names of the methods left out somewhere.
+fn one_method_per_step(rows: Vec<EigenvalueRow>) -> (Vec<EigenvalueRow>, Vec<String>) {
+    let preference = |m: &str| match m {
+        "lanczos" => 0,
+        "power" => 1,
+        "one-pass" => 2,
+        _ => 3,
+    };
+    let mut best: BTreeMap<i64, &str> = BTreeMap::new();
+    for r in &rows {
+        let slot = best.entry(r.step).or_insert(r.method.as_str());
+        if preference(&r.method) < preference(slot) {
+            *slot = r.method.as_str();
+        }
+    }
+    let best: BTreeMap<i64, String> = best.into_iter().map(|(s, m)| (s, m.to_owned())).collect();
+    let mut dropped: Vec<String> = Vec::new();
+    let kept = rows
+        .into_iter()
+        .filter(|r| {
+            let keep = best[&r.step] == r.method;
+            if !keep && !dropped.contains(&r.method) {
+                dropped.push(r.method.clone());
+            }
+            keep
+        })
+        .collect();
+    (kept, dropped)
+}
+
+#[cfg(test)]
+mod method_tests {
+    use super::*;
+
+    fn row(step: i64, rank: u32, method: &str) -> EigenvalueRow {
+        EigenvalueRow {
+            step,
+            rank,
+            eigenvalue: 1.0,
+            residual: 0.0,
+            converged: true,
+            hvps: 1,
+            method: method.into(),
+            seconds: 0.0,
+            num_params: 3,
+        }
+    }
+
+    #[test]
+    fn keeps_the_best_method_of_each_step() {
+        let rows = vec![row(0, 0, "one-pass"), row(0, 0, "lanczos"), row(1, 0, "one-pass"), row(1, 1, "one-pass")];
+        let (kept, dropped) = one_method_per_step(rows);
+        let got: Vec<(i64, &str)> = kept.iter().map(|r| (r.step, r.method.as_str())).collect();
+        assert_eq!(got, [(0, "lanczos"), (1, "one-pass"), (1, "one-pass")]);
+        assert_eq!(dropped, ["one-pass"]);
+    }
 }

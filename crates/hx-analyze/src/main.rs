@@ -19,10 +19,15 @@ use hessx_store::RunDir;
 /// RUN/analysis/*.parquet (open them with hx-query or Polars) and
 /// RUN/report.html, a single self-contained page.
 #[derive(Debug, Parser)]
-#[command(name = "hx-analyze", version, about, long_about)]
+#[command(name = "hx-analyze", version, about, long_about, args_override_self = true,
+    after_help = "Flags can also come from a profile: --profile pipelines/offline.toml (section [analyze]).")]
 struct Args {
     /// Run directory written by hx-train / hx-eigen / hx-spectrum.
-    run: PathBuf,
+    #[arg(required_unless_present = "run_flag")]
+    run: Option<PathBuf>,
+    /// The run directory, as a flag (what profiles use).
+    #[arg(long = "run", value_name = "RUN", conflicts_with = "run")]
+    run_flag: Option<PathBuf>,
     /// PCA without removing the mean eigenvector first (PCA is centred, as
     /// sklearn's, by default).
     #[arg(long)]
@@ -40,7 +45,8 @@ struct Args {
 }
 
 fn run() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let args = Args::parse_from(hessx_profile::args_with_profile("analyze")?);
+    let run_dir = args.run.clone().or(args.run_flag.clone()).expect("clap requires RUN or --run");
     let level = if args.quiet { "warn" } else { "info" };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -57,10 +63,10 @@ fn run() -> anyhow::Result<()> {
     if let Some(t) = args.threads {
         opts.threads = t as usize;
     }
-    let run = RunDir::new(&args.run);
+    let run = RunDir::new(&run_dir);
     let start = std::time::Instant::now();
     let summary = hx_analyze::analyze(&run, &opts)
-        .with_context(|| format!("analysing run directory {}", args.run.display()))?;
+        .with_context(|| format!("analysing run directory {}", run_dir.display()))?;
     for (k, v) in &summary.key_numbers {
         tracing::info!("{k}: {v}");
     }
