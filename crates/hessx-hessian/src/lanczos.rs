@@ -49,6 +49,17 @@ impl Default for LanczosConfig {
     }
 }
 
+/// `||H y - theta y||` for each pair, one product each.
+pub(crate) fn explicit_residuals<O: SymOp>(op: &mut O, vectors: &[O::V], values: &[f64]) -> Result<Vec<f64>> {
+    let mut res = Vec::with_capacity(vectors.len());
+    for (y, &theta) in vectors.iter().zip(values) {
+        let mut r = op.apply(y)?;
+        r.axpy(-theta, y);
+        res.push(r.norm());
+    }
+    Ok(res)
+}
+
 /// Top-`k` eigenpairs of `op` (descending values, unit vectors).
 ///
 /// ```
@@ -102,13 +113,7 @@ pub fn lanczos_top_k<O: SymOp>(op: &mut O, cfg: &LanczosConfig) -> Result<EigenR
     let values: Vec<f64> = ritz.values[..cfg.k].to_vec();
     let vectors: Vec<O::V> = (0..cfg.k).map(|i| kr.ritz_vector(&ritz, i)).collect();
     let (residuals, residual_kind) = if cfg.verify {
-        let mut res = Vec::with_capacity(cfg.k);
-        for (y, &theta) in vectors.iter().zip(&values) {
-            let mut r = op.apply(y)?;
-            r.axpy(-theta, y);
-            res.push(r.norm());
-        }
-        (res, ResidualKind::Explicit)
+        (explicit_residuals(op, &vectors, &values)?, ResidualKind::Explicit)
     } else {
         (
             (0..cfg.k).map(|i| kr.residual_estimate(&ritz, i)).collect(),

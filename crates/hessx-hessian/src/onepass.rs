@@ -71,13 +71,7 @@ pub fn one_pass<O: SymOp>(op: &mut O, cfg: &OnePassConfig) -> Result<OnePassResu
     drop(kr); // frees the Krylov basis before any further product
     let hvps0 = op.hvps();
     let (residuals, residual_kind) = if cfg.verify {
-        let mut res = Vec::with_capacity(cfg.k);
-        for (y, &theta) in vectors.iter().zip(&values) {
-            let mut r = op.apply(y)?;
-            r.axpy(-theta, y);
-            res.push(r.norm());
-        }
-        (res, ResidualKind::Explicit)
+        (crate::lanczos::explicit_residuals(op, &vectors, &values)?, ResidualKind::Explicit)
     } else {
         (estimates, ResidualKind::LanczosEstimate)
     };

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use burn::prelude::*;
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::Parser;
 use hessx_hessian::{EigenResult, LanczosConfig, PowerConfig, SymOp, lanczos_top_k, power_iteration};
 use hessx_pipeline::curvature::{HessianArgs, RunContext, checkpoint_hessian, existing_rows, hessian_batches, merge_rows};
 use hessx_pipeline::with_backend;
@@ -67,8 +67,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<()> {
-    let args = hessx_pipeline::profile::args_with_profile("eigen")?;
-    let cli = Cli::from_arg_matches(&Cli::command().get_matches_from(args))?;
+    let cli = Cli::parse_from(hessx_pipeline::profile::args_with_profile("eigen")?);
     anyhow::ensure!(cli.top_k > 0, "--top-k must be at least 1");
     let ctx = RunContext::open(&cli.hessian)?;
     hessx_pipeline::config::save_stage_config(

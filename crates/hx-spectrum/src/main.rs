@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use burn::prelude::*;
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::Parser;
 use hessx_hessian::{
     HutchinsonConfig, HutchppConfig, OnePassConfig, SlqConfig, SlqRuns, SymOp, TraceResult, density, hutchinson, hutchpp,
     one_pass, pyhessian_grid, slq, slq_trace,
@@ -97,8 +97,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<()> {
-    let args = hessx_pipeline::profile::args_with_profile("spectrum")?;
-    let mut cli = Cli::from_arg_matches(&Cli::command().get_matches_from(args))?;
+    let mut cli = Cli::parse_from(hessx_pipeline::profile::args_with_profile("spectrum")?);
     cli.trace.retain(|t| *t != TraceMethod::None);
     cli.trace.dedup();
     anyhow::ensure!(cli.iter >= 2 && cli.n_v >= 1, "--iter must be at least 2 and --n-v at least 1");

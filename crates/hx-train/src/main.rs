@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::Parser;
 use hessx_pipeline::backend::DeviceKind;
 use hessx_pipeline::batches::{Augment, Normalization};
 use hessx_pipeline::models::ModelArgs;
@@ -97,8 +97,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<()> {
-    let args = hessx_pipeline::profile::args_with_profile("train")?;
-    let cli = Cli::from_arg_matches(&Cli::command().get_matches_from(args))?;
+    let cli = Cli::parse_from(hessx_pipeline::profile::args_with_profile("train")?);
     let data_dir = DataDir::new(&cli.data_dir);
     let corruption = cli.corruption.as_deref().map(|c| (c, cli.severity));
     let data = data_setup::load_train_data(&data_dir, &cli.dataset, corruption, cli.heldout_fraction, cli.seed)?;
