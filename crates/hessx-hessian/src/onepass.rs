@@ -11,7 +11,6 @@ use crate::error::{Error, Result};
 use crate::op::SymOp;
 use crate::results::{EigenResult, ResidualKind, TraceResult};
 use crate::slq::{Density, SlqConfig, SlqRuns, pyhessian_density, slq_keep_first, slq_trace};
-use crate::vector::Vector;
 
 /// Settings for [`one_pass`].
 #[derive(Debug, Clone, PartialEq)]
