@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use hessx_data::ImageSet;
-use hessx_hessian::{B1, B2, Batch, DEFAULT_DETERMINISM_TOL, HessianOp, ParamLayout};
+use hessx_hessian::{B1, B2, Batch, DEFAULT_DETERMINISM_TOL, EigenResult, HessianOp, ParamLayout};
 use hessx_models::{BnMode, Input, Net, cross_entropy};
-use hessx_store::tables::{CheckpointRow, Row, read_rows, write_rows};
+use hessx_store::tables::{CheckpointRow, EigenvalueRow, EigenvectorRow, Row, read_rows, write_rows};
 use hessx_store::{DataDir, RunDir, RunIdentity};
 use serde::{Deserialize, Serialize};
 
@@ -120,6 +120,13 @@ impl RunContext {
             order.truncate(args.hessian_batch_size.min(self.data.len()));
         }
         order
+    }
+
+    /// The Hessian batches over `indices`, on the device, built once per
+    /// stage run and shared (tensors are reference counted) by every checkpoint.
+    pub fn hessian_batches<B: Backend>(&self, args: &HessianArgs, indices: &[usize], device: &B::Device) -> Vec<Batch<HessianBatch<B>>> {
+        let chunk = args.mini_hessian_batch_size.min(indices.len());
+        hessian_batches::<B>(&self.data, indices, chunk, &self.train.normalization, args.bn_mode, device)
     }
 }
 
@@ -235,6 +242,58 @@ pub fn merge_rows<R: Row + Clone>(path: &Path, id: &RunIdentity, new: &[R], repl
     rows.extend_from_slice(new);
     write_rows(path, id, &rows)?;
     Ok(())
+}
+
+/// How one eigen-solve at a checkpoint is recorded.
+pub struct EigenRecord<'a> {
+    /// Checkpoint step.
+    pub step: i64,
+    /// `lanczos`, `power` or `one-pass`.
+    pub method: &'a str,
+    /// Products the solve used.
+    pub hvps: u64,
+    /// Wall-clock seconds of the solve.
+    pub seconds: f64,
+    /// Parameters the Hessian is taken over.
+    pub num_params: usize,
+    /// Replace the step's eigenvector table if it exists (false: only fill a missing one).
+    pub replace_vectors: bool,
+}
+
+/// Write an eigen-solve's vectors (`eigenvectors/step-N.parquet`, first, so
+/// the value rows never reference a missing file) and merge its values into
+/// `eigenvalues.parquet`, replacing earlier rows of the same step and method.
+pub fn write_eigen_result<B: Backend>(ctx: &RunContext, result: &EigenResult<Tensor<B, 1>>, rec: &EigenRecord) -> Result<()> {
+    let vectors_path = ctx.run.eigenvectors(rec.step);
+    if rec.replace_vectors || !vectors_path.exists() {
+        let vectors: Vec<EigenvectorRow> = result
+            .values
+            .iter()
+            .zip(&result.vectors)
+            .enumerate()
+            .map(|(rank, (&eigenvalue, v))| EigenvectorRow {
+                step: rec.step,
+                rank: rank as u32,
+                eigenvalue,
+                vector: v.to_data().iter::<f32>().collect(),
+            })
+            .collect();
+        write_rows(&vectors_path, &ctx.identity, &vectors)?;
+    }
+    let rows: Vec<EigenvalueRow> = (0..result.values.len())
+        .map(|rank| EigenvalueRow {
+            step: rec.step,
+            rank: rank as u32,
+            eigenvalue: result.values[rank],
+            residual: result.residuals[rank],
+            converged: result.converged[rank],
+            hvps: rec.hvps as i64,
+            method: rec.method.into(),
+            seconds: rec.seconds,
+            num_params: rec.num_params as i64,
+        })
+        .collect();
+    merge_rows(&ctx.run.eigenvalues(), &ctx.identity, &rows, |r: &EigenvalueRow| r.step == rec.step && r.method == rec.method)
 }
 
 /// Rows already in the table at `path` (none when it does not exist).

@@ -6,9 +6,9 @@ use anyhow::Result;
 use burn::prelude::*;
 use clap::Parser;
 use hessx_hessian::{EigenResult, LanczosConfig, PowerConfig, SymOp, lanczos_top_k, power_iteration};
-use hessx_pipeline::curvature::{HessianArgs, RunContext, checkpoint_hessian, existing_rows, hessian_batches, merge_rows};
+use hessx_pipeline::curvature::{EigenRecord, HessianArgs, RunContext, checkpoint_hessian, existing_rows, write_eigen_result};
 use hessx_pipeline::with_backend;
-use hessx_store::tables::{EigenvalueRow, EigenvectorRow, write_rows};
+use hessx_store::tables::EigenvalueRow;
 use serde::{Deserialize, Serialize};
 
 /// Compute the top-k Hessian eigenvalues and eigenvectors at each checkpoint.
@@ -100,49 +100,16 @@ fn eigen<B: Backend>(cli: &Cli, ctx: &RunContext, device: &B::Device) -> Result<
     );
     let bar = indicatif::ProgressBar::new(todo.len() as u64);
     let (mut total_hvps, started) = (0u64, Instant::now());
+    let batches = ctx.hessian_batches::<B>(&cli.hessian, &indices, device);
     for (i, checkpoint) in todo.iter().enumerate() {
-        let batches = hessian_batches::<B>(
-            &ctx.data,
-            &indices,
-            cli.hessian.mini_hessian_batch_size.min(indices.len()),
-            &ctx.train.normalization,
-            cli.hessian.bn_mode,
-            device,
-        );
         let t0 = Instant::now();
-        let mut op = checkpoint_hessian::<B>(ctx, &cli.hessian, checkpoint, batches, device)?;
+        let mut op = checkpoint_hessian::<B>(ctx, &cli.hessian, checkpoint, batches.clone(), device)?;
         let result = solve(cli, &mut op)?;
         let seconds = t0.elapsed().as_secs_f64();
         let hvps = result.hvps;
         total_hvps += hvps;
-        let dim = op.dim();
-        let vectors: Vec<EigenvectorRow> = result
-            .values
-            .iter()
-            .zip(&result.vectors)
-            .enumerate()
-            .map(|(rank, (&eigenvalue, v))| EigenvectorRow {
-                step: checkpoint.step,
-                rank: rank as u32,
-                eigenvalue,
-                vector: v.to_data().iter::<f32>().collect(),
-            })
-            .collect();
-        write_rows(&ctx.run.eigenvectors(checkpoint.step), &ctx.identity, &vectors)?;
-        let rows: Vec<EigenvalueRow> = (0..result.values.len())
-            .map(|rank| EigenvalueRow {
-                step: checkpoint.step,
-                rank: rank as u32,
-                eigenvalue: result.values[rank],
-                residual: result.residuals[rank],
-                converged: result.converged[rank],
-                hvps: hvps as i64,
-                method: method.into(),
-                seconds,
-                num_params: dim as i64,
-            })
-            .collect();
-        merge_rows(&ctx.run.eigenvalues(), &ctx.identity, &rows, |r| r.step == checkpoint.step && r.method == method)?;
+        let record = EigenRecord { step: checkpoint.step, method, hvps, seconds, num_params: op.dim(), replace_vectors: true };
+        write_eigen_result(ctx, &result, &record)?;
         let shown: Vec<String> = result.values.iter().map(|v| format!("{v:.4}")).collect();
         bar.suspend(|| tracing::info!(
             "checkpoint {}/{} (step {}): eigenvalues [{}], max residual/|lambda| {:.1e}, {hvps} products, {seconds:.1} s ({:.2} s/product)",

@@ -10,9 +10,9 @@ use hessx_hessian::{
     HutchinsonConfig, HutchppConfig, OnePassConfig, SlqConfig, SlqRuns, SymOp, TraceResult, density, hutchinson, hutchpp,
     one_pass, pyhessian_grid, slq, slq_trace,
 };
-use hessx_pipeline::curvature::{HessianArgs, RunContext, checkpoint_hessian, existing_rows, hessian_batches, merge_rows};
+use hessx_pipeline::curvature::{EigenRecord, HessianArgs, RunContext, checkpoint_hessian, existing_rows, merge_rows, write_eigen_result};
 use hessx_pipeline::with_backend;
-use hessx_store::tables::{DensityRow, EigenvalueRow, EigenvectorRow, QuadratureRow, TraceRow, write_rows};
+use hessx_store::tables::{DensityRow, EigenvalueRow, QuadratureRow, TraceRow};
 use serde::{Deserialize, Serialize};
 
 /// Estimate the Hessian trace and eigenvalue spectral density (ESD) at each checkpoint.
@@ -148,23 +148,26 @@ fn spectrum<B: Backend>(cli: &Cli, ctx: &RunContext, device: &B::Device) -> Resu
     let bar = indicatif::ProgressBar::new(todo.len() as u64);
     let started = Instant::now();
     let mut total_hvps = 0;
+    let batches = ctx.hessian_batches::<B>(&cli.hessian, &indices, device);
     for (i, checkpoint) in todo.iter().enumerate() {
         let step = checkpoint.step;
-        let batches = hessian_batches::<B>(
-            &ctx.data,
-            &indices,
-            cli.hessian.mini_hessian_batch_size.min(indices.len()),
-            &ctx.train.normalization,
-            cli.hessian.bn_mode,
-            device,
-        );
-        let mut op = checkpoint_hessian::<B>(ctx, &cli.hessian, checkpoint, batches, device)?;
+        let mut op = checkpoint_hessian::<B>(ctx, &cli.hessian, checkpoint, batches.clone(), device)?;
         let slq_cfg = SlqConfig { iter: cli.iter, n_v: cli.n_v, seed: cli.hessian.seed, ..Default::default() };
         let t0 = Instant::now();
         let runs: SlqRuns = if cli.one_pass {
             let cfg = OnePassConfig { slq: slq_cfg, k: cli.top_k, tol: 1e-3, verify: true };
             let result = one_pass(&mut op, &cfg)?;
-            write_one_pass_eigen(ctx, step, &result.eigen, result.runs.hvps + result.eigen.hvps, t0.elapsed().as_secs_f64(), op.dim())?;
+            // The eigenvector table of a step is shared with hx-eigen; one-pass
+            // vectors only fill it when no dedicated solve wrote it.
+            let record = EigenRecord {
+                step,
+                method: "one-pass",
+                hvps: result.runs.hvps + result.eigen.hvps,
+                seconds: t0.elapsed().as_secs_f64(),
+                num_params: op.dim(),
+                replace_vectors: false,
+            };
+            write_eigen_result(ctx, &result.eigen, &record)?;
             result.runs
         } else {
             slq(&mut op, &slq_cfg)?
@@ -229,54 +232,4 @@ fn spectrum<B: Backend>(cli: &Cli, ctx: &RunContext, device: &B::Device) -> Resu
     bar.finish_and_clear();
     tracing::info!("done: {total_hvps} Hessian-vector products in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
-}
-
-fn write_one_pass_eigen<V: Clone>(
-    ctx: &RunContext,
-    step: i64,
-    eigen: &hessx_hessian::EigenResult<V>,
-    hvps: u64,
-    seconds: f64,
-    dim: usize,
-) -> Result<()>
-where
-    V: IntoHost,
-{
-    let rows: Vec<EigenvalueRow> = (0..eigen.values.len())
-        .map(|rank| EigenvalueRow {
-            step,
-            rank: rank as u32,
-            eigenvalue: eigen.values[rank],
-            residual: eigen.residuals[rank],
-            converged: eigen.converged[rank],
-            hvps: hvps as i64,
-            method: "one-pass".into(),
-            seconds,
-            num_params: dim as i64,
-        })
-        .collect();
-    // The eigenvector table of a step is shared with hx-eigen; one-pass vectors
-    // only fill it when no dedicated solve wrote it.
-    if !ctx.run.eigenvectors(step).exists() {
-        let vectors: Vec<EigenvectorRow> = eigen
-            .values
-            .iter()
-            .zip(&eigen.vectors)
-            .enumerate()
-            .map(|(rank, (&eigenvalue, v))| EigenvectorRow { step, rank: rank as u32, eigenvalue, vector: v.to_host_f32() })
-            .collect();
-        write_rows(&ctx.run.eigenvectors(step), &ctx.identity, &vectors)?;
-    }
-    merge_rows(&ctx.run.eigenvalues(), &ctx.identity, &rows, |r: &EigenvalueRow| r.step == step && r.method == "one-pass")
-}
-
-/// Device vectors read back as f32 for the eigenvector table.
-trait IntoHost {
-    fn to_host_f32(&self) -> Vec<f32>;
-}
-
-impl<B: Backend> IntoHost for Tensor<B, 1> {
-    fn to_host_f32(&self) -> Vec<f32> {
-        self.to_data().iter::<f32>().collect()
-    }
 }
