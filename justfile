@@ -4,6 +4,11 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default_profile := "pipelines/offline.toml"
 target := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() / "target")
 bin := target / "release"
+# The Python venv whose torch==2.9.0 wheel provides libtorch for `--backend libtorch`
+# (burn-tch 0.21 links tch 0.22, which expects exactly libtorch 2.9).
+torch_venv := env_var_or_default("HESSX_TORCH_VENV", home_directory() / ".cache" / "hessx-torch")
+# Shell snippet: export LIBTORCH (build time) and LD_LIBRARY_PATH (run time) from the venv.
+use_libtorch := 'libtorch=$("' + torch_venv + '/bin/python" -c "import os, torch; print(os.path.dirname(torch.__file__))") && export LIBTORCH="$libtorch" LD_LIBRARY_PATH="$libtorch/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"'
 
 # List the recipes.
 default:
@@ -17,19 +22,38 @@ build *flags:
 build-cuda:
     cargo build --release --workspace --bins --features cuda
 
-# Run a whole experiment profile: fetch, train, fine-tune, eigenpairs, trace and density, analysis, report.
-all profile=default_profile: build
+# Install torch==2.9.0 (its libtorch, for --backend libtorch) and PyHessian (for the bench reference) into a venv. ~7 GB.
+setup-libtorch:
+    python3 -m venv "{{torch_venv}}"
+    "{{torch_venv}}/bin/pip" install torch==2.9.0 numpy pyhessian
+    "{{torch_venv}}/bin/python" -c "import torch; assert torch.__version__.startswith('2.9.'), torch.__version__"
+
+# Build the stage binaries with the LibTorch backend too (`--backend libtorch`; needs `just setup-libtorch` and a C++ compiler).
+build-libtorch:
+    {{use_libtorch}} && cargo build --release --workspace --bins --features tch
+
+# Check LibTorch's gradients and Hessian-vector products against Flex's (needs `just setup-libtorch`).
+test-libtorch:
+    {{use_libtorch}} && cargo test --release -p hessx-pipeline --features tch --test libtorch_backend
+
+# Run a whole experiment profile (fetch, train, fine-tune, eigenpairs, trace, density, analysis) on backend flex or libtorch.
+all profile=default_profile backend="flex":
     #!/usr/bin/env bash
     set -euo pipefail
+    case "{{backend}}" in
+        flex) just build ;;
+        libtorch) {{use_libtorch}}; just build-libtorch ;;
+        *) echo "just all: backend '{{backend}}' is not flex or libtorch" >&2; exit 2 ;;
+    esac
     has() { grep -q "^\[$1\]" "{{profile}}"; }
     start=$(date +%s)
     has fetch    && "{{bin}}/hx-fetch"    --profile "{{profile}}" --section fetch
-    has pretrain && "{{bin}}/hx-train"    --profile "{{profile}}" --section pretrain
-    has finetune && "{{bin}}/hx-train"    --profile "{{profile}}" --section finetune
-    has eigen    && "{{bin}}/hx-eigen"    --profile "{{profile}}" --section eigen
-    has spectrum && "{{bin}}/hx-spectrum" --profile "{{profile}}" --section spectrum
+    has pretrain && "{{bin}}/hx-train"    --profile "{{profile}}" --section pretrain --backend {{backend}}
+    has finetune && "{{bin}}/hx-train"    --profile "{{profile}}" --section finetune --backend {{backend}}
+    has eigen    && "{{bin}}/hx-eigen"    --profile "{{profile}}" --section eigen    --backend {{backend}}
+    has spectrum && "{{bin}}/hx-spectrum" --profile "{{profile}}" --section spectrum --backend {{backend}}
     has analyze  && "{{bin}}/hx-analyze"  --profile "{{profile}}" --section analyze
-    echo "just all {{profile}}: $(( $(date +%s) - start )) s"
+    echo "just all {{profile}} ({{backend}}): $(( $(date +%s) - start )) s"
 
 # Re-run only the analysis (plots, tables, report) of a run from its saved tables.
 analyze run:
@@ -46,7 +70,16 @@ test:
     cargo build --workspace --bins
     cargo test --workspace --no-fail-fast
 
-# Benchmarks: seconds per gradient and per Hessian-vector product, eigen/trace/density costs; writes bench/results.md.
+# Benchmarks (every backend vs PyTorch and PyHessian; estimator costs) into bench/results.md; Flex only without setup-libtorch.
 bench *flags:
-    cargo build --release -p hessx-bench
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ -x "{{torch_venv}}/bin/python" ]; then
+        {{use_libtorch}}
+        just build-libtorch
+        "{{torch_venv}}/bin/python" bench/pytorch_reference.py --out bench/pytorch
+    else
+        echo "just bench: no torch venv at {{torch_venv}}: timing Flex only, without the PyTorch reference (see just setup-libtorch)"
+        just build
+    fi
     "{{bin}}/hessx-bench" --out bench {{flags}}

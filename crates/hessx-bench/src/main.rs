@@ -1,10 +1,15 @@
-//! `hessx-bench` (`just bench`): what a Hessian-vector product costs against a
-//! gradient, and how many products each estimator needs, written to
+//! `hessx-bench` (`just bench`): what a Hessian-vector product costs on each
+//! backend, against a gradient and against PyTorch; how many products each
+//! estimator needs; and the one-pass report against PyHessian. Written to
 //! `bench/results.md` and `bench/results.parquet`.
 //!
-//! Speed is measured here, never asserted in tests. Three workloads:
-//! - *products*: ResNet20 on a CIFAR-shaped batch (default 200, random
-//!   pixels, seeded weights): seconds per gradient and per product;
+//! Speed is measured here, never asserted in tests. The workloads:
+//! - *products*: ResNet20 on a CIFAR-shaped batch (default 200) on every
+//!   backend in `--backends`, on the same weights and batch (those of the
+//!   PyTorch reference when `bench/pytorch_reference.py` has run), with the
+//!   products checked against the first backend and against PyTorch;
+//! - *pyhessian*: the one-pass report on that workload against PyHessian's
+//!   three calls, on the last backend of `--backends`;
 //! - *algorithms*: ResNet20 on a batch of the embedded digits (8x8) where
 //!   hundreds of products are affordable: Lanczos vs power iteration, SLQ,
 //!   the one-pass mode, against a tight Lanczos reference;
@@ -12,13 +17,20 @@
 //!   eigenvalue and trace errors are measured against the exact answer.
 
 mod measure;
+mod products;
+mod pytorch;
 mod report;
+mod workload;
 
 use std::path::PathBuf;
 
 use clap::Parser;
-use hessx_pipeline::backend::DeviceKind;
+use hessx_pipeline::backend::BackendKind;
 use hessx_pipeline::with_backend;
+
+use crate::measure::Recorder;
+use crate::pytorch::PytorchReference;
+use crate::workload::ProductWorkload;
 
 /// Benchmark gradients, Hessian-vector products and the curvature estimators.
 #[derive(Parser, Debug)]
@@ -30,7 +42,17 @@ pub struct Cli {
     /// Directory holding the datasets (the embedded digits are used).
     #[arg(long, default_value = "data")]
     pub data_dir: PathBuf,
-    /// Batch size of the CIFAR-shaped product timing.
+    /// Backends to time, comma separated (default: every one built in). The
+    /// first is the reference for agreement; the estimators and the PyHessian
+    /// comparison run on the last.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub backends: Vec<BackendKind>,
+    /// Output of `bench/pytorch_reference.py` (pytorch.json, resnet20.pt,
+    /// x.npy, y.npy). When it is missing, seeded weights and batch are used
+    /// and no PyTorch comparison is made.
+    #[arg(long, default_value = "bench/pytorch")]
+    pub pytorch: PathBuf,
+    /// Batch size of the product timing when there is no PyTorch reference.
     #[arg(long, default_value_t = 200)]
     pub batch: usize,
     /// Timed repetitions (after one warm-up); the median is reported.
@@ -39,15 +61,42 @@ pub struct Cli {
     /// Number of seeds per trace estimator when measuring its error.
     #[arg(long, default_value_t = 20)]
     pub trace_seeds: u64,
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
-    pub device: DeviceKind,
+    /// Skip the one-pass vs PyHessian comparison (100 products of ResNet20 at batch 200).
+    #[arg(long)]
+    pub skip_one_pass: bool,
+    /// Only the per-backend product timings and agreement checks (a minute or two).
+    #[arg(long)]
+    pub products_only: bool,
 }
 
 fn main() -> std::process::ExitCode {
     hessx_pipeline::main_wrapper(|| {
-        let cli = Cli::parse();
-        let results = with_backend!(cli.device, B, device => measure::run_all::<B>(&cli, &device))?;
-        report::write(&cli, &results)
+        let mut cli = Cli::parse();
+        if cli.backends.is_empty() {
+            cli.backends = BackendKind::available().into_iter().filter(|k| *k != BackendKind::Cuda).collect();
+        }
+        let reference = PytorchReference::load(&cli.pytorch)?;
+        let workload = match &reference {
+            Some(_) => ProductWorkload::from_pytorch(&cli.pytorch)?,
+            None => ProductWorkload::seeded(cli.batch)?,
+        };
+        tracing::info!("product workload: {}, {}", workload.name, workload.origin);
+        let mut rec = Recorder::new();
+        let mut baseline = None;
+        for &kind in &cli.backends {
+            rec.set_backend(kind.name());
+            with_backend!(kind, B, device => products::backend_products::<B>(
+                &mut rec, &workload, cli.repeats, &mut baseline, reference.as_ref(), &device))?;
+        }
+        let chosen = *cli.backends.last().expect("at least one backend");
+        rec.set_backend(chosen.name());
+        if !cli.skip_one_pass && !cli.products_only {
+            with_backend!(chosen, B, device => products::one_pass_vs_pyhessian::<B>(&mut rec, &workload, reference.as_ref(), &device))?;
+        }
+        if !cli.products_only {
+            with_backend!(chosen, B, device => measure::estimators::<B>(&mut rec, &cli, &device))?;
+        }
+        let results = measure::Results { rows: rec.rows, workload_origin: workload.origin.clone(), chosen: chosen.name().into() };
+        report::write(&cli, &results, reference.as_ref())
     })
 }

@@ -1,4 +1,5 @@
-//! The measurements. Each returns rows; nothing here formats output.
+//! The estimator measurements on the chosen backend, and the bookkeeping
+//! every measurement shares. Nothing here formats output.
 
 use std::time::Instant;
 
@@ -6,24 +7,23 @@ use anyhow::{Context, Result};
 use burn::prelude::*;
 use hessx_data::{ImageSet, load_images};
 use hessx_hessian::{
-    B1, Batch, HutchinsonConfig, HutchppConfig, LanczosConfig, OnePassConfig, ParamLayout, PowerConfig, ProbeKind,
-    ProbeStream, SlqConfig, SymOp, dense_eigen, dense_hessian, flat_gradient, hutchinson, hutchpp, lanczos_top_k, one_pass,
-    power_iteration, slq,
+    B1, HutchinsonConfig, HutchppConfig, LanczosConfig, OnePassConfig, PowerConfig, SlqConfig, SymOp, dense_eigen,
+    dense_hessian, hutchinson, hutchpp, lanczos_top_k, one_pass, power_iteration, slq,
 };
-use hessx_models::{Activation, Arch, BnMode, Input, InputSpec, ModelSpec, Net, cross_entropy};
+use hessx_models::{Activation, Arch, InputSpec, ModelSpec, Net};
 use hessx_pipeline::batches::Normalization;
 use hessx_pipeline::curvature::{HessianBnMode, ModelHessian, hessian_batches, model_hessian};
 use hessx_store::DataDir;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 use crate::Cli;
 
 hessx_store::row_type! {
     /// One measured figure.
     pub struct BenchRow {
-        /// `products`, `eigen`, `trace`, `density`, `one-pass`.
+        /// `products`, `agreement`, `pyhessian`, `eigen`, `trace`, `density`, `one-pass`.
         pub section: String,
+        /// The backend that computed it (`flex`, `libtorch`, `pytorch`, ...).
+        pub backend: String,
         /// Model and input, e.g. `resnet20 3x32x32 batch 200`.
         pub workload: String,
         /// What was run, e.g. `lanczos top-5`.
@@ -39,19 +39,41 @@ hessx_store::row_type! {
 pub struct Results {
     /// The rows.
     pub rows: Vec<BenchRow>,
-    /// Backend and device, in words.
-    pub device: String,
+    /// How the product workload was made, in words.
+    pub workload_origin: String,
+    /// The backend the estimator benchmarks ran on.
+    pub chosen: String,
 }
 
-struct Recorder {
-    rows: Vec<BenchRow>,
+/// Collects rows, labelled with the backend being measured.
+pub struct Recorder {
+    /// Rows so far.
+    pub rows: Vec<BenchRow>,
+    backend: String,
 }
 
 impl Recorder {
-    fn add(&mut self, section: &str, workload: &str, method: &str, metric: &str, value: f64) {
-        tracing::info!("{section:9} {workload:32} {method:28} {metric:22} {value:.6}");
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Recorder { rows: Vec::new(), backend: String::new() }
+    }
+
+    /// Label the following rows with `backend`.
+    pub fn set_backend(&mut self, backend: &str) {
+        self.backend = backend.into();
+    }
+
+    /// The backend the following rows are labelled with.
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
+
+    /// Record (and log) one figure.
+    pub fn add(&mut self, section: &str, workload: &str, method: &str, metric: &str, value: f64) {
+        tracing::info!("{section:9} {:8} {workload:32} {method:28} {metric:22} {value:.6}", self.backend);
         self.rows.push(BenchRow {
             section: section.into(),
+            backend: self.backend.clone(),
             workload: workload.into(),
             method: method.into(),
             metric: metric.into(),
@@ -60,72 +82,8 @@ impl Recorder {
     }
 }
 
-/// Run every measurement on backend `B`.
-pub fn run_all<B: Backend>(cli: &Cli, device: &B::Device) -> Result<Results> {
-    let mut rec = Recorder { rows: Vec::new() };
-    let digits = load_images(&DataDir::new(&cli.data_dir), "digits", "train", None)
-        .context("the algorithm benchmarks use the embedded digits (run `hx-fetch digits`)")?;
-
-    // Products on the flagship shape.
-    let cifar = random_images([3, 32, 32], 10, cli.batch, 11);
-    let resnet = |input: &ImageSet| spec(Arch::ResNet { depth: 20, batch_norm: true, residual: true }, input);
-    let workload = format!("resnet20 3x32x32 batch {}", cli.batch);
-    product_costs::<B>(&mut rec, &workload, &resnet(&cifar), &cifar, cli.batch, cli.repeats, device)?;
-
-    // Algorithms on ResNet20 over a digits batch.
-    let n = 200.min(digits.len());
-    let workload = format!("resnet20 1x8x8 digits batch {n}");
-    product_costs::<B>(&mut rec, &workload, &resnet(&digits), &digits, n, cli.repeats, device)?;
-    let mut op = hessian_of::<B>(&resnet(&digits), &digits, n, device)?;
-    algorithms(&mut rec, &workload, &mut op, None)?;
-
-    // Exact ground truth on an MLP small enough for the dense Hessian.
-    let mlp = spec(Arch::Mlp { hidden: vec![32, 16], activation: Activation::Tanh }, &digits);
-    let workload = format!("mlp 64-32-16-10 digits batch {n}");
-    let mut op = hessian_of::<B>(&mlp, &digits, n, device)?;
-    let dense = dense_hessian(&mut op)?;
-    let exact = dense_eigen(&dense.matrix);
-    rec.add("exact", &workload, "dense Hessian", "hvps", dense.hvps as f64);
-    rec.add("exact", &workload, "dense Hessian", "seconds", dense.seconds);
-    algorithms(&mut rec, &workload, &mut op, Some(&exact.values))?;
-    trace_errors(&mut rec, &workload, &mut op, dense.matrix.trace(), cli.trace_seeds)?;
-
-    Ok(Results { rows: rec.rows, device: format!("{} ({device:?})", std::any::type_name::<B>()) })
-}
-
-fn spec(arch: Arch, data: &ImageSet) -> ModelSpec {
-    let [channels, height, width] = data.shape;
-    ModelSpec { arch, input: InputSpec::Image { channels, height, width }, num_classes: data.num_classes }
-}
-
-/// A seeded batch of random images (their content does not change the cost).
-fn random_images(shape: [usize; 3], classes: usize, n: usize, seed: u64) -> ImageSet {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    ImageSet {
-        dataset: "random".into(),
-        split: "bench".into(),
-        corruption: "none".into(),
-        severity: 0,
-        shape,
-        num_classes: classes,
-        labels: (0..n).map(|_| rng.random_range(0..classes as u16)).collect(),
-        pixels: (0..n * shape.iter().product::<usize>()).map(|_| rng.random()).collect(),
-    }
-}
-
-fn seeded_model<B: Backend>(spec: &ModelSpec, device: &B::Device) -> Net<B1<B>> {
-    <B1<B> as Backend>::seed(device, 7);
-    spec.init::<B1<B>>(device)
-}
-
-fn hessian_of<B: Backend>(spec: &ModelSpec, data: &ImageSet, n: usize, device: &B::Device) -> Result<ModelHessian<B>> {
-    let indices: Vec<usize> = (0..n).collect();
-    let batches = hessian_batches::<B>(data, &indices, n, &Normalization::of(data), HessianBnMode::Eval, device);
-    model_hessian(seeded_model::<B>(spec, device), batches)
-}
-
 /// Median seconds of `repeats` runs of `f` after one warm-up.
-fn median_seconds(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+pub fn median_seconds(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     f()?;
     let mut times = Vec::with_capacity(repeats);
     for _ in 0..repeats.max(1) {
@@ -137,42 +95,54 @@ fn median_seconds(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f
     Ok(times[times.len() / 2])
 }
 
-fn product_costs<B: Backend>(
-    rec: &mut Recorder,
-    workload: &str,
-    spec: &ModelSpec,
-    data: &ImageSet,
-    n: usize,
-    repeats: usize,
-    device: &B::Device,
-) -> Result<()> {
-    let model = seeded_model::<B>(spec, device);
-    let layout = ParamLayout::trainable(&model)?;
-    let indices: Vec<usize> = (0..n).collect();
-    let norm = Normalization::of(data);
-    let (x, y) = hessx_pipeline::batches::image_batch::<B1<B>>(data, &indices, &norm, None, device);
-    let batches = vec![Batch::new((x, y), n)];
-    let loss = |m: &Net<B1<B>>, (x, y): &(Tensor<B1<B>, 4>, Tensor<B1<B>, 1, Int>)| {
-        cross_entropy(m.forward(Input::Images(x.clone()), BnMode::Eval), y.clone())
-    };
-    let gradient = median_seconds(repeats, || {
-        let g = flat_gradient(&model, &layout, &batches, loss)?;
-        // Reading a value back waits for asynchronous backends.
-        let _ = g.gradient.slice([0..1]).into_data();
-        Ok(())
-    })?;
-    let mut op = model_hessian::<B>(model.clone(), hessian_batches::<B>(data, &indices, n, &norm, HessianBnMode::Eval, device))?;
-    let v = op.vector_from_host(&ProbeStream::new(3).draw(ProbeKind::Rademacher, op.dim()));
-    let hvp = median_seconds(repeats, || {
+/// The estimator benchmarks on backend `B`: Lanczos against power iteration,
+/// SLQ and one-pass on ResNet20 over digits, and exact errors on an MLP whose
+/// dense Hessian is affordable.
+pub fn estimators<B: Backend>(rec: &mut Recorder, cli: &Cli, device: &B::Device) -> Result<()> {
+    let digits = load_images(&DataDir::new(&cli.data_dir), "digits", "train", None)
+        .context("the estimator benchmarks use the embedded digits (run `hx-fetch digits`)")?;
+    let n = 200.min(digits.len());
+
+    // Algorithms on ResNet20 over a digits batch.
+    let resnet = spec(Arch::ResNet { depth: 20, batch_norm: true, residual: true }, &digits);
+    let workload = format!("resnet20 1x8x8 digits batch {n}");
+    let mut op = hessian_of::<B>(&resnet, &digits, n, device)?;
+    let v = op.vector_from_host(&hessx_hessian::ProbeStream::new(3).draw(hessx_hessian::ProbeKind::Rademacher, op.dim()));
+    let hvp = median_seconds(cli.repeats, || {
         let hv = op.apply(&v)?;
         let _ = hv.slice([0..1]).into_data();
         Ok(())
     })?;
-    rec.add("products", workload, "gradient", "seconds", gradient);
-    rec.add("products", workload, "hessian-vector product", "seconds", hvp);
-    rec.add("products", workload, "hvp / gradient", "ratio", hvp / gradient);
-    rec.add("products", workload, "parameters", "count", layout.dim() as f64);
+    rec.add("eigen", &workload, "hessian-vector product", "seconds", hvp);
+    algorithms(rec, &workload, &mut op, None)?;
+
+    // Exact ground truth on an MLP small enough for the dense Hessian.
+    let mlp = spec(Arch::Mlp { hidden: vec![32, 16], activation: Activation::Tanh }, &digits);
+    let workload = format!("mlp 64-32-16-10 digits batch {n}");
+    let mut op = hessian_of::<B>(&mlp, &digits, n, device)?;
+    let dense = dense_hessian(&mut op)?;
+    let exact = dense_eigen(&dense.matrix);
+    rec.add("exact", &workload, "dense Hessian", "hvps", dense.hvps as f64);
+    rec.add("exact", &workload, "dense Hessian", "seconds", dense.seconds);
+    algorithms(rec, &workload, &mut op, Some(&exact.values))?;
+    trace_errors(rec, &workload, &mut op, dense.matrix.trace(), cli.trace_seeds)?;
     Ok(())
+}
+
+fn spec(arch: Arch, data: &ImageSet) -> ModelSpec {
+    let [channels, height, width] = data.shape;
+    ModelSpec { arch, input: InputSpec::Image { channels, height, width }, num_classes: data.num_classes }
+}
+
+fn seeded_model<B: Backend>(spec: &ModelSpec, device: &B::Device) -> Net<B1<B>> {
+    <B1<B> as Backend>::seed(device, 7);
+    spec.init::<B1<B>>(device)
+}
+
+fn hessian_of<B: Backend>(spec: &ModelSpec, data: &ImageSet, n: usize, device: &B::Device) -> Result<ModelHessian<B>> {
+    let indices: Vec<usize> = (0..n).collect();
+    let batches = hessian_batches::<B>(data, &indices, n, &Normalization::of(data), HessianBnMode::Eval, device);
+    model_hessian(seeded_model::<B>(spec, device), batches)
 }
 
 /// Top-1 and top-5 by Lanczos and power iteration at tol 1e-3, SLQ density,

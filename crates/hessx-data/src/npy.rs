@@ -1,6 +1,6 @@
-//! The NumPy `.npy` format (versions 1 to 3), as much as CIFAR-10-C needs:
-//! the header, and C-ordered arrays of `|u1` pixels and `|u1`, `<i4` or
-//! `<i8` labels, read from a stream.
+//! The NumPy `.npy` format (versions 1 to 3), as much as CIFAR-10-C and the
+//! PyTorch reference benchmark need: the header, and C-ordered arrays of `|u1`
+//! pixels, `|u1`, `<i4` or `<i8` labels and `<f4` values, read from a stream.
 
 use std::io::Read;
 use std::path::Path;
@@ -16,6 +16,8 @@ pub enum Dtype {
     I32,
     /// `<i8`: little-endian 64-bit integers.
     I64,
+    /// `<f4`: little-endian 32-bit floats.
+    F32,
 }
 
 impl Dtype {
@@ -25,6 +27,7 @@ impl Dtype {
             Dtype::U8 => 1,
             Dtype::I32 => 4,
             Dtype::I64 => 8,
+            Dtype::F32 => 4,
         }
     }
 }
@@ -89,7 +92,8 @@ pub fn read_header(reader: &mut (impl Read + ?Sized), name: &Path) -> Result<Npy
         "|u1" | "<u1" | "u1" => Dtype::U8,
         "<i4" => Dtype::I32,
         "<i8" => Dtype::I64,
-        other => return Err(bad(format!("dtype '{other}' is not one of '|u1', '<i4', '<i8'"))),
+        "<f4" => Dtype::F32,
+        other => return Err(bad(format!("dtype '{other}' is not one of '|u1', '<i4', '<i8', '<f4'"))),
     };
     match field(&dict, "fortran_order") {
         Some("False") => {}
@@ -119,11 +123,22 @@ pub fn read_labels(reader: &mut (impl Read + ?Sized), header: &NpyHeader, name: 
         Dtype::U8 => bytes.iter().map(|&b| b as i64).collect(),
         Dtype::I32 => bytes.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as i64).collect(),
         Dtype::I64 => bytes.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect(),
+        Dtype::F32 => return Err(Error::format(name, "labels are '<f4' floats, expected integers ('|u1', '<i4' or '<i8')")),
     };
     values
         .into_iter()
         .map(|v| u16::try_from(v).map_err(|_| Error::format(name, format!("label {v} is not a class index"))))
         .collect()
+}
+
+/// Read the `<f4` array that follows `header` in `reader`.
+pub fn read_f32(reader: &mut (impl Read + ?Sized), header: &NpyHeader, name: &Path) -> Result<Vec<f32>> {
+    if header.dtype != Dtype::F32 {
+        return Err(Error::format(name, format!("dtype {:?}, expected '<f4' (float32)", header.dtype)));
+    }
+    let mut bytes = vec![0u8; header.len() * 4];
+    reader.read_exact(&mut bytes).map_err(|e| Error::format(name, format!("truncated: {} values announced ({e})", header.len())))?;
+    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
 }
 
 /// Build a version 1.0 `.npy` header for `descr` and `shape` (padded to 64 bytes, as NumPy does).
@@ -171,12 +186,40 @@ mod tests {
     }
 
     #[test]
+    fn float32_arrays_read_and_mismatches_are_named() {
+        let name = Path::new("x.npy");
+        let values = [1.5f32, -2.25, 3.0e-7, f32::MAX, 0.0, 7.0];
+        let mut file = write_header("<f4", &[2, 3]);
+        file.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        let mut r = file.as_slice();
+        let h = read_header(&mut r, name).unwrap();
+        assert_eq!(h, NpyHeader { dtype: Dtype::F32, shape: vec![2, 3] });
+        assert_eq!(read_f32(&mut r, &h, name).unwrap(), values);
+        // Truncated data, floats read as labels, and integers read as floats all fail naming the file.
+        let short = &file[..file.len() - 2];
+        let mut r = short;
+        let h = read_header(&mut r, name).unwrap();
+        assert!(read_f32(&mut r, &h, name).unwrap_err().to_string().contains("x.npy"));
+        let mut floats = write_header("<f4", &[2]);
+        floats.extend([1.0f32, 2.0].iter().flat_map(|v| v.to_le_bytes()));
+        let mut r = floats.as_slice();
+        let h = read_header(&mut r, name).unwrap();
+        let err = read_labels(&mut r, &h, name).unwrap_err().to_string();
+        assert!(err.contains("expected integers"), "{err}");
+        let mut ints = write_header("<i8", &[1]);
+        ints.extend(5i64.to_le_bytes());
+        let mut r = ints.as_slice();
+        let h = read_header(&mut r, name).unwrap();
+        assert!(read_f32(&mut r, &h, name).unwrap_err().to_string().contains("'<f4'"));
+    }
+
+    #[test]
     fn bad_headers_are_named() {
         let name = Path::new("bad.npy");
         let err = read_header(&mut &b"PK\x03\x04 not numpy"[..], name).unwrap_err().to_string();
         assert!(err.contains("bad.npy") && err.contains("NUMPY"), "{err}");
-        let err = read_header(&mut write_header("<f4", &[2]).as_slice(), name).unwrap_err().to_string();
-        assert!(err.contains("'<f4'"), "{err}");
+        let err = read_header(&mut write_header("<f8", &[2]).as_slice(), name).unwrap_err().to_string();
+        assert!(err.contains("'<f8'"), "{err}");
         let mut fortran = write_header("|u1", &[2, 2]);
         let at = fortran.windows(5).position(|w| w == b"False").unwrap();
         fortran.splice(at..at + 5, b"True ".iter().copied());

@@ -15,7 +15,7 @@ use hessx_store::tables::{CheckpointRow, EigenvalueRow, EigenvectorRow, Row, rea
 use hessx_store::{DataDir, RunDir, RunIdentity};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::DeviceKind;
+use crate::backend::BackendKind;
 use crate::batches::{Normalization, epoch_order, image_batch};
 use crate::data_setup::load_train_data;
 use crate::train::TrainConfig;
@@ -69,9 +69,9 @@ pub struct HessianArgs {
     /// Seed of the Hessian batch and of the random vectors.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
-    pub device: DeviceKind,
+    /// Compute backend: flex (pure Rust, default), libtorch (feature `tch`) or cuda (feature `cuda`).
+    #[arg(long, alias = "device", value_enum, default_value_t = BackendKind::Flex)]
+    pub backend: BackendKind,
 }
 
 /// A training run opened for curvature work.
@@ -151,6 +151,13 @@ pub struct HessianBatch<B: Backend> {
     images: Tensor<B2<B>, 4>,
     labels: Tensor<B2<B>, 1, Int>,
     mode: BnMode,
+}
+
+impl<B: Backend> HessianBatch<B> {
+    /// A batch of images already on the device, with the BN mode its forward uses.
+    pub fn new(images: Tensor<B2<B>, 4>, labels: Tensor<B2<B>, 1, Int>, mode: BnMode) -> Self {
+        HessianBatch { images, labels, mode }
+    }
 }
 
 /// The loss whose Hessian is taken: mean cross-entropy of one batch.

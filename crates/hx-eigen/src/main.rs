@@ -75,7 +75,7 @@ fn run() -> Result<()> {
         "eigen",
         &SavedConfig { hessian: &cli.hessian, top_k: cli.top_k, method: cli.method, tol: cli.tol, max_iter: cli.max_iter },
     )?;
-    with_backend!(cli.hessian.device, B, device => eigen::<B>(&cli, &ctx, &device))
+    with_backend!(cli.hessian.backend, B, device => eigen::<B>(&cli, &ctx, &device))
 }
 
 fn eigen<B: Backend>(cli: &Cli, ctx: &RunContext, device: &B::Device) -> Result<()> {

@@ -118,7 +118,7 @@ fn run() -> Result<()> {
             top_k: cli.top_k,
         },
     )?;
-    with_backend!(cli.hessian.device, B, device => spectrum::<B>(&cli, &ctx, &device))
+    with_backend!(cli.hessian.backend, B, device => spectrum::<B>(&cli, &ctx, &device))
 }
 
 fn spectrum<B: Backend>(cli: &Cli, ctx: &RunContext, device: &B::Device) -> Result<()> {

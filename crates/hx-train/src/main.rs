@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use hessx_pipeline::backend::DeviceKind;
+use hessx_pipeline::backend::BackendKind;
 use hessx_pipeline::batches::{Augment, Normalization};
 use hessx_pipeline::models::ModelArgs;
 use hessx_pipeline::train::{OptimizerKind, TrainConfig, train};
@@ -87,9 +87,9 @@ struct Cli {
     /// Batch size for held-out evaluation.
     #[arg(long, default_value_t = 500)]
     eval_batch_size: usize,
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
-    device: DeviceKind,
+    /// Compute backend: flex (pure Rust, default), libtorch (feature `tch`) or cuda (feature `cuda`).
+    #[arg(long, alias = "device", value_enum, default_value_t = BackendKind::Flex)]
+    backend: BackendKind,
 }
 
 fn main() -> std::process::ExitCode {
@@ -145,7 +145,7 @@ fn run() -> Result<()> {
         cfg.epochs,
         steps_per_epoch
     );
-    let summary = with_backend!(cli.device, B, device => {
+    let summary = with_backend!(cli.backend, B, device => {
         train::<burn::backend::Autodiff<B>>(&cfg, &data, &run, &device)
     })
     .with_context(|| format!("training run {}", run.root().display()))?;

@@ -1,0 +1,164 @@
+//! What one gradient and one Hessian-vector product cost on each backend, on
+//! the shared ResNet20 workload; whether the backends (and PyTorch) agree on
+//! them; and the one-pass report against PyHessian's three calls.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::prelude::*;
+use hessx_hessian::{B1, Batch, OnePassConfig, ParamLayout, ProbeKind, ProbeStream, SymOp, flat_gradient, one_pass};
+use hessx_models::{BnMode, Input, Net, cross_entropy};
+use hessx_pipeline::curvature::model_hessian;
+
+use crate::measure::{Recorder, median_seconds};
+use crate::pytorch::PytorchReference;
+use crate::workload::ProductWorkload;
+
+/// One backend's products, copied to the host, for comparing backends.
+pub struct HostProducts {
+    /// Its name.
+    pub backend: String,
+    /// The flat gradient.
+    gradient: Vec<f64>,
+    /// H v for the seeded Rademacher v.
+    hv: Vec<f64>,
+}
+
+fn norm(x: &[f64]) -> f64 {
+    x.iter().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+fn relative_error(x: &[f64], reference: &[f64]) -> f64 {
+    let diff: Vec<f64> = x.iter().zip(reference).map(|(a, b)| a - b).collect();
+    norm(&diff) / norm(reference)
+}
+
+fn dot(x: &[f64], y: &[f64]) -> f64 {
+    x.iter().zip(y).map(|(a, b)| a * b).sum()
+}
+
+/// Time a gradient and a product on `B`, then check the products: against
+/// `baseline` (the first backend measured; set here when empty) and against
+/// PyTorch's order-free check values.
+pub fn backend_products<B: Backend>(
+    rec: &mut Recorder,
+    workload: &ProductWorkload,
+    repeats: usize,
+    baseline: &mut Option<HostProducts>,
+    reference: Option<&PytorchReference>,
+    device: &B::Device,
+) -> Result<()> {
+    let name = workload.name.as_str();
+    let n = workload.len();
+    let model = workload.model::<B>(device)?;
+    let layout = ParamLayout::trainable(&model)?;
+    let batches = vec![Batch::new(workload.tensors::<B1<B>>(device), n)];
+    let loss = |m: &Net<B1<B>>, (x, y): &(Tensor<B1<B>, 4>, Tensor<B1<B>, 1, Int>)| {
+        cross_entropy(m.forward(Input::Images(x.clone()), BnMode::Eval), y.clone())
+    };
+    let gradient_seconds = median_seconds(repeats, || {
+        let g = flat_gradient(&model, &layout, &batches, loss)?;
+        // Reading a value back waits for asynchronous backends.
+        let _ = g.gradient.slice([0..1]).into_data();
+        Ok(())
+    })?;
+    let mut op = model_hessian::<B>(model.clone(), workload.hessian_batches::<B>(device))?;
+    let v = op.vector_from_host(&ProbeStream::new(3).draw(ProbeKind::Rademacher, op.dim()));
+    let hvp_seconds = median_seconds(repeats, || {
+        let hv = op.apply(&v)?;
+        let _ = hv.slice([0..1]).into_data();
+        Ok(())
+    })?;
+    rec.add("products", name, "parameters", "count", layout.dim() as f64);
+    rec.add("products", name, "gradient", "seconds", gradient_seconds);
+    rec.add("products", name, "hessian-vector product", "seconds", hvp_seconds);
+    rec.add("products", name, "hvp / gradient", "ratio", hvp_seconds / gradient_seconds);
+    if let Some(r) = reference {
+        rec.add("products", name, "hvp / pytorch hvp on a retained graph", "ratio", hvp_seconds / r.hvp_retained_seconds);
+        rec.add("products", name, "hvp / pytorch hvp from scratch", "ratio", hvp_seconds / r.hvp_from_scratch_seconds);
+    }
+
+    // Agreement: the same v on every backend (same parameter order: same Rust model).
+    let g = flat_gradient(&model, &layout, &batches, loss)?;
+    let hv = op.apply(&v)?;
+    let host = HostProducts {
+        backend: String::new(),
+        gradient: op.vector_to_host(&g.gradient),
+        hv: op.vector_to_host(&hv),
+    };
+    match baseline {
+        Some(base) => {
+            let against = format!("vs {}", base.backend);
+            rec.add("agreement", name, &format!("gradient {against}"), "relative L2 error", relative_error(&host.gradient, &base.gradient));
+            rec.add("agreement", name, &format!("H v {against}"), "relative L2 error", relative_error(&host.hv, &base.hv));
+        }
+        None => *baseline = Some(HostProducts { backend: rec.backend().to_string(), ..host }),
+    }
+    // Against PyTorch, with v = g: values that do not depend on the parameter order.
+    if let Some(r) = reference {
+        let g_host = op.vector_to_host(&g.gradient);
+        let hg = op.apply(&g.gradient)?;
+        let hg = op.vector_to_host(&hg);
+        let gg = dot(&g_host, &g_host);
+        let ours = [
+            ("loss", g.loss, r.check.loss),
+            ("|g|", gg.sqrt(), r.check.grad_norm),
+            ("g'Hg / |g|^2", dot(&g_host, &hg) / gg, r.check.ghg_over_gg),
+            ("|Hg| / |g|", norm(&hg) / gg.sqrt(), r.check.hg_norm_over_g_norm),
+        ];
+        for (what, value, torch) in ours {
+            rec.add("agreement", name, &format!("{what} vs pytorch"), "relative difference", ((value - torch) / torch).abs());
+        }
+    }
+    Ok(())
+}
+
+/// The one-pass report (top-5 eigenvalues, trace, density: PyHessian's
+/// defaults) on the product workload, end to end from weights on the device,
+/// beside PyHessian's three calls on the same weights and batch.
+pub fn one_pass_vs_pyhessian<B: Backend>(
+    rec: &mut Recorder,
+    workload: &ProductWorkload,
+    reference: Option<&PytorchReference>,
+    device: &B::Device,
+) -> Result<()> {
+    let name = workload.name.as_str();
+    let model = workload.model::<B>(device)?;
+    let start = Instant::now();
+    let mut op = model_hessian::<B>(model, workload.hessian_batches::<B>(device))?;
+    let report = one_pass(&mut op, &OnePassConfig::default())?;
+    let seconds = start.elapsed().as_secs_f64();
+    let method = "hessx one-pass (top-5 + trace + density)";
+    rec.add("pyhessian", name, method, "hvps", report.runs.hvps as f64);
+    rec.add("pyhessian", name, method, "seconds", seconds);
+    rec.add("pyhessian", name, method, "top eigenvalue", report.eigen.values[0]);
+    rec.add("pyhessian", name, method, "trace estimate", report.trace.estimate);
+    let Some(py) = reference.and_then(|r| r.pyhessian.as_ref()) else { return Ok(()) };
+    let backend = rec.backend().to_string();
+    rec.set_backend("pytorch");
+    let method = "PyHessian eigenvalues(top_n=5) + trace() + density()";
+    rec.add("pyhessian", name, method, "hvps", py.total_hvps as f64);
+    rec.add("pyhessian", name, method, "seconds", py.total_seconds);
+    let top = py.eigenvalues.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    rec.add("pyhessian", name, method, "top eigenvalue", top);
+    rec.add("pyhessian", name, method, "trace estimate", py.trace.estimate);
+    for (call, secs, hvps) in [
+        ("hessian(...) setup (forward + backward)", py.setup_seconds, 0),
+        ("eigenvalues(top_n=5)", py.eigenvalues.seconds, py.eigenvalues.hvps),
+        ("trace()", py.trace.seconds, py.trace.hvps),
+        ("density()", py.density.seconds, py.density.hvps),
+    ] {
+        rec.add("pyhessian", name, &format!("PyHessian {call}"), "hvps", hvps as f64);
+        rec.add("pyhessian", name, &format!("PyHessian {call}"), "seconds", secs);
+    }
+    rec.set_backend(&backend);
+    rec.add("pyhessian", name, "hessx one-pass / PyHessian", "time ratio", seconds / py.total_seconds);
+    rec.add(
+        "pyhessian",
+        name,
+        "hessx one-pass vs PyHessian",
+        "top eigenvalue relative difference",
+        ((report.eigen.values[0] - top) / top).abs(),
+    );
+    Ok(())
+}
