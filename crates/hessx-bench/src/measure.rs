@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use burn::prelude::*;
 use hessx_data::{ImageSet, load_images};
 use hessx_hessian::{
-    B1, HutchinsonConfig, HutchppConfig, LanczosConfig, OnePassConfig, PowerConfig, SlqConfig, SymOp, dense_eigen,
+    B1, HutchinsonConfig, HutchppConfig, LanczosConfig, OnePassConfig, PowerConfig, ProbeKind, ProbeStream, SlqConfig, SymOp, dense_eigen,
     dense_hessian, hutchinson, hutchpp, lanczos_top_k, one_pass, power_iteration, slq,
 };
 use hessx_models::{Activation, Arch, InputSpec, ModelSpec, Net};
@@ -95,6 +95,18 @@ pub fn median_seconds(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Resu
     Ok(times[times.len() / 2])
 }
 
+/// Median seconds of one product with a seeded Rademacher vector, and that vector.
+pub fn hvp_seconds<B: Backend>(op: &mut ModelHessian<B>, repeats: usize) -> Result<(f64, Tensor<B, 1>)> {
+    let v = op.vector_from_host(&ProbeStream::new(3).draw(ProbeKind::Rademacher, op.dim()));
+    let seconds = median_seconds(repeats, || {
+        let hv = op.apply(&v)?;
+        // Reading a value back waits for asynchronous backends.
+        let _ = hv.slice([0..1]).into_data();
+        Ok(())
+    })?;
+    Ok((seconds, v))
+}
+
 /// The estimator benchmarks on backend `B`: Lanczos against power iteration,
 /// SLQ and one-pass on ResNet20 over digits, and exact errors on an MLP whose
 /// dense Hessian is affordable.
@@ -107,12 +119,7 @@ pub fn estimators<B: Backend>(rec: &mut Recorder, cli: &Cli, device: &B::Device)
     let resnet = spec(Arch::ResNet { depth: 20, batch_norm: true, residual: true }, &digits);
     let workload = format!("resnet20 1x8x8 digits batch {n}");
     let mut op = hessian_of::<B>(&resnet, &digits, n, device)?;
-    let v = op.vector_from_host(&hessx_hessian::ProbeStream::new(3).draw(hessx_hessian::ProbeKind::Rademacher, op.dim()));
-    let hvp = median_seconds(cli.repeats, || {
-        let hv = op.apply(&v)?;
-        let _ = hv.slice([0..1]).into_data();
-        Ok(())
-    })?;
+    let (hvp, _) = hvp_seconds(&mut op, cli.repeats)?;
     rec.add("eigen", &workload, "hessian-vector product", "seconds", hvp);
     algorithms(rec, &workload, &mut op, None)?;
 

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use anyhow::Result;
 use burn::prelude::*;
-use hessx_hessian::{B1, Batch, OnePassConfig, ParamLayout, ProbeKind, ProbeStream, SymOp, flat_gradient, one_pass};
+use hessx_hessian::{B1, Batch, OnePassConfig, ParamLayout, SymOp, flat_gradient, one_pass};
 use hessx_models::{BnMode, Input, Net, cross_entropy};
 use hessx_pipeline::curvature::model_hessian;
 
-use crate::measure::{Recorder, median_seconds};
+use crate::measure::{Recorder, hvp_seconds, median_seconds};
 use crate::pytorch::PytorchReference;
 use crate::workload::ProductWorkload;
 
@@ -63,12 +63,7 @@ pub fn backend_products<B: Backend>(
         Ok(())
     })?;
     let mut op = model_hessian::<B>(model.clone(), workload.hessian_batches::<B>(device))?;
-    let v = op.vector_from_host(&ProbeStream::new(3).draw(ProbeKind::Rademacher, op.dim()));
-    let hvp_seconds = median_seconds(repeats, || {
-        let hv = op.apply(&v)?;
-        let _ = hv.slice([0..1]).into_data();
-        Ok(())
-    })?;
+    let (hvp_seconds, v) = hvp_seconds(&mut op, repeats)?;
     rec.add("products", name, "parameters", "count", layout.dim() as f64);
     rec.add("products", name, "gradient", "seconds", gradient_seconds);
     rec.add("products", name, "hessian-vector product", "seconds", hvp_seconds);
@@ -81,22 +76,18 @@ pub fn backend_products<B: Backend>(
     // Agreement: the same v on every backend (same parameter order: same Rust model).
     let g = flat_gradient(&model, &layout, &batches, loss)?;
     let hv = op.apply(&v)?;
-    let host = HostProducts {
-        backend: String::new(),
-        gradient: op.vector_to_host(&g.gradient),
-        hv: op.vector_to_host(&hv),
-    };
+    let g_host = op.vector_to_host(&g.gradient);
+    let hv_host = op.vector_to_host(&hv);
     match baseline {
         Some(base) => {
             let against = format!("vs {}", base.backend);
-            rec.add("agreement", name, &format!("gradient {against}"), "relative L2 error", relative_error(&host.gradient, &base.gradient));
-            rec.add("agreement", name, &format!("H v {against}"), "relative L2 error", relative_error(&host.hv, &base.hv));
+            rec.add("agreement", name, &format!("gradient {against}"), "relative L2 error", relative_error(&g_host, &base.gradient));
+            rec.add("agreement", name, &format!("H v {against}"), "relative L2 error", relative_error(&hv_host, &base.hv));
         }
-        None => *baseline = Some(HostProducts { backend: rec.backend().to_string(), ..host }),
+        None => *baseline = Some(HostProducts { backend: rec.backend().to_string(), gradient: g_host.clone(), hv: hv_host }),
     }
     // Against PyTorch, with v = g: values that do not depend on the parameter order.
     if let Some(r) = reference {
-        let g_host = op.vector_to_host(&g.gradient);
         let hg = op.apply(&g.gradient)?;
         let hg = op.vector_to_host(&hg);
         let gg = dot(&g_host, &g_host);
