@@ -2,9 +2,11 @@
 """PyTorch and PyHessian reference figures for `just bench`.
 
 Builds a ResNet20 with PyHessian's layout and parameter names (CIFAR option B:
-1x1 convolution + BN shortcuts, `downsample.0` / `downsample.1`), a batch of
-CIFAR-shaped inputs, and measures on the CPU, with the same thread count as the
-hessx benchmark:
+1x1 convolution + BN shortcuts, `downsample.0` / `downsample.1`), trains it a
+few epochs on generated CIFAR-shaped data (class templates plus noise, made
+here from the seed; a trained network's Hessian has the outliers and bulk that
+a random initialisation lacks), takes a batch of that data, and measures on the
+CPU, with the same thread count as the hessx benchmark:
 
 - forward, gradient, Hessian-vector product from scratch (forward, backward
   with create_graph, double backward: what every burn product costs), and the
@@ -12,6 +14,10 @@ hessx benchmark:
 - PyHessian's three calls, as its README runs them, end to end:
   `hessian(...)`, `eigenvalues(top_n=5)`, `trace()`, `density()`, counting
   products;
+  PyHessian's own outputs are kept for the accuracy comparison: its top-5
+  eigenvalues, its trace samples (for a standard error) and its density's
+  quadrature nodes and weights (for the 1-Wasserstein distance);
+- peak resident memory of this process (PyHessian's included);
 - order-free check values for hessx to compare against: the loss, |g|,
   g'Hg/|g|^2 and |Hg|/|g| for the gradient g.
 
@@ -79,6 +85,43 @@ class ResNet20(nn.Module):
         return self.fc(x.mean(dim=(2, 3)))
 
 
+def generated_cifar(n, seed):
+    """n CIFAR-shaped images in 10 classes: a smooth random template per class, a random brightness, and
+    per-pixel noise strong enough that the classes overlap (so training neither fails nor saturates)."""
+    g = torch.Generator().manual_seed(seed + 1)
+    coarse = torch.randn(10, 3, 4, 4, generator=g)
+    templates = F.interpolate(coarse, size=(32, 32), mode="bilinear", align_corners=False)
+    y = torch.randint(0, 10, (n,), generator=g)
+    brightness = 0.5 + torch.rand(n, 1, 1, 1, generator=g)
+    x = brightness * templates[y] + 1.5 * torch.randn(n, 3, 32, 32, generator=g)
+    x = (x - x.mean()) / x.std()
+    return x, y
+
+
+def train(model, x, y, epochs, batch, seed):
+    """SGD with momentum, as PyHessian's training.py (lr 0.1 scaled down for the short schedule)."""
+    g = torch.Generator().manual_seed(seed + 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    crit = nn.CrossEntropyLoss()
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(y), generator=g)
+        for i in range(0, len(y), batch):
+            idx = order[i : i + batch]
+            opt.zero_grad()
+            crit(model(x[idx]), y[idx]).backward()
+            opt.step()
+    model.eval()
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).float().mean())
+
+
+def peak_rss_mib():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def median_seconds(repeats, f):
     f()  # warm-up
     times = []
@@ -110,19 +153,21 @@ def main():
     ap.add_argument("--repeats", type=int, default=3, help="timed repetitions after a warm-up; the median is reported")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-pyhessian", action="store_true", help="only the per-product timings")
+    ap.add_argument("--train-examples", type=int, default=4000, help="generated training images (default 4000)")
+    ap.add_argument("--epochs", type=int, default=4, help="training epochs before the Hessian is taken (default 4; 0: random init)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
     model = ResNet20()
-    x = torch.randn(args.batch, 3, 32, 32)
-    y = torch.randint(0, 10, (args.batch,))
-    # Non-trivial running statistics, so eval-mode BN is not the identity.
-    with torch.no_grad():
-        model.train()
-        for _ in range(5):
-            model(x + 0.5 * torch.randn_like(x))
+    data_x, data_y = generated_cifar(args.train_examples, args.seed)
+    start = time.perf_counter()
+    train_accuracy = train(model, data_x, data_y, args.epochs, 128, args.seed)
+    train_seconds = time.perf_counter() - start
+    # The Hessian batch: the first examples of a seeded permutation of the training data.
+    pick = torch.randperm(len(data_y), generator=torch.Generator().manual_seed(args.seed + 3))[: args.batch]
+    x, y = data_x[pick].contiguous(), data_y[pick].contiguous()
     model.eval()
     params = [p for p in model.parameters() if p.requires_grad]
     crit = nn.CrossEntropyLoss()
@@ -153,6 +198,13 @@ def main():
         "threads": torch.get_num_threads(),
         "batch": args.batch,
         "parameters": sum(p.numel() for p in params),
+        "training": {
+            "examples": args.train_examples,
+            "epochs": args.epochs,
+            "train_accuracy": train_accuracy,
+            "seconds": train_seconds,
+            "data": "generated: smooth class templates x random brightness + N(0, 1.5^2) noise, standardised",
+        },
         "forward_seconds": median_seconds(args.repeats, forward),
         "gradient_seconds": median_seconds(args.repeats, gradient),
         "hvp_from_scratch_seconds": median_seconds(args.repeats, lambda: hvp_from_scratch(v)),
@@ -174,6 +226,7 @@ def main():
 
     if not args.skip_pyhessian:
         fig["pyhessian"] = run_pyhessian(model, crit, x, y)
+    fig["peak_rss_mib"] = peak_rss_mib()
 
     atomic_write(os.path.join(args.out, "pytorch.json"), lambda p: open(p, "w").write(json.dumps(fig, indent=2) + "\n"))
     print(json.dumps(fig, indent=2))
@@ -213,10 +266,23 @@ def run_pyhessian(model, crit, x, y):
     out["eigenvalues"] = {"seconds": time.perf_counter() - t, "hvps": count["hvps"], "values": [float(e) for e in eig]}
     before, t = count["hvps"], time.perf_counter()
     tr = comp.trace()
-    out["trace"] = {"seconds": time.perf_counter() - t, "hvps": count["hvps"] - before, "estimate": float(np.mean(tr))}
+    samples = [float(s) for s in tr]
+    out["trace"] = {
+        "seconds": time.perf_counter() - t,
+        "hvps": count["hvps"] - before,
+        "estimate": float(np.mean(samples)),
+        # PyHessian reports no error bar; its samples give one.
+        "std_error": float(np.std(samples, ddof=1) / np.sqrt(len(samples))) if len(samples) > 1 else float("nan"),
+        "samples": samples,
+    }
     before, t = count["hvps"], time.perf_counter()
-    comp.density()
-    out["density"] = {"seconds": time.perf_counter() - t, "hvps": count["hvps"] - before}
+    nodes, weights = comp.density()
+    out["density"] = {
+        "seconds": time.perf_counter() - t,
+        "hvps": count["hvps"] - before,
+        "nodes": [[float(v) for v in run] for run in nodes],
+        "weights": [[float(v) for v in run] for run in weights],
+    }
     out["total_seconds"] = time.perf_counter() - start
     out["total_hvps"] = count["hvps"]
     return out

@@ -9,7 +9,9 @@
 //!   PyTorch reference when `bench/pytorch_reference.py` has run), with the
 //!   products checked against the first backend and against PyTorch;
 //! - *pyhessian*: the one-pass report on that workload against PyHessian's
-//!   three calls, on the last backend of `--backends`;
+//!   three calls, and the density alone against PyHessian's `density()`, on
+//!   the last backend of `--backends`, each scored against a tight reference
+//!   on the same operator (`versus.rs`);
 //! - *algorithms*: ResNet20 on a batch of the embedded digits (8x8) where
 //!   hundreds of products are affordable: Lanczos vs power iteration, SLQ,
 //!   the one-pass mode, against a tight Lanczos reference;
@@ -20,6 +22,7 @@ mod measure;
 mod products;
 mod pytorch;
 mod report;
+mod versus;
 mod workload;
 
 use std::path::PathBuf;
@@ -61,12 +64,30 @@ pub struct Cli {
     /// Number of seeds per trace estimator when measuring its error.
     #[arg(long, default_value_t = 20)]
     pub trace_seeds: u64,
-    /// Skip the one-pass vs PyHessian comparison (100 products of ResNet20 at batch 200).
+    /// Skip the one-pass vs PyHessian comparison (several hundred products of ResNet20 at batch 200).
     #[arg(long)]
     pub skip_one_pass: bool,
+    /// Lanczos budgets of the hessx runs compared with PyHessian, comma separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [40usize, 100])]
+    pub versus_iters: Vec<usize>,
+    /// Complement probes of the one-pass trace in that comparison (at least 10 for a trusted error bar).
+    #[arg(long, default_value_t = hessx_hessian::MIN_TRACE_PROBES)]
+    pub versus_trace_probes: usize,
+    /// Lanczos steps of each reference run (the top-5 and density the comparison scores against).
+    #[arg(long, default_value_t = 120)]
+    pub reference_iter: usize,
+    /// Independent SLQ runs averaged into the reference spectral distribution.
+    #[arg(long, default_value_t = 3)]
+    pub reference_runs: usize,
+    /// Probes of the reference trace (plain Hutchinson).
+    #[arg(long, default_value_t = 200)]
+    pub reference_trace_probes: usize,
     /// Only the per-backend product timings and agreement checks (a minute or two).
     #[arg(long)]
     pub products_only: bool,
+    /// Skip the estimator benchmarks on the embedded digits (Lanczos vs power, traces, dense truth).
+    #[arg(long)]
+    pub skip_estimators: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -91,9 +112,17 @@ fn main() -> std::process::ExitCode {
         let chosen = *cli.backends.last().expect("at least one backend");
         rec.set_backend(chosen.name());
         if !cli.skip_one_pass && !cli.products_only {
-            with_backend!(chosen, B, device => products::one_pass_vs_pyhessian::<B>(&mut rec, &workload, reference.as_ref(), &device))?;
+            let cfg = versus::VersusConfig {
+                iters: cli.versus_iters.clone(),
+                trace_probes: cli.versus_trace_probes,
+                reference_iter: cli.reference_iter,
+                reference_runs: cli.reference_runs,
+                reference_trace_probes: cli.reference_trace_probes,
+            };
+            with_backend!(chosen, B, device => versus::versus_pyhessian::<B>(&mut rec, &workload, reference.as_ref(), &cfg, &device))?;
+            rec.add("memory", &workload.name, "hessx-bench process", "peak RSS MiB", measure::peak_rss_mib());
         }
-        if !cli.products_only {
+        if !cli.products_only && !cli.skip_estimators {
             with_backend!(chosen, B, device => measure::estimators::<B>(&mut rec, &cli, &device))?;
         }
         let results = measure::Results { rows: rec.rows, workload_origin: workload.origin.clone(), chosen: chosen.name().into() };

@@ -82,6 +82,15 @@ impl Recorder {
     }
 }
 
+/// Peak resident memory of this process so far (Linux `VmHWM`), in MiB; NaN where it cannot be read.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
 /// Median seconds of `repeats` runs of `f` after one warm-up.
 pub fn median_seconds(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     f()?;
@@ -199,7 +208,7 @@ fn algorithms<O: SymOp>(rec: &mut Recorder, workload: &str, op: &mut O, truth: O
     let density = slq(op, &SlqConfig { iter: 100, n_v: 1, seed: 1, ..Default::default() })?;
     rec.add("density", workload, "slq iter 100 n_v 1", "hvps", density.hvps as f64);
     rec.add("density", workload, "slq iter 100 n_v 1", "seconds", density.seconds);
-    let once = one_pass(op, &OnePassConfig { slq: SlqConfig { iter: 100, n_v: 1, seed: 1, ..Default::default() }, k: 5, tol: 1e-3, verify: false })?;
+    let once = one_pass(op, &OnePassConfig { slq: SlqConfig { iter: 100, n_v: 1, seed: 1, ..Default::default() }, k: 5, tol: 1e-3, verify: false, ..Default::default() })?;
     rec.add("one-pass", workload, "one-pass iter 100 (eigen+trace+density)", "hvps", once.runs.hvps as f64);
     rec.add("one-pass", workload, "one-pass iter 100 (eigen+trace+density)", "seconds", once.runs.seconds);
     rec.add("one-pass", workload, "one-pass top-5", "max relative error", worst(&once.eigen.values));

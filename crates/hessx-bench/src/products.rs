@@ -2,13 +2,11 @@
 //! the shared ResNet20 workload; whether the backends (and PyTorch) agree on
 //! them; and the one-pass report against PyHessian's three calls.
 
-use std::time::Instant;
-
 use anyhow::Result;
 use burn::prelude::*;
-use hessx_hessian::{B1, Batch, OnePassConfig, ParamLayout, SymOp, flat_gradient, one_pass};
+use hessx_hessian::{B1, Batch, ParamLayout, SymOp, flat_gradient};
 use hessx_models::{BnMode, Input, Net, cross_entropy};
-use hessx_pipeline::curvature::model_hessian;
+use hessx_pipeline::curvature::{ProductEngine, model_hessian, model_hessian_with};
 
 use crate::measure::{Recorder, hvp_seconds, median_seconds};
 use crate::pytorch::PytorchReference;
@@ -62,15 +60,30 @@ pub fn backend_products<B: Backend>(
         let _ = g.gradient.slice([0..1]).into_data();
         Ok(())
     })?;
+    let setup = std::time::Instant::now();
     let mut op = model_hessian::<B>(model.clone(), workload.hessian_batches::<B>(device))?;
-    let (hvp_seconds, v) = hvp_seconds(&mut op, repeats)?;
+    let setup_seconds = setup.elapsed().as_secs_f64();
+    let (product_seconds, v) = hvp_seconds(&mut op, repeats)?;
     rec.add("products", name, "parameters", "count", layout.dim() as f64);
     rec.add("products", name, "gradient", "seconds", gradient_seconds);
-    rec.add("products", name, "hessian-vector product", "seconds", hvp_seconds);
-    rec.add("products", name, "hvp / gradient", "ratio", hvp_seconds / gradient_seconds);
+    rec.add("products", name, &format!("operator setup ({})", op.engine_name()), "seconds", setup_seconds);
+    rec.add("products", name, "hessian-vector product", "seconds", product_seconds);
+    rec.add("products", name, "hvp / gradient", "ratio", product_seconds / gradient_seconds);
+    let mut nested = model_hessian_with::<B>(model.clone(), workload.hessian_batches::<B>(device), ProductEngine::Nested)?;
+    if nested.engine_name() != op.engine_name() {
+        // What the retained graph saves: the same product by nested autodiff on the same backend.
+        let (nested_seconds, _) = hvp_seconds(&mut nested, repeats)?;
+        rec.add("products", name, "hessian-vector product, nested autodiff", "seconds", nested_seconds);
+        let hv = op.apply(&v)?;
+        let hv = op.vector_to_host(&hv);
+        let hv_nested = nested.apply(&v)?;
+        let hv_nested = nested.vector_to_host(&hv_nested);
+        rec.add("agreement", name, "H v retained graph vs nested autodiff", "relative L2 error", relative_error(&hv, &hv_nested));
+    }
+    drop(nested);
     if let Some(r) = reference {
-        rec.add("products", name, "hvp / pytorch hvp on a retained graph", "ratio", hvp_seconds / r.hvp_retained_seconds);
-        rec.add("products", name, "hvp / pytorch hvp from scratch", "ratio", hvp_seconds / r.hvp_from_scratch_seconds);
+        rec.add("products", name, "hvp / pytorch hvp on a retained graph", "ratio", product_seconds / r.hvp_retained_seconds);
+        rec.add("products", name, "hvp / pytorch hvp from scratch", "ratio", product_seconds / r.hvp_from_scratch_seconds);
     }
 
     // Agreement: the same v on every backend (same parameter order: same Rust model).
@@ -101,55 +114,5 @@ pub fn backend_products<B: Backend>(
             rec.add("agreement", name, &format!("{what} vs pytorch"), "relative difference", ((value - torch) / torch).abs());
         }
     }
-    Ok(())
-}
-
-/// The one-pass report (top-5 eigenvalues, trace, density: PyHessian's
-/// defaults) on the product workload, end to end from weights on the device,
-/// beside PyHessian's three calls on the same weights and batch.
-pub fn one_pass_vs_pyhessian<B: Backend>(
-    rec: &mut Recorder,
-    workload: &ProductWorkload,
-    reference: Option<&PytorchReference>,
-    device: &B::Device,
-) -> Result<()> {
-    let name = workload.name.as_str();
-    let model = workload.model::<B>(device)?;
-    let start = Instant::now();
-    let mut op = model_hessian::<B>(model, workload.hessian_batches::<B>(device))?;
-    let report = one_pass(&mut op, &OnePassConfig::default())?;
-    let seconds = start.elapsed().as_secs_f64();
-    let method = "hessx one-pass (top-5 + trace + density)";
-    rec.add("pyhessian", name, method, "hvps", report.runs.hvps as f64);
-    rec.add("pyhessian", name, method, "seconds", seconds);
-    rec.add("pyhessian", name, method, "top eigenvalue", report.eigen.values[0]);
-    rec.add("pyhessian", name, method, "trace estimate", report.trace.estimate);
-    let Some(py) = reference.and_then(|r| r.pyhessian.as_ref()) else { return Ok(()) };
-    let backend = rec.backend().to_string();
-    rec.set_backend("pytorch");
-    let method = "PyHessian eigenvalues(top_n=5) + trace() + density()";
-    rec.add("pyhessian", name, method, "hvps", py.total_hvps as f64);
-    rec.add("pyhessian", name, method, "seconds", py.total_seconds);
-    let top = py.eigenvalues.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    rec.add("pyhessian", name, method, "top eigenvalue", top);
-    rec.add("pyhessian", name, method, "trace estimate", py.trace.estimate);
-    for (call, secs, hvps) in [
-        ("hessian(...) setup (forward + backward)", py.setup_seconds, 0),
-        ("eigenvalues(top_n=5)", py.eigenvalues.seconds, py.eigenvalues.hvps),
-        ("trace()", py.trace.seconds, py.trace.hvps),
-        ("density()", py.density.seconds, py.density.hvps),
-    ] {
-        rec.add("pyhessian", name, &format!("PyHessian {call}"), "hvps", hvps as f64);
-        rec.add("pyhessian", name, &format!("PyHessian {call}"), "seconds", secs);
-    }
-    rec.set_backend(&backend);
-    rec.add("pyhessian", name, "hessx one-pass / PyHessian", "time ratio", seconds / py.total_seconds);
-    rec.add(
-        "pyhessian",
-        name,
-        "hessx one-pass vs PyHessian",
-        "top eigenvalue relative difference",
-        ((report.eigen.values[0] - top) / top).abs(),
-    );
     Ok(())
 }

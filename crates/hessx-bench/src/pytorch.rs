@@ -29,6 +29,22 @@ pub struct PytorchReference {
     pub check: CheckValues,
     /// PyHessian's three calls, when they were run.
     pub pyhessian: Option<PyHessianRun>,
+    /// How the weights were trained (absent in files from before the benchmark trained them).
+    #[serde(default)]
+    pub training: Option<Training>,
+    /// Peak resident memory of the reference process, PyHessian included.
+    #[serde(default)]
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// The short training run that made the benchmark's weights.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Training {
+    pub examples: usize,
+    pub epochs: usize,
+    pub train_accuracy: f64,
+    pub seconds: f64,
+    pub data: String,
 }
 
 /// Loss, |g|, g'Hg/|g|^2 and |Hg|/|g| for the gradient g of the workload.
@@ -69,13 +85,24 @@ pub struct PyHessianTrace {
     pub seconds: f64,
     pub hvps: u64,
     pub estimate: f64,
+    /// Standard error of the mean of its samples (PyHessian reports none; computed by the script).
+    #[serde(default = "nan")]
+    pub std_error: f64,
 }
 
-/// `density()`.
+/// `density()`, with the quadrature it returned (one list per run).
 #[derive(Debug, Clone, Deserialize)]
 pub struct PyHessianCall {
     pub seconds: f64,
     pub hvps: u64,
+    #[serde(default)]
+    pub nodes: Vec<Vec<f64>>,
+    #[serde(default)]
+    pub weights: Vec<Vec<f64>>,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 impl PytorchReference {

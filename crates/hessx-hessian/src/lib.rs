@@ -45,17 +45,24 @@ mod op;
 mod power;
 mod probes;
 mod results;
+#[cfg(feature = "tch")]
+pub mod retained;
 mod slq;
 mod trace;
 mod vector;
+mod wasserstein;
 
 pub use dense::{DenseEigen, DenseHessian, dense_eigen, dense_hessian};
 pub use error::{Error, Result};
 pub use lanczos::{LanczosConfig, lanczos_top_k};
 pub use layout::{ParamEntry, ParamLayout};
 pub use meyer2021hutchpp::{HutchppConfig, hutchpp};
-pub use nested::{B1, B2, Batch, DEFAULT_DETERMINISM_TOL, Gradient, HessianOp, flat_gradient};
-pub use onepass::{OnePassConfig, OnePassResult, one_pass};
+pub use nested::{
+    B1, B2, Batch, DEFAULT_DETERMINISM_TOL, Gradient, HessianOp, check_deterministic, flat_gradient,
+};
+#[cfg(feature = "tch")]
+pub use retained::RetainedHessianOp;
+pub use onepass::{MIN_TRACE_PROBES, OnePassConfig, OnePassResult, one_pass};
 pub use op::{DenseOp, SymOp};
 pub use power::{PowerConfig, power_iteration};
 pub use probes::{ProbeKind, ProbeStream};
@@ -65,3 +72,4 @@ pub use slq::{
 };
 pub use trace::{HutchinsonConfig, hutchinson};
 pub use vector::Vector;
+pub use wasserstein::{mixture, wasserstein1};

@@ -149,27 +149,9 @@ where
         }
     }
 
-    /// Applies the operator twice to the same seeded Rademacher vector and fails with
-    /// [`Error::NotDeterministic`] if `||Hv - Hv'|| > tol * ||Hv||` (e.g. [`DEFAULT_DETERMINISM_TOL`]).
-    /// Costs 2 products; returns the relative difference.
+    /// Applies the operator twice to the same vector; see [`check_deterministic`].
     pub fn check_deterministic(&mut self, tol: f64) -> Result<f64> {
-        let v = self.vector_from_host(
-            &ProbeStream::new(0xde7e_4411).draw(ProbeKind::Rademacher, self.dim()),
-        );
-        let a = self.apply(&v)?;
-        let mut b = self.apply(&v)?;
-        let scale = a.norm();
-        b.axpy(-1.0, &a);
-        let rel_diff = if scale > 0.0 {
-            b.norm() / scale
-        } else {
-            b.norm()
-        };
-        if rel_diff.is_finite() && rel_diff <= tol {
-            Ok(rel_diff)
-        } else {
-            Err(Error::NotDeterministic { rel_diff, tol })
-        }
+        check_deterministic(self, tol)
     }
 
     /// `H_b v` for one batch.
@@ -194,6 +176,27 @@ where
         };
         self.model.visit(&mut hv);
         self.layout.assemble(hv.out, &self.device)
+    }
+}
+
+/// Applies `op` twice to the same seeded Rademacher vector and fails with [`Error::NotDeterministic`] if
+/// `||Hv - Hv'|| > tol * ||Hv||` (e.g. [`DEFAULT_DETERMINISM_TOL`]). Costs 2 products; returns the
+/// relative difference.
+pub fn check_deterministic<O: SymOp>(op: &mut O, tol: f64) -> Result<f64> {
+    let v = op.vector_from_host(&ProbeStream::new(0xde7e_4411).draw(ProbeKind::Rademacher, op.dim()));
+    let a = op.apply(&v)?;
+    let mut b = op.apply(&v)?;
+    let scale = a.norm();
+    b.axpy(-1.0, &a);
+    let rel_diff = if scale > 0.0 {
+        b.norm() / scale
+    } else {
+        b.norm()
+    };
+    if rel_diff.is_finite() && rel_diff <= tol {
+        Ok(rel_diff)
+    } else {
+        Err(Error::NotDeterministic { rel_diff, tol })
     }
 }
 

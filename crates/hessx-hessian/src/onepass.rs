@@ -1,16 +1,38 @@
 //! Top eigenvalues, trace and density from the same Lanczos runs.
 //!
 //! SLQ already builds a Krylov space per probe; its Ritz pairs at the right end of the spectrum are
-//! eigenpair estimates (the extreme eigenvalues converge first), and its quadratures give the trace. A user
-//! who wants all three pays `n_v * iter` products once instead of separate budgets. The eigenpairs come from
-//! the first run, with residuals from the Lanczos relation (or explicit, with [`OnePassConfig::verify`]).
+//! eigenpair estimates (the extreme eigenvalues converge first), and its quadratures give the density. A
+//! user who wants all three pays `n_v * iter` products once instead of separate budgets. The eigenpairs come
+//! from the first run, with residuals from the Lanczos relation (or explicit, with [`OnePassConfig::verify`]).
+//!
+//! **The trace** is the trace of `H` on the first run's Krylov space plus a Hutchinson estimate on its
+//! orthogonal complement (Krylov-deflated Hutchinson, in the spirit of Hutch++ with the Lanczos basis as
+//! the sketch). With `Q` the orthonormal Lanczos basis (`m` columns) and `P = Q Q^T`,
+//! `tr(H) = tr(Q^T H Q) + tr((I - P) H (I - P))`, and `Q^T H Q = T_m` (full reorthogonalisation), so the
+//! first term is `sum(alpha)`, exact and free. The second is estimated from [`OnePassConfig::trace_probes`]
+//! Rademacher probes projected onto the complement (`z' = (I - P) z`, `E[z'^T H z'] = tr((I - P) H (I - P))`,
+//! unbiased given `Q` because the probes are drawn independently of the first run's start vector), one
+//! product each, with the standard error of their mean. The Krylov space holds the outlying eigenvalues,
+//! which dominate `||H||_F` and so the variance of plain Hutchinson (`2 ||H||_F^2`); what is left to sample
+//! is the bulk. The earlier one-probe trace (`dim * v^T H v` of the SLQ start vector) had no error bar.
 
 use std::time::Instant;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, finite};
+use crate::krylov::Krylov;
 use crate::op::SymOp;
-use crate::results::{EigenResult, ResidualKind, TraceResult};
-use crate::slq::{Density, SlqConfig, SlqRuns, pyhessian_density, slq_keep_first, slq_trace};
+use crate::probes::{ProbeKind, ProbeStream};
+use crate::results::{EigenResult, ResidualKind, TraceResult, mean_and_std_error};
+use crate::slq::{Density, SlqConfig, SlqRuns, pyhessian_density, slq_keep_first};
+use crate::vector::Vector;
+
+/// Fewer complement probes than this give a trace whose standard error has too few degrees of freedom to
+/// be trusted (a t-interval with < 9 degrees of freedom is much wider than the normal one): such a trace is
+/// reported with `converged = false`.
+pub const MIN_TRACE_PROBES: usize = 10;
+
+/// Offset mixed into the SLQ seed for the complement probes, so they are independent of the SLQ probes.
+const TRACE_STREAM: u64 = 0x7472_6163_655f_6f70;
 
 /// Settings for [`one_pass`].
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +45,9 @@ pub struct OnePassConfig {
     pub tol: f64,
     /// Recompute the eigenpair residuals with one explicit product each. Default false.
     pub verify: bool,
+    /// Probes (one product each) for the trace on the complement of the Krylov space. Default
+    /// [`MIN_TRACE_PROBES`]; fewer give a trace with `converged = false`.
+    pub trace_probes: usize,
 }
 
 impl Default for OnePassConfig {
@@ -32,6 +57,7 @@ impl Default for OnePassConfig {
             k: 5,
             tol: 1e-3,
             verify: false,
+            trace_probes: MIN_TRACE_PROBES,
         }
     }
 }
@@ -41,7 +67,8 @@ impl Default for OnePassConfig {
 pub struct OnePassResult<V> {
     /// Top-k Ritz pairs of the first run (`iterations` = SLQ steps, `hvps` = verification products only).
     pub eigen: EigenResult<V>,
-    /// The SLQ trace estimate ([`slq_trace`]; `hvps` and `seconds` are those of the whole pass).
+    /// The Krylov-deflated trace estimate (`hvps` and `seconds` are those of the whole pass; `probes` the
+    /// complement probes).
     pub trace: TraceResult,
     /// The density with PyHessian's defaults ([`pyhessian_density`]).
     pub density: Density,
@@ -67,6 +94,9 @@ pub fn one_pass<O: SymOp>(op: &mut O, cfg: &OnePassConfig) -> Result<OnePassResu
     let values: Vec<f64> = ritz.values[..cfg.k].to_vec();
     let vectors: Vec<O::V> = (0..cfg.k).map(|i| kr.ritz_vector(&ritz, i)).collect();
     let estimates: Vec<f64> = (0..cfg.k).map(|i| kr.residual_estimate(&ritz, i)).collect();
+    let hvps0 = op.hvps();
+    let mut trace = deflated_trace(op, &kr, cfg.trace_probes, cfg.slq.seed)?;
+    let trace_hvps = op.hvps() - hvps0;
     drop(kr); // frees the Krylov basis before any further product
     let hvps0 = op.hvps();
     let (residuals, residual_kind) = if cfg.verify {
@@ -90,16 +120,59 @@ pub fn one_pass<O: SymOp>(op: &mut O, cfg: &OnePassConfig) -> Result<OnePassResu
         hvps: op.hvps() - hvps0,
         seconds,
     };
-    let trace = TraceResult {
-        hvps: runs.hvps + eigen.hvps,
-        seconds,
-        ..slq_trace(&runs)
-    };
+    trace.hvps = runs.hvps + trace_hvps + eigen.hvps;
+    trace.seconds = seconds;
     let density = pyhessian_density(&runs.runs)?;
     Ok(OnePassResult {
         eigen,
         trace,
         density,
         runs,
+    })
+}
+
+/// `tr(T_m)` plus a Hutchinson estimate of the trace on the complement of the Krylov space of `kr`
+/// (module docs). `hvps` and `seconds` are left for the caller to fill in.
+fn deflated_trace<O: SymOp>(
+    op: &mut O,
+    kr: &Krylov<O::V>,
+    probes: usize,
+    seed: u64,
+) -> Result<TraceResult> {
+    let m = kr.steps();
+    let dim = op.dim();
+    let krylov_part: f64 = kr.alphas.iter().sum();
+    let basis = &kr.basis[..m];
+    if m >= dim {
+        // The Krylov space is the whole space: tr(T) is the trace.
+        return Ok(TraceResult {
+            estimate: krylov_part,
+            std_error: 0.0,
+            probes: 0,
+            converged: true,
+            hvps: 0,
+            seconds: 0.0,
+        });
+    }
+    let mut stream = ProbeStream::new(seed ^ TRACE_STREAM);
+    let mut samples = Vec::with_capacity(probes);
+    for _ in 0..probes {
+        let mut z = op.vector_from_host(&stream.draw(ProbeKind::Rademacher, dim));
+        z.orthogonalize_against(basis);
+        let hz = op.apply(&z)?;
+        samples.push(finite(z.dot(&hz), "complement trace sample z'^T H z'")?);
+    }
+    let (complement, std_error) = if samples.is_empty() {
+        (0.0, f64::NAN)
+    } else {
+        mean_and_std_error(&samples)
+    };
+    Ok(TraceResult {
+        estimate: krylov_part + complement,
+        std_error,
+        probes: samples.len(),
+        converged: samples.len() >= MIN_TRACE_PROBES && std_error.is_finite(),
+        hvps: 0,
+        seconds: 0.0,
     })
 }

@@ -10,3 +10,5 @@ mod common;
 mod matrix;
 #[path = "suite/models.rs"]
 mod models;
+#[path = "suite/onepass_trace.rs"]
+mod onepass_trace;

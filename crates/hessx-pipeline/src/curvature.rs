@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use hessx_data::ImageSet;
-use hessx_hessian::{B1, B2, Batch, DEFAULT_DETERMINISM_TOL, EigenResult, HessianOp, ParamLayout};
-use hessx_models::{BnMode, Input, Net, cross_entropy};
+use hessx_hessian::{B1, B2, Batch, DEFAULT_DETERMINISM_TOL, EigenResult, ParamLayout};
+use hessx_models::{BnMode, Net};
 use hessx_store::tables::{CheckpointRow, EigenvalueRow, EigenvectorRow, Row, read_rows, write_rows};
 use hessx_store::{DataDir, RunDir, RunIdentity};
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,7 @@ use crate::backend::BackendKind;
 use crate::batches::{Normalization, epoch_order, image_batch};
 use crate::data_setup::load_train_data;
 use crate::train::TrainConfig;
+pub use crate::hessian_op::{HessianBatch, LossFn, ModelHessian, ProductEngine};
 
 /// Batch-norm mode of the loss whose Hessian is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -145,31 +146,6 @@ pub fn select_checkpoints(all: Vec<CheckpointRow>, steps: &[i64], every: usize) 
     Ok(chosen.into_iter().enumerate().filter(|(i, _)| i % every == 0 || *i == last).map(|(_, c)| c).collect())
 }
 
-/// One batch of the Hessian's loss.
-#[derive(Clone, Debug)]
-pub struct HessianBatch<B: Backend> {
-    images: Tensor<B2<B>, 4>,
-    labels: Tensor<B2<B>, 1, Int>,
-    mode: BnMode,
-}
-
-impl<B: Backend> HessianBatch<B> {
-    /// A batch of images already on the device, with the BN mode its forward uses.
-    pub fn new(images: Tensor<B2<B>, 4>, labels: Tensor<B2<B>, 1, Int>, mode: BnMode) -> Self {
-        HessianBatch { images, labels, mode }
-    }
-}
-
-/// The loss whose Hessian is taken: mean cross-entropy of one batch.
-fn batch_loss<B: Backend>(model: &Net<B2<B>>, batch: &HessianBatch<B>) -> Tensor<B2<B>, 1> {
-    cross_entropy(model.forward(Input::Images(batch.images.clone()), batch.mode), batch.labels.clone())
-}
-
-/// The loss function's type, so that the operator's type can be named.
-pub type LossFn<B> = fn(&Net<B2<B>>, &HessianBatch<B>) -> Tensor<B2<B>, 1>;
-/// The Hessian operator of a model checkpoint.
-pub type ModelHessian<B> = HessianOp<B, Net<B2<B>>, HessianBatch<B>, LossFn<B>>;
-
 /// The Hessian batches (on the device) for `indices` of `data`.
 pub fn hessian_batches<B: Backend>(
     data: &ImageSet,
@@ -187,7 +163,7 @@ pub fn hessian_batches<B: Backend>(
         .chunks(chunk.max(1))
         .map(|idx| {
             let (images, labels) = image_batch::<B2<B>>(data, idx, norm, None, device);
-            Batch::new(HessianBatch { images, labels, mode }, idx.len())
+            Batch::new(HessianBatch::new(images, labels, mode), idx.len())
         })
         .collect()
 }
@@ -205,16 +181,26 @@ pub fn checkpoint_hessian<B: Backend>(
     let path = ctx.run.root().join(&checkpoint.file);
     let (_, model) = hessx_models::load_checkpoint::<B1<B>>(&path, Some(&ctx.train.model), device)?;
     let layout = param_layout(&model, args)?;
-    let mut op = HessianOp::with_layout(model, layout, batches, batch_loss::<B> as LossFn<B>)?;
+    let mut op = ModelHessian::new(model, layout, batches, ProductEngine::Auto)?;
     op.check_deterministic(DEFAULT_DETERMINISM_TOL)
         .with_context(|| format!("checkpoint {}", path.display()))?;
     Ok(op)
 }
 
 /// The Hessian operator of `model`'s mean cross-entropy over `batches`,
-/// over all trainable parameters.
+/// over all trainable parameters, with the backend's fastest exact products.
 pub fn model_hessian<B: Backend>(model: Net<B1<B>>, batches: Vec<Batch<HessianBatch<B>>>) -> Result<ModelHessian<B>> {
-    Ok(HessianOp::new(model, batches, batch_loss::<B> as LossFn<B>)?)
+    model_hessian_with(model, batches, ProductEngine::Auto)
+}
+
+/// [`model_hessian`] with the product implementation chosen by the caller (benchmarks compare them).
+pub fn model_hessian_with<B: Backend>(
+    model: Net<B1<B>>,
+    batches: Vec<Batch<HessianBatch<B>>>,
+    engine: ProductEngine,
+) -> Result<ModelHessian<B>> {
+    let layout = ParamLayout::trainable(&model)?;
+    Ok(ModelHessian::new(model, layout, batches, engine)?)
 }
 
 fn param_layout<B: Backend>(model: &Net<B1<B>>, args: &HessianArgs) -> Result<ParamLayout> {

@@ -11,6 +11,7 @@ pub mod checksum;
 pub mod config;
 pub mod curvature;
 pub mod data_setup;
+pub mod hessian_op;
 pub mod models;
 pub use hessx_profile as profile;
 pub mod train;

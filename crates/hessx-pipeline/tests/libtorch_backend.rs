@@ -17,7 +17,7 @@ use hessx_data::load_images;
 use hessx_hessian::{B1, LanczosConfig, ProbeKind, ProbeStream, SymOp, lanczos_top_k};
 use hessx_models::{Activation, Arch, InputSpec, ModelSpec};
 use hessx_pipeline::batches::Normalization;
-use hessx_pipeline::curvature::{HessianBnMode, hessian_batches, model_hessian};
+use hessx_pipeline::curvature::{HessianBnMode, ModelHessian, ProductEngine, hessian_batches, model_hessian, model_hessian_with};
 use hessx_store::DataDir;
 
 const TOL: f64 = 1e-4;
@@ -76,4 +76,56 @@ fn resnet_products_agree_with_flex() {
 #[test]
 fn tanh_mlp_products_agree_with_flex() {
     agree(Arch::Mlp { hidden: vec![32, 16], activation: Activation::Tanh });
+}
+
+/// Products on libtorch's retained graph (`ModelHessian::Retained`, what `--backend libtorch` uses) against
+/// nested burn autodiff on the same backend, weights, batch and vectors. Both are exact; they differ by f32
+/// rounding of different operation orders (1e-7 to 1e-5 relative), a missing or doubled term by far more.
+/// One batch keeps the graph between products; two batches rebuild it per product: both paths are checked,
+/// and the retained product must repeat exactly (the graph is not consumed or altered by a product).
+fn retained_matches_nested(arch: Arch) {
+    type T = LibTorch<f32>;
+    let spec = ModelSpec { arch, input: InputSpec::Image { channels: 1, height: 8, width: 8 }, num_classes: 10 };
+    let device = Default::default();
+    <B1<T> as Backend>::seed(&device, 9);
+    let model = spec.init::<B1<T>>(&device);
+    let digits = load_images(&DataDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data")), "digits", "train", None)
+        .expect("the digits ship with the repository");
+    let indices: Vec<usize> = (0..96).collect();
+    for chunk in [96, 64] {
+        let batches = || hessian_batches::<T>(&digits, &indices, chunk, &Normalization::of(&digits), HessianBnMode::Eval, &device);
+        let mut retained = model_hessian_with(model.clone(), batches(), ProductEngine::Auto).unwrap();
+        let mut nested = model_hessian_with(model.clone(), batches(), ProductEngine::Nested).unwrap();
+        assert!(matches!(retained, ModelHessian::Retained(_)), "LibTorch should take retained-graph products");
+        assert!(matches!(nested, ModelHessian::Nested(_)));
+        for seed in [1, 2] {
+            let v = retained.vector_from_host(&ProbeStream::new(seed).draw(ProbeKind::Gaussian, retained.dim()));
+            let a = retained.vector_to_host(&retained.apply(&v).unwrap());
+            let again = retained.vector_to_host(&retained.apply(&v).unwrap());
+            let b = nested.vector_to_host(&nested.apply(&v).unwrap());
+            let err = relative_error(&a, &b);
+            assert!(err < TOL, "{} (batches of {chunk}): retained vs nested {err:.2e}", spec.name());
+            assert_eq!(a, again, "{}: a second retained product with the same v differs", spec.name());
+        }
+    }
+}
+
+#[test]
+fn retained_graph_resnet_matches_nested() {
+    retained_matches_nested(Arch::ResNet { depth: 8, batch_norm: true, residual: true });
+}
+
+#[test]
+fn retained_graph_cnn_matches_nested() {
+    retained_matches_nested(Arch::SmallCnn);
+}
+
+#[test]
+fn retained_graph_mlp_matches_nested() {
+    retained_matches_nested(Arch::Mlp { hidden: vec![32, 16], activation: Activation::Tanh });
+}
+
+#[test]
+fn retained_graph_transformer_matches_nested() {
+    retained_matches_nested(Arch::Transformer { patch: 4, dim: 16, depth: 1, heads: 2, mlp_dim: 32 });
 }

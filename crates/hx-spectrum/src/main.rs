@@ -155,7 +155,7 @@ fn spectrum<B: Backend>(cli: &Cli, ctx: &RunContext, device: &B::Device) -> Resu
         let slq_cfg = SlqConfig { iter: cli.iter, n_v: cli.n_v, seed: cli.hessian.seed, ..Default::default() };
         let t0 = Instant::now();
         let runs: SlqRuns = if cli.one_pass {
-            let cfg = OnePassConfig { slq: slq_cfg, k: cli.top_k, tol: 1e-3, verify: true };
+            let cfg = OnePassConfig { slq: slq_cfg, k: cli.top_k, tol: 1e-3, verify: true, ..Default::default() };
             let result = one_pass(&mut op, &cfg)?;
             // The eigenvector table of a step is shared with hx-eigen; one-pass
             // vectors only fill it when no dedicated solve wrote it.

@@ -171,6 +171,7 @@ fn mlp_solvers_agree_with_the_dense_hessian() {
             k,
             tol: 1e-4,
             verify: true,
+            ..Default::default()
         },
     )
     .unwrap();
