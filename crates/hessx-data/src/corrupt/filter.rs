@@ -1,21 +1,69 @@
 //! Spatial filters on one channel plane (row-major `h x w` floats): the
-//! Gaussian blur of `scipy.ndimage.gaussian_filter` (edges `nearest`,
-//! truncated at 4 sigma) and Pillow's `BOX` resize, which `pixelate` uses
-//! down and then up again.
+//! Gaussian blur of `scipy.ndimage.gaussian_filter`, correlation with a
+//! sparse kernel, bilinear sampling and centred zoom, and Pillow's `BOX`
+//! resize, which `pixelate` uses down and then up again. Each takes the edge
+//! rule of the library the recipe called ([`Edge`]).
 
-/// Gaussian blur of `plane` with standard deviation `sigma` pixels.
+use std::collections::BTreeMap;
+
+/// How a filter reads outside the plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Edge {
+    /// Repeat the edge value (`aa|abcd|dd`): scipy's and skimage's `nearest`, ImageMagick's default.
+    Nearest,
+    /// Mirror, edge included (`ba|abcd|dc`): scipy's `reflect`.
+    Reflect,
+    /// Mirror about the edge value (`cb|abcd|cb`): OpenCV's default `BORDER_REFLECT_101`.
+    Reflect101,
+}
+
+impl Edge {
+    /// The index inside `0..n` that index `i` reads.
+    pub(crate) fn index(self, i: isize, n: usize) -> usize {
+        let n = n as isize;
+        if (0..n).contains(&i) {
+            return i as usize;
+        }
+        let m = match self {
+            Edge::Nearest => i.clamp(0, n - 1),
+            Edge::Reflect => {
+                let m = i.rem_euclid(2 * n);
+                if m < n { m } else { 2 * n - 1 - m }
+            }
+            Edge::Reflect101 if n == 1 => 0,
+            Edge::Reflect101 => {
+                let m = i.rem_euclid(2 * (n - 1));
+                if m < n { m } else { 2 * (n - 1) - m }
+            }
+        };
+        m as usize
+    }
+}
+
+/// Gaussian blur of `plane` with standard deviation `sigma` pixels, edges
+/// `nearest`, truncated at 4 sigma (skimage's `gaussian` defaults).
 pub(crate) fn gaussian_blur(plane: &[f32], h: usize, w: usize, sigma: f32) -> Vec<f32> {
-    let radius = (4.0 * sigma + 0.5) as isize;
-    let mut kernel: Vec<f32> = (-radius..=radius).map(|x| (-0.5 * (x as f32 / sigma).powi(2)).exp()).collect();
-    let total: f32 = kernel.iter().sum();
-    kernel.iter_mut().for_each(|k| *k /= total);
-    let convolve = |src: &[f32], len: usize, stride: usize, count: usize, step: usize| {
+    gaussian_filter(plane, h, w, [sigma, sigma], 4.0, Edge::Nearest)
+}
+
+/// `scipy.ndimage.gaussian_filter` with standard deviations `[sigma_y,
+/// sigma_x]`, the kernel cut at `truncate` sigmas; an axis with sigma 0 is
+/// left alone, as scipy does.
+pub(crate) fn gaussian_filter(plane: &[f32], h: usize, w: usize, sigma: [f32; 2], truncate: f32, edge: Edge) -> Vec<f32> {
+    let pass = |src: &[f32], sigma: f32, len: usize, stride: usize, count: usize, step: usize| {
+        if sigma <= 0.0 {
+            return src.to_vec();
+        }
+        let radius = (truncate * sigma + 0.5) as isize;
+        let mut kernel: Vec<f32> = (-radius..=radius).map(|x| (-0.5 * (x as f32 / sigma).powi(2)).exp()).collect();
+        let total: f32 = kernel.iter().sum();
+        kernel.iter_mut().for_each(|k| *k /= total);
         let mut out = vec![0f32; src.len()];
         for line in 0..count {
             for i in 0..len {
                 let mut acc = 0f32;
                 for (k, weight) in kernel.iter().enumerate() {
-                    let j = (i as isize + k as isize - radius).clamp(0, len as isize - 1) as usize;
+                    let j = edge.index(i as isize + k as isize - radius, len);
                     acc += weight * src[line * step + j * stride];
                 }
                 out[line * step + i * stride] = acc;
@@ -23,8 +71,72 @@ pub(crate) fn gaussian_blur(plane: &[f32], h: usize, w: usize, sigma: f32) -> Ve
         }
         out
     };
-    let rows = convolve(plane, w, 1, h, w);
-    convolve(&rows, h, w, w, 1)
+    let rows = pass(plane, sigma[1], w, 1, h, w);
+    pass(&rows, sigma[0], h, w, w, 1)
+}
+
+/// A sparse kernel: `(dy, dx, weight)` taps, read as `out[y][x] = sum weight * in[y + dy][x + dx]`.
+pub(crate) type Taps = Vec<(isize, isize, f32)>;
+
+/// Correlate `plane` with `taps` (OpenCV's `filter2D`, ImageMagick's motion blur).
+pub(crate) fn correlate(plane: &[f32], h: usize, w: usize, taps: &[(isize, isize, f32)], edge: Edge) -> Vec<f32> {
+    let mut out = vec![0f32; plane.len()];
+    for y in 0..h {
+        for x in 0..w {
+            out[y * w + x] = taps
+                .iter()
+                .map(|&(dy, dx, k)| k * plane[edge.index(y as isize + dy, h) * w + edge.index(x as isize + dx, w)])
+                .sum();
+        }
+    }
+    out
+}
+
+/// A kernel designed on CIFAR's 32x32 grid, seen on a grid `scale` times as
+/// fine per axis (`[sy, sx]`, below 1 for smaller images): each tap moves to
+/// `(dy sy, dx sx)` and its weight is split bilinearly between the four
+/// nearest whole offsets. The total weight and, up to that split, the
+/// kernel's extent in image fractions are kept; scale 1 gives the kernel back.
+pub(crate) fn rescale_taps(taps: &[(f64, f64, f64)], scale: [f64; 2]) -> Taps {
+    let mut grid: BTreeMap<(isize, isize), f64> = BTreeMap::new();
+    for &(dy, dx, k) in taps {
+        let (y, x) = (dy * scale[0], dx * scale[1]);
+        let (y0, x0) = (y.floor(), x.floor());
+        let (fy, fx) = (y - y0, x - x0);
+        for (oy, wy) in [(0, 1.0 - fy), (1, fy)] {
+            for (ox, wx) in [(0, 1.0 - fx), (1, fx)] {
+                if wy * wx > 0.0 {
+                    *grid.entry((y0 as isize + oy, x0 as isize + ox)).or_default() += k * wy * wx;
+                }
+            }
+        }
+    }
+    grid.into_iter().map(|((dy, dx), k)| (dy, dx, k as f32)).collect()
+}
+
+/// Linear interpolation of `plane` at the real position `(y, x)`; the two
+/// neighbours on each axis are read through `edge` (scipy's `map_coordinates`
+/// with `order=1`).
+pub(crate) fn bilinear(plane: &[f32], h: usize, w: usize, y: f32, x: f32, edge: Edge) -> f32 {
+    let (y0, x0) = (y.floor(), x.floor());
+    let (fy, fx) = (y - y0, x - x0);
+    let (y0, x0) = (y0 as isize, x0 as isize);
+    let at = |yy: isize, xx: isize| plane[edge.index(yy, h) * w + edge.index(xx, w)];
+    (1.0 - fy) * ((1.0 - fx) * at(y0, x0) + fx * at(y0, x0 + 1)) + fy * ((1.0 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1))
+}
+
+/// Zoom into the centre of `plane` by `factor` >= 1, keeping its size:
+/// output pixel `p` reads the input at `c + (p - c) / factor` (`c` the
+/// centre), linearly interpolated.
+pub(crate) fn zoom(plane: &[f32], h: usize, w: usize, factor: f32) -> Vec<f32> {
+    let (cy, cx) = ((h as f32 - 1.0) / 2.0, (w as f32 - 1.0) / 2.0);
+    let mut out = Vec::with_capacity(plane.len());
+    for y in 0..h {
+        for x in 0..w {
+            out.push(bilinear(plane, h, w, cy + (y as f32 - cy) / factor, cx + (x as f32 - cx) / factor, Edge::Nearest));
+        }
+    }
+    out
 }
 
 /// For each output index, the input indices and normalised weights of
@@ -54,7 +166,20 @@ fn box_coefficients(in_len: usize, out_len: usize) -> Vec<Vec<(usize, f32)>> {
 /// pass first; values are rounded to 8 bits after each pass as Pillow does
 /// on 8-bit images.
 pub(crate) fn box_resize(plane: &[f32], h: usize, w: usize, oh: usize, ow: usize) -> Vec<f32> {
-    let quantise = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() / 255.0;
+    resize(plane, h, w, oh, ow, |v| (v.clamp(0.0, 1.0) * 255.0).round() / 255.0)
+}
+
+/// Box-filter resize without 8-bit rounding: the area average when
+/// shrinking, repetition when growing. Layers drawn on CIFAR's 32x32 grid
+/// (snow, fog, frost, spatter) reach other image sizes through it.
+pub(crate) fn resample(plane: &[f32], h: usize, w: usize, oh: usize, ow: usize) -> Vec<f32> {
+    if (h, w) == (oh, ow) {
+        return plane.to_vec();
+    }
+    resize(plane, h, w, oh, ow, |v| v)
+}
+
+fn resize(plane: &[f32], h: usize, w: usize, oh: usize, ow: usize, quantise: impl Fn(f32) -> f32) -> Vec<f32> {
     let cx = box_coefficients(w, ow);
     let cy = box_coefficients(h, oh);
     let mut rows = vec![0f32; h * ow];
