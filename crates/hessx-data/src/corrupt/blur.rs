@@ -81,16 +81,16 @@ pub(crate) fn glass(x: &mut [f32], shape: [usize; 3], severity: u8, rng: &mut im
         let out = filter::gaussian_blur(p, h, w, sigma);
         p.iter_mut().zip(out).for_each(|(v, b)| *v = (b * 255.0).floor() / 255.0);
     }
-    let d = delta as isize;
+    let d: i64 = delta;
     for _ in 0..iterations {
-        for y in ((d + 1)..=(h as isize - d)).rev() {
-            for xx in ((d + 1)..=(w as isize - d)).rev() {
+        // The recipe's `range(32 - d, d, -1)`: from side - d down to d + 1.
+        for y in ((d + 1)..=(h as i64 - d)).rev() {
+            for xx in ((d + 1)..=(w as i64 - d)).rev() {
                 let dx = rng.random_range(-d..d);
                 let dy = rng.random_range(-d..d);
-                let (ty, tx) = (y.min(h as isize - 1) as usize, xx.min(w as isize - 1) as usize);
-                let (fy, fx) = ((y + dy).min(h as isize - 1) as usize, (xx + dx).min(w as isize - 1) as usize);
+                let (to, from) = (y as usize * w + xx as usize, (y + dy) as usize * w + (xx + dx) as usize);
                 for ch in 0..c {
-                    x[ch * plane + ty * w + tx] = x[ch * plane + fy * w + fx];
+                    x[ch * plane + to] = x[ch * plane + from];
                 }
             }
         }
@@ -101,21 +101,18 @@ pub(crate) fn glass(x: &mut [f32], shape: [usize; 3], severity: u8, rng: &mut im
     }
 }
 
-/// Zoom blur: the mean of the image and its zooms by `1 + 0.01 k`,
-/// `k = 0..n`. `n` is the length of the recipe's `np.arange(1, end, 0.01)`,
-/// which floating point makes 7, 12, 16, 21, 26 for the five ends.
-///
-/// The recipe's `clipped_zoom` crops a whole number of pixels and resizes
-/// with corners aligned, which leaves zooms below 1 + 1/(side - 1) unchanged
-/// and anchors small zooms at the top-left corner; here every zoom is
-/// continuous and centred, so it means the same at 8 and at 32 pixels.
+/// Zoom blur: the mean of the image and its zooms by `1 + k step`,
+/// `k = 0..n` ([`filter::clipped_zoom`], the recipe's geometry), the values
+/// of the recipe's `np.arange(1, end, 0.01)`. NumPy steps by `(1 + 0.01) - 1`,
+/// a little over 0.01, which makes `n` 7, 12, 16, 21, 26 for the five ends
+/// and decides how zoom 1.25 rounds its size (to 33, not 32).
 pub(crate) fn zoom(x: &mut [f32], shape: [usize; 3], severity: u8) {
     let n = [7, 12, 16, 21, 26][(severity - 1) as usize];
     let [_, h, w] = shape;
     for p in x.chunks_exact_mut(h * w) {
         let mut acc: Vec<f32> = p.to_vec();
         for k in 0..n {
-            let zoomed = filter::zoom(p, h, w, 1.0 + 0.01 * k as f32);
+            let zoomed = filter::clipped_zoom(p, h, w, 1.0 + k as f64 * ((1.0f64 + 0.01) - 1.0));
             acc.iter_mut().zip(zoomed).for_each(|(a, z)| *a += z);
         }
         p.iter_mut().zip(acc).for_each(|(v, a)| *v = a / (n + 1) as f32);

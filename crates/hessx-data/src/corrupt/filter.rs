@@ -1,6 +1,6 @@
 //! Spatial filters on one channel plane (row-major `h x w` floats): the
 //! Gaussian blur of `scipy.ndimage.gaussian_filter`, correlation with a
-//! sparse kernel, bilinear sampling and centred zoom, and Pillow's `BOX`
+//! sparse kernel, bilinear sampling, the recipe's zoom, and Pillow's `BOX`
 //! resize, which `pixelate` uses down and then up again. Each takes the edge
 //! rule of the library the recipe called ([`Edge`]).
 
@@ -125,18 +125,36 @@ pub(crate) fn bilinear(plane: &[f32], h: usize, w: usize, y: f32, x: f32, edge: 
     (1.0 - fy) * ((1.0 - fx) * at(y0, x0) + fx * at(y0, x0 + 1)) + fy * ((1.0 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1))
 }
 
-/// Zoom into the centre of `plane` by `factor` >= 1, keeping its size:
-/// output pixel `p` reads the input at `c + (p - c) / factor` (`c` the
-/// centre), linearly interpolated.
-pub(crate) fn zoom(plane: &[f32], h: usize, w: usize, factor: f32) -> Vec<f32> {
-    let (cy, cx) = ((h as f32 - 1.0) / 2.0, (w as f32 - 1.0) / 2.0);
+/// The recipe's `clipped_zoom(plane, factor)`: crop the central
+/// `ceil(32 / factor)` pixels, resize them by `factor` with
+/// `scipy.ndimage.zoom(order=1)` (corners aligned, size rounded) and trim
+/// back to 32. On CIFAR's 32 pixels that is an affine map per axis from
+/// output to source pixel; other sizes use the same map in fractions of the
+/// image (pixel centres at `(i + 0.5) / n`), so 32x32 images get the recipe's
+/// zoom exactly, whole-pixel crops included, and smaller ones a continuous
+/// version of it.
+pub(crate) fn clipped_zoom(plane: &[f32], h: usize, w: usize, factor: f64) -> Vec<f32> {
+    let (fy, fx) = (zoom_axis(h, factor), zoom_axis(w, factor));
     let mut out = Vec::with_capacity(plane.len());
     for y in 0..h {
         for x in 0..w {
-            out.push(bilinear(plane, h, w, cy + (y as f32 - cy) / factor, cx + (x as f32 - cx) / factor, Edge::Nearest));
+            out.push(bilinear(plane, h, w, fy(y as f64) as f32, fx(x as f64) as f32, Edge::Nearest));
         }
     }
     out
+}
+
+/// On an axis of `n` pixels: the source position that output pixel `o` of [`clipped_zoom`] reads.
+fn zoom_axis(n: usize, factor: f64) -> impl Fn(f64) -> f64 {
+    const SIDE: f64 = 32.0;
+    let crop = (SIDE / factor).ceil();
+    let top = ((SIDE - crop) / 2.0).floor();
+    // Python's round() rounds halves to even.
+    let zoomed = (crop * factor).round_ties_even();
+    let trim = ((zoomed - SIDE) / 2.0).floor();
+    let step = if zoomed > 1.0 { (crop - 1.0) / (zoomed - 1.0) } else { 0.0 };
+    let r = n as f64 / SIDE;
+    move |o| (top + (trim + (o + 0.5) / r - 0.5) * step + 0.5) * r - 0.5
 }
 
 /// For each output index, the input indices and normalised weights of
@@ -213,6 +231,28 @@ mod tests {
         let mass: f32 = out.iter().sum();
         let var: f32 = out.iter().enumerate().map(|(i, v)| v * ((i % w) as f32 - 10.0).powi(2)).sum();
         assert!((mass - 1.0).abs() < 1e-5 && (var - 2.25).abs() < 0.01, "mass {mass} var {var}");
+    }
+
+    #[test]
+    fn clipped_zoom_is_the_recipes_map_at_32_pixels() {
+        // A ramp along x shows where each output pixel reads.
+        let ramp: Vec<f32> = (0..32 * 32).map(|i| (i % 32) as f32).collect();
+        // 1.01: crop ceil(31.7) = 32 pixels, resized to 32: unchanged.
+        assert_eq!(clipped_zoom(&ramp, 32, 32, 1.01), ramp);
+        // 1.25: crop 26 from pixel 3, resized to round(32.5) = 32: pixel o reads 3 + o 25/31.
+        let z = clipped_zoom(&ramp, 32, 32, 1.25);
+        for o in [0usize, 7, 31] {
+            assert!((z[5 * 32 + o] - (3.0 + o as f32 * 25.0 / 31.0)).abs() < 1e-4, "{o}: {}", z[5 * 32 + o]);
+        }
+        // 1.05: crop 31 from pixel 0, resized to 33, first 32 kept: o reads o 30/32 (anchored at the top left).
+        let z = clipped_zoom(&ramp, 32, 32, 1.05);
+        assert!((z[31] - 31.0 * 30.0 / 32.0).abs() < 1e-4 && z[0] == 0.0, "{}", z[31]);
+        // On 8 pixels the same map in image fractions: the last pixel's centre
+        // is at 29.5 on the 32 grid, which reads 29.5 * 30/32 there.
+        let small: Vec<f32> = (0..64).map(|i| (i % 8) as f32).collect();
+        let z = clipped_zoom(&small, 8, 8, 1.05);
+        let expect = ((29.5 * 30.0 / 32.0 + 0.5) / 4.0 - 0.5) as f32;
+        assert!((z[7] - expect).abs() < 1e-4, "{} vs {expect}", z[7]);
     }
 
     #[test]

@@ -51,12 +51,12 @@ pub(crate) fn snow(x: &mut [f32], shape: [usize; 3], severity: u8, rng: &mut imp
         (0.3, 0.3, 1.25, 0.65, 14.0, 12.0, 0.8),
     ][(severity - 1) as usize];
     let field: Vec<f32> = (0..GRID * GRID).map(|_| (loc + scale * rng.sample::<f64, _>(StandardNormal)) as f32).collect();
-    let mut layer = filter::zoom(&field, GRID, GRID, zoom);
-    // Below the threshold, no snow; the layer goes through an 8-bit PNG (truncated) to ImageMagick and back (rounded).
+    let mut layer = filter::clipped_zoom(&field, GRID, GRID, zoom);
+    // Below the threshold, no snow; the layer goes through an 8-bit PNG to ImageMagick and back, truncated both ways.
     layer.iter_mut().for_each(|v| *v = if *v < threshold { 0.0 } else { (v.clamp(0.0, 1.0) * 255.0).floor() / 255.0 });
     let angle = rng.random_range(-135.0..-45.0);
     let taps = filter::rescale_taps(&blur::motion_taps(radius, sigma, angle), [1.0, 1.0]);
-    let streaks: Vec<f32> = filter::correlate(&layer, GRID, GRID, &taps, Edge::Nearest).iter().map(|v| (v * 255.0).round() / 255.0).collect();
+    let streaks: Vec<f32> = filter::correlate(&layer, GRID, GRID, &taps, Edge::Nearest).iter().map(|v| (v * 255.0).floor() / 255.0).collect();
     let streaks = to_image(&streaks, shape);
     let [_, h, w] = shape;
     let plane = h * w;
