@@ -5,8 +5,8 @@
 //!
 //! Frost: the recipe blends a random crop of one of five photographs of
 //! frost that ship only with the original code. hessx draws the texture
-//! procedurally instead ([`frost_texture`]): fractal haze plus branching
-//! ice needles, brought to the mean colour and contrast that 32x32 crops of
+//! procedurally instead ([`frost_texture`]): fractal haze, ice grain and
+//! branching ice needles, brought to the mean colour and contrast that 32x32 crops of
 //! the chosen photograph have.
 
 use rand::Rng;
@@ -88,9 +88,10 @@ fn standardise(v: &mut [f32]) {
     v.iter_mut().for_each(|a| *a = if sd > 0.0 { (*a - mean) / sd } else { 0.0 });
 }
 
-/// A procedural 32x32 RGB frost texture (CHW, [0, 1]): fractal haze plus
-/// straight ice needles with side branches at 60 degrees, standardised and
-/// coloured with the mean and contrast of one of the recipe's photographs.
+/// A procedural 32x32 RGB frost texture (CHW, [0, 1]): fractal haze, fine
+/// ice grain and straight ice needles with side branches at 60 degrees,
+/// standardised and coloured with the mean and contrast of one of the
+/// recipe's photographs.
 pub(crate) fn frost_texture(rng: &mut impl Rng) -> Vec<f32> {
     let mut haze = plasma_fractal(GRID, 1.6, rng);
     standardise(&mut haze);
@@ -119,7 +120,11 @@ pub(crate) fn frost_texture(rng: &mut impl Rng) -> Vec<f32> {
     }
     let mut needles = filter::gaussian_blur(&needles, GRID, GRID, 0.5);
     standardise(&mut needles);
-    let mut z: Vec<f32> = haze.iter().zip(&needles).map(|(a, b)| 0.6 * a + b).collect();
+    // Ice grain: white noise blurred to the crops' neighbour correlation (about 0.5).
+    let noise: Vec<f32> = (0..GRID * GRID).map(|_| rng.sample::<f32, _>(StandardNormal)).collect();
+    let mut grain = filter::gaussian_blur(&noise, GRID, GRID, 0.6);
+    standardise(&mut grain);
+    let mut z: Vec<f32> = (0..GRID * GRID).map(|i| 0.5 * haze[i] + grain[i] + 0.5 * needles[i]).collect();
     standardise(&mut z);
     let (mean, sd) = FROST_PHOTOS[rng.random_range(0..FROST_PHOTOS.len())];
     mean.iter().flat_map(|m| z.iter().map(move |v| (m + sd * v).clamp(0.0, 1.0))).collect()
