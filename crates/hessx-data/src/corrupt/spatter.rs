@@ -4,7 +4,7 @@
 //! OpenCV chain derives from the liquid (Canny edges, distance to them,
 //! histogram equalisation, an emboss filter, box blurs); mud is brown
 //! `(63, 42, 20)` blots painted over the image. The 8-bit operations of that
-//! chain are written here as OpenCV 4 computes them. The layer is drawn on
+//! chain are written here as OpenCV computes them. The layer is drawn on
 //! CIFAR's 32x32 grid and resampled to the image, like the weather layers;
 //! grey images get the colours' luma.
 

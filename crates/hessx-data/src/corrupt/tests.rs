@@ -238,8 +238,9 @@ fn every_corruption_keeps_the_shape_and_gives_finite_values() {
                     if c != Corruption::JpegCompression {
                         let raw = c.unclipped(s, &image, shape, &mut rng);
                         assert!(raw.iter().all(|v| v.is_finite()), "{c:?} severity {s} on {shape:?}: not finite");
-                        // The recipe clips to [0, 1]; nothing should need more than a modest clip.
-                        assert!(raw.iter().all(|v| (-0.6..=2.6).contains(v)), "{c:?} severity {s} on {shape:?}: out of range");
+                        // The recipe clips to [0, 1] at the end; before that only snow on
+                        // white goes far (up to 1.2 + 2 streak layers).
+                        assert!(raw.iter().all(|v| (-1.0..=3.3).contains(v)), "{c:?} severity {s} on {shape:?}: out of range");
                     }
                 }
             }
