@@ -34,6 +34,7 @@
 //!   exactly as the recipe draws them and area-resampled to the image;
 //! - elastic transform's constants are already fractions of the side
 //!   (`IMSIZE * ...`); the shorter side is used.
+//!
 //! At 32x32 all of this is the recipe itself.
 //!
 //! # Comparison with the published recipe
