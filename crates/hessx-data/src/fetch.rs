@@ -151,10 +151,11 @@ impl<'a> Folder<'a> {
         for (corruption, severity) in request.pairs() {
             for &split in splits {
                 let recipe = format!(
-                    "hessx corrupt v1: {} severity {severity} seed {} of {split}.parquet sha256={}",
+                    "hessx corrupt v1: {} severity {severity} seed {} of {split}.parquet sha256={}{}",
                     corruption.name(),
                     options.seed,
-                    self.clean_sha(split)
+                    self.clean_sha(split),
+                    corruption.note().map(|n| format!("; {n}")).unwrap_or_default()
                 );
                 if !self.needs(split, Some((corruption.name(), severity)), &recipe)? {
                     continue;

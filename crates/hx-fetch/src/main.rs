@@ -30,13 +30,18 @@ struct Cli {
 }
 
 const AFTER_HELP: &str = "\
-Corruptions computed by hessx (any image dataset, --corruption):
-  gaussian_noise shot_noise impulse_noise speckle_noise gaussian_blur
-  brightness contrast saturate pixelate jpeg_compression
-  at severities 1..=5 with the constants of CIFAR-10-C (make_cifar_c.py).
+Corruptions computed by hessx (any image dataset, --corruption): the 19 of CIFAR-10-C,
+  gaussian_noise shot_noise impulse_noise defocus_blur glass_blur motion_blur
+  zoom_blur snow frost fog brightness contrast elastic_transform pixelate
+  jpeg_compression speckle_noise gaussian_blur spatter saturate
+  at severities 1..=5 with the constants of CIFAR-10-C (make_cifar_c.py); blur sizes and
+  the snow, fog, frost and spatter layers are scaled from its 32x32 images to the dataset's.
+  frost uses a PROCEDURAL frost texture, not the recipe's frost photographs (the manifest
+  says so too). saturate needs RGB images.
 
 Examples:
   hx-fetch digits --corruption gaussian_noise --severity 5   # offline
+  hx-fetch digits --corruption snow,fog --severity 3         # offline
   hx-fetch cifar10                                           # downloads 170 MB
   hx-fetch cifar10 --from ~/Downloads/cifar-10-binary.tar.gz
   hx-fetch cifar10c --corruption gaussian_noise --severity 5 # downloads 2.9 GB once

@@ -107,6 +107,31 @@ fn from_extracted_folders_converts_cifar10_and_cifar10c() {
 }
 
 #[test]
+fn digits_get_every_cifar10c_corruption_computed() {
+    // Issue 13: the nine corruptions that used to exist only in the CIFAR-10-C archive.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let nine = "defocus_blur,glass_blur,motion_blur,zoom_blur,snow,frost,fog,elastic_transform,spatter";
+    let out = succeeds(&data, &["digits", "--corruption", nine, "--severity", "3"]);
+    assert_eq!(out.matches("wrote").count(), 2 + 2 * 9, "{out}");
+    let clean = hessx_data::ImageSet::read(&data.join("digits/test.parquet")).unwrap();
+    for name in nine.split(',') {
+        let set = hessx_data::ImageSet::read(&data.join(format!("digits/test-{name}-3.parquet"))).unwrap();
+        assert_eq!((set.corruption.as_str(), set.severity, set.shape, set.labels.len()), (name, 3, [1, 8, 8], 360));
+        assert_eq!(set.labels, clean.labels);
+        assert_ne!(set.pixels, clean.pixels, "{name} changed nothing");
+    }
+    // The manifest says frost's texture is procedural, and only for frost.
+    let manifest = hessx_data::Manifest::load_or_new(&data.join("digits/manifest.json"), "digits").unwrap();
+    let recipe = |file: &str| manifest.tables[file].recipe.clone();
+    assert!(recipe("test-frost-3.parquet").contains("procedural frost texture"), "{}", recipe("test-frost-3.parquet"));
+    assert!(!recipe("test-snow-3.parquet").contains("procedural"), "{}", recipe("test-snow-3.parquet"));
+    // The same seed gives the same tables: a second run has nothing to do.
+    let again = succeeds(&data, &["digits", "--corruption", "snow", "--severity", "3"]);
+    assert!(!again.contains("wrote") && again.contains("up to date"), "{again}");
+}
+
+#[test]
 fn bad_flags_name_themselves() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -126,7 +151,7 @@ fn bad_flags_name_themselves() {
 fn help_explains_the_commands() {
     let out = Command::new(env!("CARGO_BIN_EXE_hx-fetch")).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for word in ["digits", "cifar10c", "synthetic", "ctr", "--data-dir", "gaussian_noise"] {
+    for word in ["digits", "cifar10c", "synthetic", "ctr", "--data-dir", "gaussian_noise", "elastic_transform", "PROCEDURAL frost texture"] {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
 }

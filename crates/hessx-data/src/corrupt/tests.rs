@@ -53,7 +53,7 @@ const STAT_TOL: f64 = 0.03;
 fn gaussian_noise_std_matches_c_per_severity() {
     let clean = flat_set(10, [3, 32, 32], 128);
     for s in 1..=5 {
-        let c = Corruption::GaussianNoise.constant(s);
+        let c = Corruption::GaussianNoise.constant(s).unwrap();
         let (m, sd) = mean_std(&diffs(&clean, &corrupt_set(&clean, Corruption::GaussianNoise, s, 1, false).unwrap()));
         assert!((sd / c - 1.0).abs() < STAT_TOL, "severity {s}: std {sd}, c {c}");
         assert!(m.abs() < 5.0 * c / (30720f64).sqrt() + 0.002, "severity {s}: mean {m}");
@@ -65,7 +65,7 @@ fn shot_noise_std_is_sqrt_x_over_c() {
     let clean = flat_set(10, [3, 32, 32], 128);
     let x = 128.0 / 255.0;
     for s in 1..=5 {
-        let c = Corruption::ShotNoise.constant(s);
+        let c = Corruption::ShotNoise.constant(s).unwrap();
         let expect = (x / c).sqrt();
         let (m, sd) = mean_std(&diffs(&clean, &corrupt_set(&clean, Corruption::ShotNoise, s, 1, false).unwrap()));
         assert!((sd / expect - 1.0).abs() < STAT_TOL, "severity {s}: std {sd}, expected {expect}");
@@ -77,7 +77,7 @@ fn shot_noise_std_is_sqrt_x_over_c() {
 fn speckle_noise_std_is_x_times_c() {
     let clean = flat_set(10, [3, 32, 32], 128);
     for s in 1..=5 {
-        let expect = 128.0 / 255.0 * Corruption::SpeckleNoise.constant(s);
+        let expect = 128.0 / 255.0 * Corruption::SpeckleNoise.constant(s).unwrap();
         let (_, sd) = mean_std(&diffs(&clean, &corrupt_set(&clean, Corruption::SpeckleNoise, s, 1, false).unwrap()));
         assert!((sd / expect - 1.0).abs() < STAT_TOL, "severity {s}: std {sd}, expected {expect}");
     }
@@ -88,7 +88,7 @@ fn impulse_noise_flips_the_stated_fraction_half_to_salt() {
     let clean = flat_set(10, [3, 32, 32], 128);
     let n = clean.pixels.len() as f64;
     for s in 1..=5 {
-        let amount = Corruption::ImpulseNoise.constant(s);
+        let amount = Corruption::ImpulseNoise.constant(s).unwrap();
         let out = corrupt_set(&clean, Corruption::ImpulseNoise, s, 1, false).unwrap();
         let salt = out.pixels.iter().filter(|&&v| v == 255).count() as f64;
         let pepper = out.pixels.iter().filter(|&&v| v == 0).count() as f64;
@@ -168,8 +168,10 @@ fn noise_is_seeded_and_split_specific() {
 fn bad_requests_name_the_flag() {
     let err = Corruption::parse("gausian_noise").unwrap_err().to_string();
     assert!(err.contains("--corruption gausian_noise") && err.contains("gaussian_noise") && err.contains("jpeg_compression"), "{err}");
-    let err = Corruption::parse("fog").unwrap_err().to_string();
-    assert!(err.contains("hx-fetch cifar10c --corruption fog"), "{err}");
+    // Every CIFAR-10-C name is computed, under the archive's file name.
+    let names: Vec<&str> = Corruption::ALL.iter().map(|c| c.name()).collect();
+    assert_eq!(names, CIFAR10C_CORRUPTIONS);
+    assert!(CIFAR10C_CORRUPTIONS.iter().all(|n| Corruption::parse(n).is_ok_and(|c| c.name() == *n)));
     for s in [0, 6] {
         let err = corrupt_set(&textured_set(1), Corruption::Contrast, s, 0, false).unwrap_err().to_string();
         assert!(err.contains(&format!("--severity {s}")) && err.contains("between 1 and 5"), "{err}");
@@ -190,4 +192,142 @@ fn grey_jpeg_and_pixelate_work_on_small_images() {
         assert_eq!(out.pixels.len(), set.pixels.len());
         assert_ne!(out.pixels, set.pixels, "{c:?} changed nothing");
     }
+}
+
+/// The nine corruptions that need more than one constant per severity.
+const STRUCTURED: [Corruption; 9] = [
+    Corruption::DefocusBlur,
+    Corruption::GlassBlur,
+    Corruption::MotionBlur,
+    Corruption::ZoomBlur,
+    Corruption::Snow,
+    Corruption::Frost,
+    Corruption::Fog,
+    Corruption::ElasticTransform,
+    Corruption::Spatter,
+];
+
+/// `n` digit-like 8x8 grey images: a ring of strokes on black, in the 17
+/// grey levels of the embedded digits, centre moving from image to image.
+fn grey_digits(n: usize) -> ImageSet {
+    let mut set = flat_set(n, [1, 8, 8], 0);
+    for (i, v) in set.pixels.iter_mut().enumerate() {
+        let (img, y, x) = (i / 64, (i / 8) % 8, i % 8);
+        let (cy, cx) = (3.5 + (img % 3) as f32 * 0.4 - 0.4, 3.5 + (img % 2) as f32 * 0.6 - 0.3);
+        let r = ((y as f32 - cy).powi(2) + (x as f32 - cx).powi(2)).sqrt();
+        let level = (16.0 * (-(r - 2.2).powi(2) / 1.2).exp()).round();
+        *v = (level * 16.0).min(255.0) as u8;
+    }
+    set
+}
+
+#[test]
+fn every_corruption_keeps_the_shape_and_gives_finite_values() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    for shape in [[3, 32, 32], [1, 8, 8], [3, 12, 20], [2, 5, 7], [3, 64, 48]] {
+        let size: usize = shape.iter().product();
+        let textured: Vec<u8> = (0..size).map(|i| ((i * 97 + i / 7 * 31) % 256) as u8).collect();
+        for image in [vec![0u8; size], vec![255u8; size], textured] {
+            for c in Corruption::ALL {
+                if c.check_channels(shape[0]).is_err() {
+                    continue;
+                }
+                for s in 1..=5 {
+                    let out = c.apply(s, &image, shape, &mut rng).unwrap();
+                    assert_eq!(out.len(), size, "{c:?} severity {s} on {shape:?}");
+                    if c != Corruption::JpegCompression {
+                        let raw = c.unclipped(s, &image, shape, &mut rng);
+                        assert!(raw.iter().all(|v| v.is_finite()), "{c:?} severity {s} on {shape:?}: not finite");
+                        // The recipe clips to [0, 1] at the end; before that only snow on
+                        // white goes far (up to 1.2 + 2 streak layers).
+                        assert!(raw.iter().all(|v| (-1.0..=3.3).contains(v)), "{c:?} severity {s} on {shape:?}: out of range");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn structured_corruptions_are_seeded_and_change_every_image() {
+    for set in [textured_set(3), grey_digits(3)] {
+        for c in STRUCTURED {
+            for s in [1, 3, 5] {
+                let a = corrupt_set(&set, c, s, 7, false).unwrap();
+                assert_eq!(a, corrupt_set(&set, c, s, 7, false).unwrap(), "{c:?} severity {s} is not reproducible");
+                let b = corrupt_set(&set, c, s, 8, false).unwrap();
+                assert_eq!(a.pixels != b.pixels, c.is_random(), "{c:?} severity {s}: seed dependence should match is_random");
+                assert_eq!((a.corruption.as_str(), a.severity, a.shape), (c.name(), s, set.shape));
+                for i in 0..set.len() {
+                    assert_ne!(a.image(i), set.image(i), "{c:?} severity {s} left image {i} of {:?} unchanged", set.shape);
+                }
+            }
+        }
+    }
+}
+
+/// Mean |change| per severity, averaged over `seeds` seeds.
+fn strength(c: Corruption, set: &ImageSet, seeds: u64) -> Vec<f64> {
+    (1..=5)
+        .map(|s| {
+            (0..seeds)
+                .map(|seed| {
+                    let out = corrupt_set(set, c, s, seed, false).unwrap();
+                    diffs(set, &out).iter().map(|d| d.abs()).sum::<f64>() / set.pixels.len() as f64
+                })
+                .sum::<f64>()
+                / seeds as f64
+        })
+        .collect()
+}
+
+#[test]
+fn structured_corruptions_grow_with_severity() {
+    // Where the published recipe itself is not monotone in mean |change|
+    // (measured with `tools/compare_cifar_c.py`, figures in the module docs),
+    // the test asks for the recipe's ordering instead:
+    // - glass blur has two regimes, one shuffle pass (1-3) and two (4-5);
+    // - motion blur's severity 4 is as strong as 3;
+    // - frost lowers the image's weight as it raises the frost's, so beyond
+    //   severity 2 the change depends on the image (photographs: 3 > 4 > 5);
+    // - spatter switches from water (1-3) to mud (4-5);
+    // - elastic transform shrinks its affine part while its elastic part
+    //   grows (photographs: 1 > 2 > ... > 5), so it is only required to act.
+    for (set, seeds) in [(textured_set(4), 3), (grey_digits(12), 3)] {
+        for c in STRUCTURED {
+            let m = strength(c, &set, seeds);
+            let grows = |from: usize, to: usize| m[to - 1] > m[from - 1];
+            let ok = match c {
+                Corruption::GlassBlur => m[3].min(m[4]) > m[0].max(m[1]).max(m[2]),
+                Corruption::MotionBlur => grows(1, 2) && grows(2, 3) && grows(2, 4) && grows(4, 5),
+                Corruption::Frost => grows(1, 2) && m[1..].iter().all(|&v| v > m[0]),
+                Corruption::Spatter => grows(1, 2) && grows(2, 3) && grows(4, 5),
+                Corruption::ElasticTransform => m.iter().all(|&v| v > 0.005),
+                _ => m.windows(2).all(|w| w[1] > w[0]),
+            };
+            assert!(ok, "{c:?} on {:?}: mean |change| per severity {m:?}", set.shape);
+        }
+    }
+}
+
+#[test]
+fn frost_is_recorded_as_procedural() {
+    assert!(Corruption::Frost.note().is_some_and(|n| n.contains("procedural frost texture")));
+    assert!(STRUCTURED.iter().filter(|&&c| c != Corruption::Frost).all(|c| c.note().is_none()));
+}
+
+#[test]
+fn defocus_of_a_point_is_the_recipe_kernel() {
+    // At 32x32 the kernel is the recipe's: severity 5 has radius 1.5 (a full
+    // 3x3 disk of 9 pixels) with a 0.1-sigma anti-aliasing blur, which leaves
+    // 1/9 on each of the 9 pixels up to exp(-50).
+    let mut set = flat_set(1, [1, 32, 32], 0);
+    set.pixels[16 * 32 + 16] = 255;
+    let out = corrupt_set(&set, Corruption::DefocusBlur, 5, 0, false).unwrap();
+    for dy in -1..=1isize {
+        for dx in -1..=1isize {
+            assert_eq!(out.pixels[((16 + dy) * 32 + 16 + dx) as usize], (255.0f32 / 9.0).round() as u8);
+        }
+    }
+    assert_eq!(out.pixels.iter().filter(|&&v| v > 0).count(), 9);
 }
