@@ -19,6 +19,7 @@
 mod measure;
 mod products;
 mod pytorch;
+mod references;
 mod report;
 mod workload;
 

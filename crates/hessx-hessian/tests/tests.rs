@@ -8,5 +8,7 @@ mod common;
 
 #[path = "suite/matrix.rs"]
 mod matrix;
+#[path = "suite/honesty.rs"]
+mod honesty;
 #[path = "suite/models.rs"]
 mod models;
