@@ -30,7 +30,11 @@ impl Reference {
         let mut v = spectrum.to_vec();
         v.sort_by(|a, b| b.total_cmp(a));
         v.truncate(k);
-        Reference { values: v, by_magnitude: false, name: "dense Hessian".into() }
+        Reference {
+            values: v,
+            by_magnitude: false,
+            name: "dense Hessian".into(),
+        }
     }
 
     /// The `k` largest magnitudes of a dense spectrum.
@@ -38,7 +42,11 @@ impl Reference {
         let mut v = spectrum.to_vec();
         v.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
         v.truncate(k);
-        Reference { values: v, by_magnitude: true, name: "dense Hessian, largest |lambda|".into() }
+        Reference {
+            values: v,
+            by_magnitude: true,
+            name: "dense Hessian, largest |lambda|".into(),
+        }
     }
 
     /// Largest relative error of `values` (any order; sorted the reference's
@@ -54,8 +62,16 @@ impl Reference {
         if sorted.len() > self.values.len() {
             return f64::NAN;
         }
-        let errors: Vec<f64> = sorted.iter().zip(&self.values).map(|(v, r)| ((v - r) / r).abs()).collect();
-        if errors.iter().any(|e| e.is_nan()) { f64::NAN } else { errors.into_iter().fold(0.0, f64::max) }
+        let errors: Vec<f64> = sorted
+            .iter()
+            .zip(&self.values)
+            .map(|(v, r)| ((v - r) / r).abs())
+            .collect();
+        if errors.iter().any(|e| e.is_nan()) {
+            f64::NAN
+        } else {
+            errors.into_iter().fold(0.0, f64::max)
+        }
     }
 }
 
@@ -86,23 +102,61 @@ impl<O: SymOp> SymOp for Negated<'_, O> {
 /// Both ends of the spectrum by tight Lanczos runs (on `H` and on `-H`, tol
 /// 1e-6, explicit residuals): the `k` largest magnitudes, the reference for
 /// power iteration, which is not Lanczos.
-pub fn lanczos_magnitude<O: SymOp>(rec: &mut Recorder, workload: &str, op: &mut O, k: usize) -> Result<Reference> {
-    let cfg = LanczosConfig { k, max_iter: 400, tol: 1e-6, seed: 99, verify: true };
+pub fn lanczos_magnitude<O: SymOp>(
+    rec: &mut Recorder,
+    workload: &str,
+    op: &mut O,
+    k: usize,
+) -> Result<Reference> {
+    let cfg = LanczosConfig {
+        k,
+        max_iter: 400,
+        tol: 1e-6,
+        seed: 99,
+        verify: true,
+    };
     let top = lanczos_top_k(op, &cfg)?;
     let bottom = lanczos_top_k(&mut Negated(op), &cfg)?;
     let method = format!("reference: lanczos both ends top-{k} tol 1e-6");
-    rec.add("eigen", workload, &method, "hvps", (top.hvps + bottom.hvps) as f64);
-    rec.add("eigen", workload, &method, "seconds", top.seconds + bottom.seconds);
-    let worst = top.residuals.iter().zip(&top.values).chain(bottom.residuals.iter().zip(&bottom.values)).map(|(r, v)| r / v.abs()).fold(0.0, f64::max);
+    rec.add(
+        "eigen",
+        workload,
+        &method,
+        "hvps",
+        (top.hvps + bottom.hvps) as f64,
+    );
+    rec.add(
+        "eigen",
+        workload,
+        &method,
+        "seconds",
+        top.seconds + bottom.seconds,
+    );
+    let worst = top
+        .residuals
+        .iter()
+        .zip(&top.values)
+        .chain(bottom.residuals.iter().zip(&bottom.values))
+        .map(|(r, v)| r / v.abs())
+        .fold(0.0, f64::max);
     rec.add("eigen", workload, &method, "max residual / |lambda|", worst);
     let converged = top.all_converged() && bottom.all_converged();
-    let mut all: Vec<f64> = top.values.iter().copied().chain(bottom.values.iter().map(|v| -v)).collect();
+    let mut all: Vec<f64> = top
+        .values
+        .iter()
+        .copied()
+        .chain(bottom.values.iter().map(|v| -v))
+        .collect();
     all.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
     all.truncate(k);
     if !converged {
         all = vec![f64::NAN; k];
     }
-    Ok(Reference { values: all, by_magnitude: true, name: "tight lanczos, largest |lambda|".into() })
+    Ok(Reference {
+        values: all,
+        by_magnitude: true,
+        name: "tight lanczos, largest |lambda|".into(),
+    })
 }
 
 /// The algebraic top `k` by a tight power iteration (tol 1e-9, up to 500
@@ -111,24 +165,59 @@ pub fn lanczos_magnitude<O: SymOp>(rec: &mut Recorder, workload: &str, op: &mut 
 /// the reference is only valid when those are all positive (then they are
 /// the algebraic top `k`); otherwise its values are NaN and so are the errors
 /// measured against it.
-pub fn power_top<O: SymOp>(rec: &mut Recorder, workload: &str, op: &mut O, k: usize, magnitude: &Reference) -> Result<Reference> {
-    let r = power_iteration(op, &PowerConfig { top_n: k, max_iter: 500, tol: 1e-9, seed: 99, verify: true })?;
+pub fn power_top<O: SymOp>(
+    rec: &mut Recorder,
+    workload: &str,
+    op: &mut O,
+    k: usize,
+    magnitude: &Reference,
+) -> Result<Reference> {
+    let r = power_iteration(
+        op,
+        &PowerConfig {
+            top_n: k,
+            max_iter: 500,
+            tol: 1e-9,
+            seed: 99,
+            verify: true,
+        },
+    )?;
     let method = format!("reference: power top-{k} tol 1e-9");
     rec.add("eigen", workload, &method, "hvps", r.hvps as f64);
     rec.add("eigen", workload, &method, "seconds", r.seconds);
-    let worst = r.residuals.iter().zip(&r.values).map(|(res, v)| res / v.abs()).fold(0.0, f64::max);
+    let worst = r
+        .residuals
+        .iter()
+        .zip(&r.values)
+        .map(|(res, v)| res / v.abs())
+        .fold(0.0, f64::max);
     rec.add("eigen", workload, &method, "max residual / |lambda|", worst);
     let mut values = r.values.clone();
     values.sort_by(|a, b| b.total_cmp(a));
     // Valid when power's pairs are the algebraic top k: all positive, and no
     // eigenvalue the Lanczos run found at the bottom is larger in magnitude.
-    let most_negative = magnitude.values.iter().copied().filter(|v| *v < 0.0).fold(0.0, |m: f64, v| m.max(v.abs()));
+    let most_negative = magnitude
+        .values
+        .iter()
+        .copied()
+        .filter(|v| *v < 0.0)
+        .fold(0.0, |m: f64, v| m.max(v.abs()));
     let valid = values.iter().all(|&v| v > most_negative);
-    rec.add("eigen", workload, &method, "valid as algebraic top-k (1 = yes)", f64::from(u8::from(valid)));
+    rec.add(
+        "eigen",
+        workload,
+        &method,
+        "valid as algebraic top-k (1 = yes)",
+        f64::from(u8::from(valid)),
+    );
     if !valid {
         values = vec![f64::NAN; k];
     }
-    Ok(Reference { values, by_magnitude: false, name: "tight power iteration".into() })
+    Ok(Reference {
+        values,
+        by_magnitude: false,
+        name: "tight power iteration".into(),
+    })
 }
 
 #[cfg(test)]
@@ -158,14 +247,23 @@ mod tests {
         assert!(top.error(&[20.0, 15.0, 11.0]).is_nan());
         // Top 2 are valid: 20 and 15 beat |-13|.
         let top = power_top(&mut rec, "w", &mut op, 2, &mag).unwrap();
-        assert!(Reference::dense_top(&spectrum, 2).error(&top.values) < 1e-6, "{:?}", top.values);
+        assert!(
+            Reference::dense_top(&spectrum, 2).error(&top.values) < 1e-6,
+            "{:?}",
+            top.values
+        );
     }
 
     #[test]
     fn errors_sort_the_way_the_reference_is_sorted() {
         let r = Reference::dense_magnitude(&[1.0, -4.0, 2.0], 2);
         assert_eq!(r.error(&[2.0, -4.0]), 0.0);
-        assert!((Reference::dense_top(&[1.0, -4.0, 2.0], 2).error(&[1.0, 2.2]) - 0.1).abs() < 1e-12);
-        assert!(r.error(&[1.0, 2.0, 3.0]).is_nan(), "more values than the reference has");
+        assert!(
+            (Reference::dense_top(&[1.0, -4.0, 2.0], 2).error(&[1.0, 2.2]) - 0.1).abs() < 1e-12
+        );
+        assert!(
+            r.error(&[1.0, 2.0, 3.0]).is_nan(),
+            "more values than the reference has"
+        );
     }
 }

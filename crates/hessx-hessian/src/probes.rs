@@ -134,7 +134,10 @@ mod tests {
         for e in Estimator::ALL {
             for step in [0, 1, 10, MAX_DERIVED_STEP] {
                 let x = ProbeStream::derived(5, e, step).draw(ProbeKind::Rademacher, n);
-                assert_eq!(x, ProbeStream::derived(5, e, step).draw(ProbeKind::Rademacher, n));
+                assert_eq!(
+                    x,
+                    ProbeStream::derived(5, e, step).draw(ProbeKind::Rademacher, n)
+                );
                 streams.push(x);
             }
         }

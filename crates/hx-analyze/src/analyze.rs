@@ -14,8 +14,8 @@ use tracing::info;
 
 use crate::figures::{self, Figure, Metric};
 use crate::load::{RunData, load};
-use crate::pca::{Pca, pca_from_gram};
 use crate::numbers::{eigenvalue_table, trace_table};
+use crate::pca::{Pca, pca_from_gram};
 use crate::report::{Report, ReportFigure, ReportTable, render};
 use crate::similarity::{abs_cosine_matrix, overlap_by_distance, overlap_matrix};
 use crate::tables::{

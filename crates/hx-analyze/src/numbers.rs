@@ -91,7 +91,15 @@ mod tests {
     use super::*;
 
     fn trace(step: i64, probes: i64, std_error: f64) -> TraceRow {
-        TraceRow { step, method: "hutchinson".into(), estimate: 12.5, std_error, probes, hvps: probes, seconds: 1.0 }
+        TraceRow {
+            step,
+            method: "hutchinson".into(),
+            estimate: 12.5,
+            std_error,
+            probes,
+            hvps: probes,
+            seconds: 1.0,
+        }
     }
 
     #[test]
@@ -118,7 +126,10 @@ mod tests {
             num_params: 100,
         };
         let t = eigenvalue_table(&[row(1, 2.0, 0.5), row(0, 4.0, 1e-4)]);
-        assert_eq!(t.rows[0], ["3", "lanczos", "0", "4", "1e-4", "2.5e-5", "yes", "40"]);
+        assert_eq!(
+            t.rows[0],
+            ["3", "lanczos", "0", "4", "1e-4", "2.5e-5", "yes", "40"]
+        );
         assert_eq!(t.rows[1][4..7], ["0.5", "0.25", "no"]);
     }
 }

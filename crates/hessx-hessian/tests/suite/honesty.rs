@@ -35,7 +35,12 @@ fn estimators_and_checkpoints_draw_independent_probes() {
         let hutch = |step| {
             hutchinson(
                 &mut DenseOp::new(a.clone()).unwrap(),
-                &HutchinsonConfig { max_probes: n, tol: 0.0, seed, step },
+                &HutchinsonConfig {
+                    max_probes: n,
+                    tol: 0.0,
+                    seed,
+                    step,
+                },
             )
             .unwrap()
         };
@@ -43,7 +48,13 @@ fn estimators_and_checkpoints_draw_independent_probes() {
         // Hutchinson sample of its probe: with shared streams the two estimates were identical.
         let runs = slq(
             &mut DenseOp::new(a.clone()).unwrap(),
-            &SlqConfig { iter: 1, n_v: n, probe: ProbeKind::Rademacher, seed, step: 0 },
+            &SlqConfig {
+                iter: 1,
+                n_v: n,
+                probe: ProbeKind::Rademacher,
+                seed,
+                step: 0,
+            },
         )
         .unwrap();
         e_hutch.push(hutch(0).estimate - truth);
@@ -53,9 +64,15 @@ fn estimators_and_checkpoints_draw_independent_probes() {
     // Independent errors over 200 seeds: the sample correlation has std 0.07, so |r| < 0.3 fails with
     // probability ~2e-5; shared probes give r = 1.
     let r = correlation(&e_hutch, &e_slq);
-    assert!(r.abs() < 0.3, "Hutchinson and SLQ trace errors correlate: {r}");
+    assert!(
+        r.abs() < 0.3,
+        "Hutchinson and SLQ trace errors correlate: {r}"
+    );
     let r = correlation(&e_hutch, &e_next_step);
-    assert!(r.abs() < 0.3, "two checkpoints' Hutchinson errors correlate: {r}");
+    assert!(
+        r.abs() < 0.3,
+        "two checkpoints' Hutchinson errors correlate: {r}"
+    );
 }
 
 #[test]
@@ -72,11 +89,24 @@ fn hutchinson_needs_ten_probes_before_its_stop_rule() {
     for seed in 0..seeds {
         let t = hutchinson(
             &mut DenseOp::new(a.clone()).unwrap(),
-            &HutchinsonConfig { max_probes: 1000, tol: 0.03, seed, step: 3 },
+            &HutchinsonConfig {
+                max_probes: 1000,
+                tol: 0.03,
+                seed,
+                step: 3,
+            },
         )
         .unwrap();
-        assert!(t.converged, "seed {seed}: stopped by the budget after {} probes", t.probes);
-        assert!(t.probes >= MIN_TRACE_PROBES, "seed {seed}: stopped after {} probes", t.probes);
+        assert!(
+            t.converged,
+            "seed {seed}: stopped by the budget after {} probes",
+            t.probes
+        );
+        assert!(
+            t.probes >= MIN_TRACE_PROBES,
+            "seed {seed}: stopped after {} probes",
+            t.probes
+        );
         assert!(t.std_error <= 0.03 * t.estimate.abs());
         covered += ((t.estimate - truth).abs() <= 2.0 * t.std_error) as usize;
         probes.push(t.probes);
@@ -85,7 +115,10 @@ fn hutchinson_needs_ten_probes_before_its_stop_rule() {
     // must cover in >= 85 % of 200 seeds. Stopping on a small standard error biases it a little; the
     // binomial spread at 93 % is 1.8 %, so 85 % leaves over 4 spreads of slack.
     let coverage = covered as f64 / seeds as f64;
-    assert!(coverage >= 0.85, "coverage {coverage}, probes used {probes:?}");
+    assert!(
+        coverage >= 0.85,
+        "coverage {coverage}, probes used {probes:?}"
+    );
     // ... and it did stop early: never near the budget.
     assert!(probes.iter().all(|&p| p < 200), "{probes:?}");
 }
@@ -105,7 +138,11 @@ fn hutchpp_error_bar_covers_at_budgets_far_below_the_dimension() {
     for seed in 0..seeds {
         let t = hutchpp(
             &mut DenseOp::new(a.clone()).unwrap(),
-            &HutchppConfig { num_hvps: 30, seed, step: 5 },
+            &HutchppConfig {
+                num_hvps: 30,
+                seed,
+                step: 5,
+            },
         )
         .unwrap();
         assert_eq!((t.hvps, t.probes), (30, 10));
@@ -121,7 +158,10 @@ fn hutchpp_error_bar_covers_at_budgets_far_below_the_dimension() {
     // Not vacuous: the error bar has the size of the actual error (rms ratio 1 in expectation; 200 seeds
     // put the ratio within ~10 % of it, [0.7, 1.4] is slack for the heavier tails of small samples).
     let ratio = (sq_err / sq_se).sqrt();
-    assert!((0.7..1.4).contains(&ratio), "rms error / rms std error = {ratio}");
+    assert!(
+        (0.7..1.4).contains(&ratio),
+        "rms error / rms std error = {ratio}"
+    );
 }
 
 #[test]
@@ -131,7 +171,11 @@ fn power_iteration_residuals_belong_to_the_returned_pair() {
     for verify in [false, true] {
         let res = power_iteration(
             &mut DenseOp::new(a.clone()).unwrap(),
-            &PowerConfig { top_n: 3, verify, ..Default::default() },
+            &PowerConfig {
+                top_n: 3,
+                verify,
+                ..Default::default()
+            },
         )
         .unwrap();
         for i in 0..3 {
@@ -143,10 +187,17 @@ fn power_iteration_residuals_belong_to_the_returned_pair() {
                 assert!((r - explicit).abs() <= 1e-10, "pair {i}: {r} vs {explicit}");
             } else {
                 // Not computed, so not reported; a finite number here would have to be the pair's own.
-                assert!(r.is_nan(), "pair {i}: residual {r} reported without verify (true {explicit})");
+                assert!(
+                    r.is_nan(),
+                    "pair {i}: residual {r} reported without verify (true {explicit})"
+                );
             }
         }
-        let kind = if verify { ResidualKind::Explicit } else { ResidualKind::NotComputed };
+        let kind = if verify {
+            ResidualKind::Explicit
+        } else {
+            ResidualKind::NotComputed
+        };
         assert_eq!(res.residual_kind, kind);
     }
 }
@@ -157,13 +208,24 @@ fn density_kernel_matches_a_two_point_spectrum_smoothed_by_hand() {
     // so the normalisation changes nothing at 1e-12). By hand: the kernel peak is
     // 1 / (0.1 sqrt(2 pi)) = 3.98942..., so the density is 0.3 * 3.98942 at 0, 0.7 * 3.98942 at 1 and
     // 3.98942 * exp(-0.5^2 / (2 * 0.01)) at 0.5 (python's math module).
-    let run = SlqRun { nodes: vec![1.0, 0.0], weights: vec![0.7, 0.3] };
+    let run = SlqRun {
+        nodes: vec![1.0, 0.0],
+        weights: vec![0.7, 0.3],
+    };
     let grid: Vec<f64> = (0..=3000).map(|i| -1.0 + i as f64 * 1e-3).collect();
     let d = density(&[run], &grid, 0.01).unwrap();
-    for (t, want) in [(0.0, 1.196826841204298), (1.0, 2.7925959628100285), (0.5, 1.4867195147342977e-05)] {
+    for (t, want) in [
+        (0.0, 1.196826841204298),
+        (1.0, 2.7925959628100285),
+        (0.5, 1.4867195147342977e-05),
+    ] {
         let i = grid.iter().position(|g| (g - t).abs() < 1e-9).unwrap();
         // Closed form against f64 sums of exponentials: 1e-9 relative is rounding plus slack.
-        assert!((d[i] - want).abs() <= 1e-9 * want, "density({t}) = {} vs {want}", d[i]);
+        assert!(
+            (d[i] - want).abs() <= 1e-9 * want,
+            "density({t}) = {} vs {want}",
+            d[i]
+        );
     }
 }
 
@@ -175,12 +237,25 @@ fn density_normalisation_matches_the_integral_of_a_known_gaussian() {
     // term is ~1e-12). So the density at t is phi(t) / that.
     let dx = 1e-3;
     let grid: Vec<f64> = (0..=5000).map(|i| i as f64 * dx).collect();
-    let d = density(&[SlqRun { nodes: vec![0.0], weights: vec![1.0] }], &grid, 1.0).unwrap();
+    let d = density(
+        &[SlqRun {
+            nodes: vec![0.0],
+            weights: vec![1.0],
+        }],
+        &grid,
+        1.0,
+    )
+    .unwrap();
     let phi = |t: f64| (-t * t / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
     let mass = 0.5 - 2.866515718791946e-7 + dx / 2.0 * (phi(0.0) + phi(5.0));
     for i in [0, 1000, 2500, 5000] {
         let want = phi(grid[i]) / mass;
-        assert!((d[i] - want).abs() <= 1e-9 * want, "density({}) = {} vs {want}", grid[i], d[i]);
+        assert!(
+            (d[i] - want).abs() <= 1e-9 * want,
+            "density({}) = {} vs {want}",
+            grid[i],
+            d[i]
+        );
     }
     // The density is twice the unnormalised kernel near the cut: half the mass is off the grid.
     assert!((d[0] / phi(0.0) - 2.0).abs() < 2e-3);
