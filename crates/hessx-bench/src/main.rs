@@ -19,7 +19,6 @@
 mod measure;
 mod products;
 mod pytorch;
-mod references;
 mod report;
 mod workload;
 

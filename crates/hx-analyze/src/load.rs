@@ -158,7 +158,7 @@ pub fn load(run: &RunDir) -> Result<RunData> {
     let (m, id) = (&mut data.missing, &mut data.identity);
     data.eigenvalues = optional(
         &run.eigenvalues(),
-        "eigenvalue curves use the eigenvector tables' eigenvalues, which carry no residuals",
+        "eigenvalue curves use the eigenvector tables' eigenvalues",
         m,
         id,
     )?;

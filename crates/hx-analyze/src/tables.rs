@@ -102,8 +102,7 @@ row_type! {
         pub eigenvalue: f64,
         /// `|cos|` with the track's previous vector (NaN at the track's start).
         pub abs_cosine_prev: f64,
-        /// Whether the stored vector points opposite to its track's orientation
-        /// (that of the track's first vector, carried along by continuity).
+        /// Whether the stored vector's sign is flipped relative to the previous one.
         pub flipped: bool,
     }
 }
