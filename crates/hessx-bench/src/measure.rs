@@ -214,7 +214,7 @@ fn algorithms<O: SymOp>(rec: &mut Recorder, workload: &str, op: &mut O, truth: O
     rec.add("one-pass", workload, "one-pass top-5", "max relative error", worst(&once.eigen.values));
     // PyHessian's three calls: eigenvalues(top_n=5), trace(maxIter=100, tol=1e-3), density(iter=100, n_v=1).
     // The power top-5 run above is PyHessian's first call.
-    let h = hutchinson(op, &HutchinsonConfig { max_probes: 100, tol: 1e-3, seed: 1 })?;
+    let h = hutchinson(op, &HutchinsonConfig { max_probes: 100, tol: 1e-3, seed: 1, step: 0 })?;
     let separate = power5.0 + h.hvps + density.hvps;
     rec.add("one-pass", workload, "PyHessian's three calls (power top-5 + hutchinson + slq)", "hvps", separate as f64);
     rec.add("one-pass", workload, "PyHessian's three calls (power top-5 + hutchinson + slq)", "seconds", power5.1 + h.seconds + density.seconds);
@@ -228,8 +228,8 @@ fn trace_errors<O: SymOp>(rec: &mut Recorder, workload: &str, op: &mut O, exact:
     for budget in [30usize, 60, 99] {
         let (mut e_h, mut e_pp) = (0.0, 0.0);
         for seed in 0..seeds {
-            let h = hutchinson(op, &HutchinsonConfig { max_probes: budget, tol: 0.0, seed })?;
-            let pp = hutchpp(op, &HutchppConfig { num_hvps: budget, seed })?;
+            let h = hutchinson(op, &HutchinsonConfig { max_probes: budget, tol: 0.0, seed, step: 0 })?;
+            let pp = hutchpp(op, &HutchppConfig { num_hvps: budget, seed, step: 0 })?;
             e_h += ((h.estimate - exact) / exact).powi(2);
             e_pp += ((pp.estimate - exact) / exact).powi(2);
         }

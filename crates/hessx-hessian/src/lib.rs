@@ -17,7 +17,7 @@
 //! assert!((top.values[0] - 30.0).abs() < 1e-8);
 //! assert!(top.residuals[0] <= 1e-10 * 30.0 && top.all_converged());
 //! // 30 products for a 30-dimensional operator: the sketch captures everything, the estimate is exact.
-//! let tr = hutchpp(&mut op, &HutchppConfig { num_hvps: 96, seed: 1 }).unwrap();
+//! let tr = hutchpp(&mut op, &HutchppConfig { num_hvps: 96, seed: 1, ..Default::default() }).unwrap();
 //! assert!((tr.estimate - 465.0).abs() < 1e-8);
 //! ```
 //!
@@ -65,8 +65,8 @@ pub use retained::RetainedHessianOp;
 pub use onepass::{MIN_TRACE_PROBES, OnePassConfig, OnePassResult, one_pass};
 pub use op::{DenseOp, SymOp};
 pub use power::{PowerConfig, power_iteration};
-pub use probes::{ProbeKind, ProbeStream};
-pub use results::{EigenResult, ResidualKind, TraceResult};
+pub use probes::{Estimator, MAX_DERIVED_STEP, ProbeKind, ProbeStream};
+pub use results::{EigenResult, MIN_TRACE_PROBES, ResidualKind, TraceResult};
 pub use slq::{
     Density, SlqConfig, SlqRun, SlqRuns, density, pyhessian_density, pyhessian_grid, slq, slq_trace,
 };

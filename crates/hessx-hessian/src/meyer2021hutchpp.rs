@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::error::{Error, Result, finite};
 use crate::op::SymOp;
-use crate::probes::{ProbeKind, ProbeStream};
+use crate::probes::{Estimator, ProbeKind, ProbeStream};
 use crate::results::{TraceResult, mean_and_std_error};
 use crate::vector::{Vector, normalize, orthogonalize};
 
@@ -22,6 +22,9 @@ pub struct HutchppConfig {
     pub num_hvps: usize,
     /// Probe seed. Default 0.
     pub seed: u64,
+    /// Checkpoint step (or any index) whose probe stream to draw:
+    /// [`ProbeStream::derived`]`(seed, Estimator::Hutchpp, step)`. Default 0.
+    pub step: u64,
 }
 
 impl Default for HutchppConfig {
@@ -29,6 +32,7 @@ impl Default for HutchppConfig {
         HutchppConfig {
             num_hvps: 99,
             seed: 0,
+            step: 0,
         }
     }
 }
@@ -50,7 +54,7 @@ pub fn hutchpp<O: SymOp>(op: &mut O, cfg: &HutchppConfig) -> Result<TraceResult>
     }
     let sketch = (cfg.num_hvps / 3).min(dim);
     let residual_probes = cfg.num_hvps - 2 * sketch;
-    let mut probes = ProbeStream::new(cfg.seed);
+    let mut probes = ProbeStream::derived(cfg.seed, Estimator::Hutchpp, cfg.step);
 
     // Q: orthonormal basis of range(H S). Columns that vanish after orthogonalisation (rank-deficient H,
     // or sketch wider than the range) are dropped, so `H Q` may cost fewer than `sketch` products.

@@ -8,9 +8,10 @@ pub enum ResidualKind {
     LanczosEstimate,
     /// One explicit product per pair after the solver finished.
     Explicit,
-    /// Power iteration without verification: the residual of the *previous* iterate, which the last product
-    /// gives for free (the returned vector is that product, normalised, and is at least as good).
-    PreviousIterate,
+    /// Not computed (power iteration without verification): the residuals are NaN. The residual the last
+    /// product gives for free is that of the previous iterate, not of the pair returned, so it is not
+    /// reported in its place.
+    NotComputed,
 }
 
 /// Eigenpairs from an iterative solver.
@@ -21,7 +22,7 @@ pub struct EigenResult<V> {
     pub values: Vec<f64>,
     /// Unit eigenvectors, one per value.
     pub vectors: Vec<V>,
-    /// `||H v - lambda v||` per pair (see [`EigenResult::residual_kind`]).
+    /// `||H v - lambda v||` per pair (see [`EigenResult::residual_kind`]); NaN when not computed.
     pub residuals: Vec<f64>,
     /// How `residuals` were computed.
     pub residual_kind: ResidualKind,
@@ -41,6 +42,12 @@ impl<V> EigenResult<V> {
         self.converged.iter().all(|&c| c)
     }
 }
+
+/// Fewest independent samples behind a standard error that a stopping rule or a report relies on. With 9
+/// degrees of freedom the 97.5 % Student quantile is 2.26 against the normal 1.96, so "estimate +- 2 std
+/// errors" is within a few percent of its nominal coverage; with one degree of freedom (two samples) it is
+/// 12.7 and a small standard error is often luck.
+pub const MIN_TRACE_PROBES: usize = 10;
 
 /// A stochastic trace estimate.
 #[derive(Debug, Clone, PartialEq)]

@@ -14,7 +14,7 @@ use std::time::Instant;
 use crate::error::{Error, Result};
 use crate::krylov::Krylov;
 use crate::op::SymOp;
-use crate::probes::{ProbeKind, ProbeStream};
+use crate::probes::{Estimator, ProbeKind, ProbeStream};
 use crate::results::{TraceResult, mean_and_std_error};
 
 /// Settings for [`slq`]; defaults are PyHessian's.
@@ -26,8 +26,11 @@ pub struct SlqConfig {
     pub n_v: usize,
     /// Probe distribution (normalised to unit length). Default Rademacher, as PyHessian.
     pub probe: ProbeKind,
-    /// Probe seed; run `r` uses the `r`-th probe of the stream. Default 0.
+    /// Probe seed; run `r` uses the `r`-th probe of [`ProbeStream::derived`]`(seed, Estimator::Slq, step)`.
+    /// Default 0.
     pub seed: u64,
+    /// Checkpoint step (or any index) whose probe stream to draw. Default 0.
+    pub step: u64,
 }
 
 impl Default for SlqConfig {
@@ -37,6 +40,7 @@ impl Default for SlqConfig {
             n_v: 1,
             probe: ProbeKind::Rademacher,
             seed: 0,
+            step: 0,
         }
     }
 }
@@ -88,7 +92,7 @@ pub(crate) fn slq_keep_first<O: SymOp>(
         });
     }
     let iter = cfg.iter.min(dim);
-    let mut probes = ProbeStream::new(cfg.seed);
+    let mut probes = ProbeStream::derived(cfg.seed, Estimator::Slq, cfg.step);
     let mut runs = Vec::with_capacity(cfg.n_v);
     let mut first = None;
     for r in 0..cfg.n_v {

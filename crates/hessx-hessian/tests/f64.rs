@@ -142,6 +142,7 @@ fn solvers_agree_with_the_dense_hessian_in_f64() {
         &HutchppConfig {
             num_hvps: 3 * MLP_PARAMS,
             seed: 1,
+            step: 0,
         },
     )
     .unwrap();

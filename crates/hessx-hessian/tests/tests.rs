@@ -8,6 +8,8 @@ mod common;
 
 #[path = "suite/matrix.rs"]
 mod matrix;
+#[path = "suite/honesty.rs"]
+mod honesty;
 #[path = "suite/models.rs"]
 mod models;
 #[path = "suite/onepass_trace.rs"]

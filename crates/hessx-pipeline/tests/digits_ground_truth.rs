@@ -122,8 +122,8 @@ fn eigenpairs_trace_and_density_match_the_dense_hessian_on_digits() {
     let seeds = 24;
     let (mut within, mut e_h, mut e_pp) = (0, 0.0, 0.0);
     for seed in 0..seeds {
-        let h = hutchinson(&mut op, &HutchinsonConfig { max_probes: 30, tol: 0.0, seed }).unwrap();
-        let pp = hutchpp(&mut op, &HutchppConfig { num_hvps: 30, seed }).unwrap();
+        let h = hutchinson(&mut op, &HutchinsonConfig { max_probes: 30, tol: 0.0, seed, step: 0 }).unwrap();
+        let pp = hutchpp(&mut op, &HutchppConfig { num_hvps: 30, seed, step: 0 }).unwrap();
         within += usize::from((h.estimate - exact_trace).abs() <= h.std_error);
         e_h += (h.estimate - exact_trace).powi(2);
         e_pp += (pp.estimate - exact_trace).powi(2);

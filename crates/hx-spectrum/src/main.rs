@@ -152,7 +152,10 @@ fn spectrum<B: Backend>(cli: &Cli, ctx: &RunContext, device: &B::Device) -> Resu
     for (i, checkpoint) in todo.iter().enumerate() {
         let step = checkpoint.step;
         let mut op = checkpoint_hessian::<B>(ctx, &cli.hessian, checkpoint, batches.clone(), device)?;
-        let slq_cfg = SlqConfig { iter: cli.iter, n_v: cli.n_v, seed: cli.hessian.seed, ..Default::default() };
+        // Every estimator draws its own probe stream of the seed at each checkpoint (ProbeStream::derived),
+        // so traces from different methods or checkpoints agree as independent measurements.
+        let stream = u64::try_from(step)?;
+        let slq_cfg = SlqConfig { iter: cli.iter, n_v: cli.n_v, seed: cli.hessian.seed, step: stream, ..Default::default() };
         let t0 = Instant::now();
         let runs: SlqRuns = if cli.one_pass {
             let cfg = OnePassConfig { slq: slq_cfg, k: cli.top_k, tol: 1e-3, verify: true, ..Default::default() };
@@ -191,10 +194,10 @@ fn spectrum<B: Backend>(cli: &Cli, ctx: &RunContext, device: &B::Device) -> Resu
                 TraceMethod::Slq => TraceResult { hvps: runs.hvps, seconds: runs.seconds, ..slq_trace(&runs) },
                 TraceMethod::Hutchinson => hutchinson(
                     &mut op,
-                    &HutchinsonConfig { max_probes: cli.trace_hvps, tol: cli.trace_tol, seed: cli.hessian.seed },
+                    &HutchinsonConfig { max_probes: cli.trace_hvps, tol: cli.trace_tol, seed: cli.hessian.seed, step: stream },
                 )?,
                 TraceMethod::Hutchpp => {
-                    hutchpp(&mut op, &HutchppConfig { num_hvps: cli.trace_hvps, seed: cli.hessian.seed, ..Default::default() })?
+                    hutchpp(&mut op, &HutchppConfig { num_hvps: cli.trace_hvps, seed: cli.hessian.seed, step: stream })?
                 }
                 TraceMethod::None => continue,
             };

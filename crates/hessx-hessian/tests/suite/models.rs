@@ -228,6 +228,7 @@ fn mlp_solvers_agree_with_the_dense_hessian() {
             max_probes: 30,
             tol: 0.0,
             seed: 3,
+            step: 0,
         },
     )
     .unwrap();
