@@ -62,7 +62,7 @@ pub use nested::{
 };
 #[cfg(feature = "tch")]
 pub use retained::RetainedHessianOp;
-pub use onepass::{MIN_TRACE_PROBES, OnePassConfig, OnePassResult, one_pass};
+pub use onepass::{OnePassConfig, OnePassResult, one_pass};
 pub use op::{DenseOp, SymOp};
 pub use power::{PowerConfig, power_iteration};
 pub use probes::{Estimator, MAX_DERIVED_STEP, ProbeKind, ProbeStream};

@@ -21,18 +21,11 @@ use std::time::Instant;
 use crate::error::{Error, Result, finite};
 use crate::krylov::Krylov;
 use crate::op::SymOp;
-use crate::probes::{ProbeKind, ProbeStream};
-use crate::results::{EigenResult, ResidualKind, TraceResult, mean_and_std_error};
+use crate::probes::{Estimator, ProbeKind, ProbeStream};
+use crate::results::{EigenResult, MIN_TRACE_PROBES, ResidualKind, TraceResult, mean_and_std_error};
 use crate::slq::{Density, SlqConfig, SlqRuns, pyhessian_density, slq_keep_first};
 use crate::vector::Vector;
 
-/// Fewer complement probes than this give a trace whose standard error has too few degrees of freedom to
-/// be trusted (a t-interval with < 9 degrees of freedom is much wider than the normal one): such a trace is
-/// reported with `converged = false`.
-pub const MIN_TRACE_PROBES: usize = 10;
-
-/// Offset mixed into the SLQ seed for the complement probes, so they are independent of the SLQ probes.
-const TRACE_STREAM: u64 = 0x7472_6163_655f_6f70;
 
 /// Settings for [`one_pass`].
 #[derive(Debug, Clone, PartialEq)]
@@ -95,7 +88,7 @@ pub fn one_pass<O: SymOp>(op: &mut O, cfg: &OnePassConfig) -> Result<OnePassResu
     let vectors: Vec<O::V> = (0..cfg.k).map(|i| kr.ritz_vector(&ritz, i)).collect();
     let estimates: Vec<f64> = (0..cfg.k).map(|i| kr.residual_estimate(&ritz, i)).collect();
     let hvps0 = op.hvps();
-    let mut trace = deflated_trace(op, &kr, cfg.trace_probes, cfg.slq.seed)?;
+    let mut trace = deflated_trace(op, &kr, cfg.trace_probes, cfg.slq.seed, cfg.slq.step)?;
     let trace_hvps = op.hvps() - hvps0;
     drop(kr); // frees the Krylov basis before any further product
     let hvps0 = op.hvps();
@@ -138,6 +131,7 @@ fn deflated_trace<O: SymOp>(
     kr: &Krylov<O::V>,
     probes: usize,
     seed: u64,
+    step: u64,
 ) -> Result<TraceResult> {
     let m = kr.steps();
     let dim = op.dim();
@@ -154,7 +148,9 @@ fn deflated_trace<O: SymOp>(
             seconds: 0.0,
         });
     }
-    let mut stream = ProbeStream::new(seed ^ TRACE_STREAM);
+    // Its own stream: independent of the SLQ start vector (so the estimate is unbiased given the Krylov
+    // space) and of every other estimator's probes.
+    let mut stream = ProbeStream::derived(seed, Estimator::OnePassTrace, step);
     let mut samples = Vec::with_capacity(probes);
     for _ in 0..probes {
         let mut z = op.vector_from_host(&stream.draw(ProbeKind::Rademacher, dim));

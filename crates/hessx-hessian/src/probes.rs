@@ -30,11 +30,13 @@ pub enum Estimator {
     Hutchinson,
     /// Hutch++ (sketch and residual probes alike).
     Hutchpp,
+    /// The one-pass trace's probes on the complement of the Krylov space.
+    OnePassTrace,
 }
 
 impl Estimator {
     /// Every estimator, for tests and tables.
-    pub const ALL: [Estimator; 3] = [Estimator::Slq, Estimator::Hutchinson, Estimator::Hutchpp];
+    pub const ALL: [Estimator; 4] = [Estimator::Slq, Estimator::Hutchinson, Estimator::Hutchpp, Estimator::OnePassTrace];
 
     /// The tag in the top byte of the ChaCha stream id. Never 0, so no derived stream is the stream 0
     /// that [`ProbeStream::new`] (start vectors of Lanczos and power iteration) draws from.
@@ -43,6 +45,7 @@ impl Estimator {
             Estimator::Slq => 1,
             Estimator::Hutchinson => 2,
             Estimator::Hutchpp => 3,
+            Estimator::OnePassTrace => 4,
         }
     }
 }
