@@ -36,6 +36,10 @@ build-libtorch:
 test-libtorch:
     {{use_libtorch}} && cargo test --release -p hessx-pipeline --features tch --test libtorch_backend
 
+# Retained-graph products on LibTorch (feature retained-graph, opt-in: not yet verified) against nested autodiff.
+test-retained:
+    {{use_libtorch}} && cargo test --release -p hessx-pipeline --features retained-graph --test libtorch_backend
+
 # Run a whole experiment profile (fetch, train, fine-tune, eigenpairs, trace, density, analysis) on backend flex or libtorch.
 all profile=default_profile backend="flex":
     #!/usr/bin/env bash

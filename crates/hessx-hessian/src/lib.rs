@@ -45,7 +45,7 @@ mod op;
 mod power;
 mod probes;
 mod results;
-#[cfg(feature = "tch")]
+#[cfg(feature = "retained-graph")]
 pub mod retained;
 mod slq;
 mod trace;
@@ -60,7 +60,7 @@ pub use meyer2021hutchpp::{HutchppConfig, hutchpp};
 pub use nested::{
     B1, B2, Batch, DEFAULT_DETERMINISM_TOL, Gradient, HessianOp, check_deterministic, flat_gradient,
 };
-#[cfg(feature = "tch")]
+#[cfg(feature = "retained-graph")]
 pub use retained::RetainedHessianOp;
 pub use onepass::{OnePassConfig, OnePassResult, one_pass};
 pub use op::{DenseOp, SymOp};

@@ -17,7 +17,9 @@ use hessx_data::load_images;
 use hessx_hessian::{B1, LanczosConfig, ProbeKind, ProbeStream, SymOp, lanczos_top_k};
 use hessx_models::{Activation, Arch, InputSpec, ModelSpec};
 use hessx_pipeline::batches::Normalization;
-use hessx_pipeline::curvature::{HessianBnMode, ModelHessian, ProductEngine, hessian_batches, model_hessian, model_hessian_with};
+use hessx_pipeline::curvature::{HessianBnMode, hessian_batches, model_hessian};
+#[cfg(feature = "retained-graph")]
+use hessx_pipeline::curvature::{ModelHessian, ProductEngine, model_hessian_with};
 use hessx_store::DataDir;
 
 const TOL: f64 = 1e-4;
@@ -78,11 +80,12 @@ fn tanh_mlp_products_agree_with_flex() {
     agree(Arch::Mlp { hidden: vec![32, 16], activation: Activation::Tanh });
 }
 
-/// Products on libtorch's retained graph (`ModelHessian::Retained`, what `--backend libtorch` uses) against
+/// Products on libtorch's retained graph (`ModelHessian::Retained`, feature `retained-graph`) against
 /// nested burn autodiff on the same backend, weights, batch and vectors. Both are exact; they differ by f32
 /// rounding of different operation orders (1e-7 to 1e-5 relative), a missing or doubled term by far more.
 /// One batch keeps the graph between products; two batches rebuild it per product: both paths are checked,
 /// and the retained product must repeat exactly (the graph is not consumed or altered by a product).
+#[cfg(feature = "retained-graph")]
 fn retained_matches_nested(arch: Arch) {
     type T = LibTorch<f32>;
     let spec = ModelSpec { arch, input: InputSpec::Image { channels: 1, height: 8, width: 8 }, num_classes: 10 };
@@ -110,21 +113,25 @@ fn retained_matches_nested(arch: Arch) {
     }
 }
 
+#[cfg(feature = "retained-graph")]
 #[test]
 fn retained_graph_resnet_matches_nested() {
     retained_matches_nested(Arch::ResNet { depth: 8, batch_norm: true, residual: true });
 }
 
+#[cfg(feature = "retained-graph")]
 #[test]
 fn retained_graph_cnn_matches_nested() {
     retained_matches_nested(Arch::SmallCnn);
 }
 
+#[cfg(feature = "retained-graph")]
 #[test]
 fn retained_graph_mlp_matches_nested() {
     retained_matches_nested(Arch::Mlp { hidden: vec![32, 16], activation: Activation::Tanh });
 }
 
+#[cfg(feature = "retained-graph")]
 #[test]
 fn retained_graph_transformer_matches_nested() {
     retained_matches_nested(Arch::Transformer { patch: 4, dim: 16, depth: 1, heads: 2, mlp_dim: 32 });
