@@ -158,7 +158,7 @@ pub fn versus_pyhessian<B: Backend>(
         &LanczosConfig { k: 5, max_iter: cfg.reference_iter, tol: 1e-6, seed: 77, verify: true },
     )?;
     let runs = slq(&mut op, &SlqConfig { iter: cfg.reference_iter, n_v: cfg.reference_runs, seed: 1234, ..Default::default() })?;
-    let trace = hutchinson(&mut op, &HutchinsonConfig { max_probes: cfg.reference_trace_probes, tol: 0.0, seed: 4321 })?;
+    let trace = hutchinson(&mut op, &HutchinsonConfig { max_probes: cfg.reference_trace_probes, tol: 0.0, seed: 4321, step: 0 })?;
     let method = format!(
         "reference: lanczos top-5 (tol 1e-6) + slq {}x{} + hutchinson {} probes",
         cfg.reference_runs, cfg.reference_iter, cfg.reference_trace_probes

@@ -87,6 +87,7 @@ fn deflation_beats_plain_hutchinson_at_equal_products() {
                 max_probes: 30,
                 tol: 0.0,
                 seed: 1000 + seed,
+                step: 0,
             },
         )
         .unwrap();
