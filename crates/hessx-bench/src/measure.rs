@@ -91,6 +91,18 @@ pub fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// Largest relative error of `values`, sorted descending (or by magnitude, as power iteration finds
+/// them), against `against` in the same order.
+pub fn max_relative_error(values: &[f64], against: &[f64], by_magnitude: bool) -> f64 {
+    let mut sorted = values.to_vec();
+    if by_magnitude {
+        sorted.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
+    } else {
+        sorted.sort_by(|a, b| b.total_cmp(a));
+    }
+    sorted.iter().zip(against).map(|(v, r)| ((v - r) / r).abs()).fold(0.0, f64::max)
+}
+
 /// Median seconds of `repeats` runs of `f` after one warm-up.
 pub fn median_seconds(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     f()?;
@@ -184,11 +196,7 @@ fn algorithms<O: SymOp>(rec: &mut Recorder, workload: &str, op: &mut O, truth: O
         }
         None => reference.clone(),
     };
-    let error = |values: &[f64], against: &[f64], magnitude: bool| {
-        let mut sorted = values.to_vec();
-        if magnitude { sorted.sort_by(|a, b| b.abs().total_cmp(&a.abs())) } else { sorted.sort_by(|a, b| b.total_cmp(a)) }
-        sorted.iter().zip(against).map(|(v, r)| ((v - r) / r).abs()).fold(0.0, f64::max)
-    };
+    let error = max_relative_error;
     let worst = |values: &[f64]| error(values, &reference, false);
     let mut power5 = (0u64, 0.0);
     for k in [1, 5] {

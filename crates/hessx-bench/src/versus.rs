@@ -19,7 +19,7 @@ use hessx_hessian::{
 };
 use hessx_pipeline::curvature::model_hessian;
 
-use crate::measure::Recorder;
+use crate::measure::{Recorder, max_relative_error};
 use crate::pytorch::PytorchReference;
 use crate::workload::ProductWorkload;
 
@@ -61,21 +61,10 @@ fn atoms_of(runs: &[SlqRun]) -> Result<Vec<(f64, f64)>> {
     Ok(mixture(&parts)?)
 }
 
-/// Largest relative error of `values` (sorted descending, or by magnitude) against `against`.
-fn top5_error(values: &[f64], against: &[f64], by_magnitude: bool) -> f64 {
-    let mut sorted = values.to_vec();
-    if by_magnitude {
-        sorted.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
-    } else {
-        sorted.sort_by(|a, b| b.total_cmp(a));
-    }
-    sorted.iter().zip(against).map(|(v, r)| ((v - r) / r).abs()).fold(0.0, f64::max)
-}
-
 /// Records the accuracy rows of one estimate; returns (top-5 error, trace std error, W1).
 fn score(rec: &mut Recorder, name: &str, method: &str, est: &Scored, reference: &Reference, by_magnitude: bool) -> Result<(f64, f64, f64)> {
     let against = if by_magnitude { &reference.top5_by_magnitude } else { &reference.top5 };
-    let top5 = top5_error(&est.top5, against, by_magnitude);
+    let top5 = max_relative_error(&est.top5, against, by_magnitude);
     let w1 = wasserstein1(&est.atoms, &reference.atoms)?;
     let combined = (est.trace_se.powi(2) + reference.trace_se.powi(2)).sqrt();
     rec.add("pyhessian", name, method, "top-5 max relative error", top5);
