@@ -36,18 +36,21 @@ build-libtorch:
 test-libtorch:
     {{use_libtorch}} && cargo test --release -p hessx-pipeline --features tch --test libtorch_backend
 
-# Retained-graph products on LibTorch (feature retained-graph, opt-in: not yet verified) against nested autodiff.
-test-retained:
-    {{use_libtorch}} && cargo test --release -p hessx-pipeline --features retained-graph --test libtorch_backend
+# Check CUDA's gradients, Hessian-vector products and top eigenvalues against Flex's (needs an NVIDIA GPU).
+test-cuda:
+    cargo test --release -p hessx-pipeline --features cuda --test cuda_backend -- --nocapture
 
-# Run a whole experiment profile (fetch, train, fine-tune, eigenpairs, trace, density, analysis) on backend flex or libtorch.
+# Run a whole experiment profile (fetch, train, fine-tune, eigenpairs, trace, density, analysis) on backend flex, libtorch or cuda.
+# HESSX_SKIP_BUILD=1 runs the binaries already in $CARGO_TARGET_DIR/release (built elsewhere, e.g. for a GPU node without Rust).
 all profile=default_profile backend="flex":
     #!/usr/bin/env bash
     set -euo pipefail
+    build() { if [ "${HESSX_SKIP_BUILD:-0}" = 1 ]; then echo "just all: HESSX_SKIP_BUILD=1: using the binaries in {{bin}}"; else "$@"; fi; }
     case "{{backend}}" in
-        flex) just build ;;
-        libtorch) {{use_libtorch}}; just build-libtorch ;;
-        *) echo "just all: backend '{{backend}}' is not flex or libtorch" >&2; exit 2 ;;
+        flex) build just build ;;
+        libtorch) {{use_libtorch}}; build just build-libtorch ;;
+        cuda) build just build-cuda ;;
+        *) echo "just all: backend '{{backend}}' is not flex, libtorch or cuda" >&2; exit 2 ;;
     esac
     has() { grep -q "^\[$1\]" "{{profile}}"; }
     start=$(date +%s)

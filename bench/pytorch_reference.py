@@ -6,7 +6,8 @@ Builds a ResNet20 with PyHessian's layout and parameter names (CIFAR option B:
 few epochs on generated CIFAR-shaped data (class templates plus noise, made
 here from the seed; a trained network's Hessian has the outliers and bulk that
 a random initialisation lacks), takes a batch of that data, and measures on the
-CPU, with the same thread count as the hessx benchmark:
+CPU, with the same thread count as the hessx benchmark (or, with --device
+cuda, on the GPU, synchronising before every clock read):
 
 - forward, gradient, Hessian-vector product from scratch (forward, backward
   with create_graph, double backward: what every burn product costs), and the
@@ -122,12 +123,20 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def sync():
+    """Wait for queued GPU work, so that a clock read after it counts it (a no-op on the CPU)."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def median_seconds(repeats, f):
     f()  # warm-up
+    sync()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         f()
+        sync()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -155,26 +164,31 @@ def main():
     ap.add_argument("--skip-pyhessian", action="store_true", help="only the per-product timings")
     ap.add_argument("--train-examples", type=int, default=4000, help="generated training images (default 4000)")
     ap.add_argument("--epochs", type=int, default=4, help="training epochs before the Hessian is taken (default 4; 0: random init)")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to train and time (default cpu)")
     args = ap.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: this torch sees no CUDA device")
+    device = torch.device(args.device)
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    model = ResNet20()
+    model = ResNet20().to(device)
     data_x, data_y = generated_cifar(args.train_examples, args.seed)
+    data_x, data_y = data_x.to(device), data_y.to(device)
     start = time.perf_counter()
     train_accuracy = train(model, data_x, data_y, args.epochs, 128, args.seed)
     train_seconds = time.perf_counter() - start
     # The Hessian batch: the first examples of a seeded permutation of the training data.
-    pick = torch.randperm(len(data_y), generator=torch.Generator().manual_seed(args.seed + 3))[: args.batch]
+    pick = torch.randperm(len(data_y), generator=torch.Generator().manual_seed(args.seed + 3))[: args.batch].to(device)
     x, y = data_x[pick].contiguous(), data_y[pick].contiguous()
     model.eval()
     params = [p for p in model.parameters() if p.requires_grad]
     crit = nn.CrossEntropyLoss()
 
     atomic_write(os.path.join(args.out, "resnet20.pt"), lambda p: torch.save(model.state_dict(), p))
-    atomic_write(os.path.join(args.out, "x.npy"), lambda p: np.save(open(p, "wb"), x.numpy().astype(np.float32)))
-    atomic_write(os.path.join(args.out, "y.npy"), lambda p: np.save(open(p, "wb"), y.numpy().astype(np.int64)))
+    atomic_write(os.path.join(args.out, "x.npy"), lambda p: np.save(open(p, "wb"), x.cpu().numpy().astype(np.float32)))
+    atomic_write(os.path.join(args.out, "y.npy"), lambda p: np.save(open(p, "wb"), y.cpu().numpy().astype(np.int64)))
 
     def forward():
         with torch.no_grad():
@@ -195,6 +209,7 @@ def main():
 
     fig = {
         "torch": torch.__version__,
+        "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
         "threads": torch.get_num_threads(),
         "batch": args.batch,
         "parameters": sum(p.numel() for p in params),
@@ -225,14 +240,14 @@ def main():
     }
 
     if not args.skip_pyhessian:
-        fig["pyhessian"] = run_pyhessian(model, crit, x, y)
+        fig["pyhessian"] = run_pyhessian(model, crit, x, y, args.device == "cuda")
     fig["peak_rss_mib"] = peak_rss_mib()
 
     atomic_write(os.path.join(args.out, "pytorch.json"), lambda p: open(p, "w").write(json.dumps(fig, indent=2) + "\n"))
     print(json.dumps(fig, indent=2))
 
 
-def run_pyhessian(model, crit, x, y):
+def run_pyhessian(model, crit, x, y, cuda):
     """PyHessian's three calls, end to end, with its defaults and top_n=5."""
     import sys
 
@@ -259,13 +274,16 @@ def run_pyhessian(model, crit, x, y):
     ph.hessian_vector_product = counted
     out = {}
     start = time.perf_counter()
-    comp = ph.hessian(model, crit, data=(x, y), cuda=False)
+    comp = ph.hessian(model, crit, data=(x, y), cuda=cuda)
+    sync()
     out["setup_seconds"] = time.perf_counter() - start
     t = time.perf_counter()
     eig, _ = comp.eigenvalues(top_n=5)
+    sync()
     out["eigenvalues"] = {"seconds": time.perf_counter() - t, "hvps": count["hvps"], "values": [float(e) for e in eig]}
     before, t = count["hvps"], time.perf_counter()
     tr = comp.trace()
+    sync()
     samples = [float(s) for s in tr]
     out["trace"] = {
         "seconds": time.perf_counter() - t,
@@ -277,6 +295,7 @@ def run_pyhessian(model, crit, x, y):
     }
     before, t = count["hvps"], time.perf_counter()
     nodes, weights = comp.density()
+    sync()
     out["density"] = {
         "seconds": time.perf_counter() - t,
         "hvps": count["hvps"] - before,

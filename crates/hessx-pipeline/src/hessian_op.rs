@@ -7,6 +7,8 @@
 //! (`tests/libtorch_backend.rs`); the solvers see one [`SymOp`] either way.
 
 use burn::prelude::*;
+#[cfg(feature = "tch")]
+use burn::module::AutodiffModule;
 use hessx_hessian::{B1, B2, Batch, HessianOp, ParamLayout, SymOp};
 use hessx_models::{BnMode, Input, Net, cross_entropy};
 
@@ -34,7 +36,7 @@ impl<B: Backend> HessianBatch<B> {
     }
 
     /// The same batch on the plain backend (no autodiff), for the retained-graph operator.
-    #[cfg(feature = "retained-graph")]
+    #[cfg(feature = "tch")]
     fn plain(&self) -> PlainBatch<B> {
         PlainBatch {
             images: self.images.clone().inner().inner(),
@@ -53,7 +55,7 @@ fn batch_loss<B: Backend>(model: &Net<B2<B>>, batch: &HessianBatch<B>) -> Tensor
 pub type LossFn<B> = fn(&Net<B2<B>>, &HessianBatch<B>) -> Tensor<B2<B>, 1>;
 
 /// A batch on the plain backend.
-#[cfg(feature = "retained-graph")]
+#[cfg(feature = "tch")]
 #[derive(Clone, Debug)]
 pub struct PlainBatch<B: Backend> {
     images: Tensor<B, 4>,
@@ -61,13 +63,13 @@ pub struct PlainBatch<B: Backend> {
     mode: BnMode,
 }
 
-#[cfg(feature = "retained-graph")]
+#[cfg(feature = "tch")]
 fn plain_loss<B: Backend>(model: &Net<B>, batch: &PlainBatch<B>) -> Tensor<B, 1> {
     cross_entropy(model.forward(Input::Images(batch.images.clone()), batch.mode), batch.labels.clone())
 }
 
 /// The plain loss function's type.
-#[cfg(feature = "retained-graph")]
+#[cfg(feature = "tch")]
 pub type PlainLossFn<B> = fn(&Net<B>, &PlainBatch<B>) -> Tensor<B, 1>;
 
 /// The Hessian of a model's mean cross-entropy over fixed batches.
@@ -75,7 +77,7 @@ pub enum ModelHessian<B: Backend> {
     /// Nested burn autodiff (every backend).
     Nested(HessianOp<B, Net<B2<B>>, HessianBatch<B>, LossFn<B>>),
     /// libtorch's autograd on a retained graph (LibTorch only).
-    #[cfg(feature = "retained-graph")]
+    #[cfg(feature = "tch")]
     Retained(hessx_hessian::RetainedHessianOp<B, Net<B>, PlainBatch<B>, PlainLossFn<B>>),
 }
 
@@ -87,7 +89,7 @@ impl<B: Backend> ModelHessian<B> {
         batches: Vec<Batch<HessianBatch<B>>>,
         engine: ProductEngine,
     ) -> hessx_hessian::Result<Self> {
-        #[cfg(feature = "retained-graph")]
+        #[cfg(feature = "tch")]
         if engine == ProductEngine::Auto && hessx_hessian::retained::supported::<B>() {
             let device = model.devices().into_iter().next().unwrap_or_default();
             let plain: Vec<Batch<PlainBatch<B>>> =
@@ -109,7 +111,7 @@ impl<B: Backend> ModelHessian<B> {
     pub fn layout(&self) -> &ParamLayout {
         match self {
             ModelHessian::Nested(op) => op.layout(),
-            #[cfg(feature = "retained-graph")]
+            #[cfg(feature = "tch")]
             ModelHessian::Retained(op) => op.layout(),
         }
     }
@@ -118,7 +120,7 @@ impl<B: Backend> ModelHessian<B> {
     pub fn seconds_per_hvp(&self) -> f64 {
         match self {
             ModelHessian::Nested(op) => op.seconds_per_hvp(),
-            #[cfg(feature = "retained-graph")]
+            #[cfg(feature = "tch")]
             ModelHessian::Retained(op) => op.seconds_per_hvp(),
         }
     }
@@ -127,9 +129,9 @@ impl<B: Backend> ModelHessian<B> {
     pub fn engine_name(&self) -> &'static str {
         match self {
             ModelHessian::Nested(_) => "nested autodiff (forward + backward + double backward per product)",
-            #[cfg(feature = "retained-graph")]
+            #[cfg(feature = "tch")]
             ModelHessian::Retained(op) if op.retains_graph() => "retained graph (one backward per product)",
-            #[cfg(feature = "retained-graph")]
+            #[cfg(feature = "tch")]
             ModelHessian::Retained(_) => "libtorch autograd, graph rebuilt per batch (several batches)",
         }
     }
@@ -146,7 +148,7 @@ impl<B: Backend> SymOp for ModelHessian<B> {
     fn dim(&self) -> usize {
         match self {
             ModelHessian::Nested(op) => op.dim(),
-            #[cfg(feature = "retained-graph")]
+            #[cfg(feature = "tch")]
             ModelHessian::Retained(op) => op.dim(),
         }
     }
@@ -154,7 +156,7 @@ impl<B: Backend> SymOp for ModelHessian<B> {
     fn apply(&mut self, v: &Tensor<B, 1>) -> hessx_hessian::Result<Tensor<B, 1>> {
         match self {
             ModelHessian::Nested(op) => op.apply(v),
-            #[cfg(feature = "retained-graph")]
+            #[cfg(feature = "tch")]
             ModelHessian::Retained(op) => op.apply(v),
         }
     }
@@ -162,7 +164,7 @@ impl<B: Backend> SymOp for ModelHessian<B> {
     fn hvps(&self) -> u64 {
         match self {
             ModelHessian::Nested(op) => op.hvps(),
-            #[cfg(feature = "retained-graph")]
+            #[cfg(feature = "tch")]
             ModelHessian::Retained(op) => op.hvps(),
         }
     }
@@ -170,7 +172,7 @@ impl<B: Backend> SymOp for ModelHessian<B> {
     fn vector_from_host(&self, x: &[f64]) -> Tensor<B, 1> {
         match self {
             ModelHessian::Nested(op) => op.vector_from_host(x),
-            #[cfg(feature = "retained-graph")]
+            #[cfg(feature = "tch")]
             ModelHessian::Retained(op) => op.vector_from_host(x),
         }
     }
@@ -178,7 +180,7 @@ impl<B: Backend> SymOp for ModelHessian<B> {
     fn vector_to_host(&self, v: &Tensor<B, 1>) -> Vec<f64> {
         match self {
             ModelHessian::Nested(op) => op.vector_to_host(v),
-            #[cfg(feature = "retained-graph")]
+            #[cfg(feature = "tch")]
             ModelHessian::Retained(op) => op.vector_to_host(v),
         }
     }
