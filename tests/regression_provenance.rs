@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 
 use hessx_store::RunDir;
-use hessx_store::tables::{EigenvalueRow, EigenvectorRow, SettingsRow, read_rows};
-use hessx_store::{EigenMethod, Stage};
+use hessx_store::tables::{DensityRow, EigenvalueRow, EigenvectorRow, SettingsRow, TraceRow, read_rows};
+use hessx_store::{EigenMethod, Stage, TraceMethod};
 
 use crate::util::Scratch;
 
@@ -107,4 +107,29 @@ fn regression_issue_10_other_settings_add_rows_and_never_overwrite() {
     let replaced: Vec<EigenvalueRow> = read_rows(&run.eigenvalues()).unwrap();
     assert_eq!(ids(&replaced), [id_a.clone(), id_c.clone()].into_iter().collect());
     assert!(!run.eigenvectors(&id_b, 0).exists() && run.eigenvectors(&id_c, 0).exists());
+
+    // hx-spectrum: other settings are another fingerprint beside the first;
+    // one-pass eigenpairs get their own vectors; identical settings compute nothing.
+    let spec = ["--run", "runs/a", "--hessian-batch-size", "40", "--steps", "0,3", "--num-bins", "200"];
+    let first_spec = [&spec[..], &["--iter", "10", "--trace", "slq", "--trace", "hutchinson", "--trace-hvps", "6"]].concat();
+    s.ok("hx-spectrum", &first_spec);
+    s.ok("hx-spectrum", &[&spec[..], &["--iter", "12", "--one-pass", "--top-k", "2"]].concat());
+    let density: Vec<DensityRow> = read_rows(&run.density()).unwrap();
+    let density_ids: BTreeSet<String> = density.iter().map(|d| d.settings_id.clone()).collect();
+    assert_eq!(density_ids.len(), 2, "two spectrum settings side by side");
+    let traces: Vec<TraceRow> = read_rows(&run.trace()).unwrap();
+    assert_eq!(traces.len(), 2 * 2 + 2, "slq and hutchinson, then slq alone, at two checkpoints");
+    assert!(traces.iter().all(|t| density_ids.contains(&t.settings_id)));
+    assert!(traces.iter().filter(|t| t.method == TraceMethod::Hutchinson).all(|t| t.probes <= 6 && t.hvps <= 6));
+    let values: Vec<EigenvalueRow> = read_rows(&run.eigenvalues()).unwrap();
+    let one_pass: Vec<&EigenvalueRow> = values.iter().filter(|r| r.method == EigenMethod::OnePass).collect();
+    assert_eq!(one_pass.len(), 2 * 2);
+    let spec_id = &one_pass[0].settings_id;
+    assert!(density_ids.contains(spec_id) && run.eigenvectors(spec_id, 3).exists());
+    let settings: Vec<SettingsRow> = read_rows(&run.settings()).unwrap();
+    let spec_row = settings.iter().find(|r| r.settings_id == *spec_id).unwrap();
+    assert!(spec_row.stage == Stage::Spectrum && spec_row.methods == "slq+one-pass", "{}", spec_row.methods);
+    let again = s.ok("hx-spectrum", &first_spec);
+    assert!(stderr(&again).contains("already"), "{}", stderr(&again));
+    assert_eq!(read_rows::<TraceRow>(&run.trace()).unwrap(), traces);
 }

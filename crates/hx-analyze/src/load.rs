@@ -154,7 +154,7 @@ pub fn load(run: &RunDir, asked: &[String]) -> Result<RunData> {
     }
     let with_vectors = |sid: &str| vector_tables.iter().any(|(v, _, _)| v == sid);
     let mut ranked: Vec<(&String, &(u8, BTreeSet<i64>, String))> = eigen_ids.iter().collect();
-    ranked.sort_by_key(|(sid, (pref, steps, _))| (!with_vectors(sid), *pref, usize::MAX - steps.len(), (*sid).clone()));
+    ranked.sort_by_key(|(sid, (pref, steps, _))| (!with_vectors(sid.as_str()), *pref, usize::MAX - steps.len(), (*sid).clone()));
     let eigen_candidates: Vec<(String, String)> = ranked
         .iter()
         .map(|(sid, (_, steps, method))| {
