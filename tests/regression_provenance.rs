@@ -118,7 +118,7 @@ fn regression_issue_10_other_settings_add_rows_and_never_overwrite() {
     let density_ids: BTreeSet<String> = density.iter().map(|d| d.settings_id.clone()).collect();
     assert_eq!(density_ids.len(), 2, "two spectrum settings side by side");
     let traces: Vec<TraceRow> = read_rows(&run.trace()).unwrap();
-    assert_eq!(traces.len(), 2 * 2 + 2, "slq and hutchinson, then slq alone, at two checkpoints");
+    assert_eq!(traces.len(), 2 * 2 + 2 * 2, "slq and hutchinson, then slq and the one-pass trace, at two checkpoints");
     assert!(traces.iter().all(|t| density_ids.contains(&t.settings_id)));
     assert!(traces.iter().filter(|t| t.method == TraceMethod::Hutchinson).all(|t| t.probes <= 6 && t.hvps <= 6));
     let values: Vec<EigenvalueRow> = read_rows(&run.eigenvalues()).unwrap();
@@ -129,6 +129,18 @@ fn regression_issue_10_other_settings_add_rows_and_never_overwrite() {
     let settings: Vec<SettingsRow> = read_rows(&run.settings()).unwrap();
     let spec_row = settings.iter().find(|r| r.settings_id == *spec_id).unwrap();
     assert!(spec_row.stage == Stage::Spectrum && spec_row.methods == "slq+one-pass", "{}", spec_row.methods);
+    // The one-pass trace is a row of its own, under the one-pass settings, with an error bar.
+    let one_pass_traces: Vec<&TraceRow> = traces.iter().filter(|t| t.method == TraceMethod::OnePass).collect();
+    assert_eq!(one_pass_traces.len(), 2, "one one-pass trace per checkpoint");
+    for t in &one_pass_traces {
+        assert_eq!(t.settings_id, *spec_id, "the one-pass trace carries its settings' fingerprint");
+        assert_eq!(t.probes, 10, "the default --trace-probes");
+        assert!(t.converged && t.std_error.is_finite() && t.std_error > 0.0, "{t:?}");
+        assert!(t.estimate.is_finite() && t.hvps >= 12 + 10, "the whole pass's products: {t:?}");
+    }
+    assert!(spec_row.settings.contains("trace_probes = 10"), "{}", spec_row.settings);
+    let err = s.fails("hx-spectrum", &[&spec[..], &["--iter", "12", "--one-pass", "--trace-probes", "1"]].concat());
+    assert!(err.contains("--trace-probes"), "{err}");
     let again = s.ok("hx-spectrum", &first_spec);
     assert!(stderr(&again).contains("already"), "{}", stderr(&again));
     assert_eq!(read_rows::<TraceRow>(&run.trace()).unwrap(), traces);

@@ -185,7 +185,7 @@ pub(crate) fn write_eigen_result<B: Backend>(
     let residual_kind = match result.residual_kind {
         hessx_hessian::ResidualKind::LanczosEstimate => ResidualKind::LanczosEstimate,
         hessx_hessian::ResidualKind::Explicit => ResidualKind::Explicit,
-        hessx_hessian::ResidualKind::PreviousIterate => ResidualKind::PreviousIterate,
+        hessx_hessian::ResidualKind::NotComputed => ResidualKind::NotComputed,
     };
     let rows: Vec<EigenvalueRow> = (0..result.values.len())
         .map(|rank| EigenvalueRow {

@@ -191,6 +191,9 @@ impl EigenSettings {
     }
 }
 
+/// Default probes of the one-pass trace: the fewest with which its stopping rule counts it converged.
+pub const ONE_PASS_TRACE_PROBES: usize = hessx_hessian::MIN_TRACE_PROBES;
+
 /// Top eigenpairs taken from the first quadrature run of `hx-spectrum`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OnePassSettings {
@@ -198,6 +201,9 @@ pub struct OnePassSettings {
     pub top_k: usize,
     /// Convergence test `residual <= tol * |lambda|`.
     pub tol: f64,
+    /// Probes (one product each) of the Krylov-deflated trace on the complement of the first run's
+    /// Krylov space.
+    pub trace_probes: usize,
 }
 
 /// Everything that determines `hx-spectrum`'s numbers.
@@ -244,10 +250,30 @@ impl SpectrumSettings {
         if seen.len() != self.trace.len() {
             return Err(Error::invalid(format!("--trace {:?}: each estimator at most once", self.trace)));
         }
-        if self.one_pass.as_ref().is_some_and(|o| o.top_k == 0) {
-            return Err(Error::invalid("--top-k must be at least 1"));
+        if self.trace.contains(&TraceMethod::OnePass) {
+            return Err(Error::invalid("--trace one-pass: the one-pass trace comes with --one-pass"));
+        }
+        if let Some(one_pass) = &self.one_pass {
+            if one_pass.top_k == 0 || one_pass.top_k > self.iter {
+                return Err(Error::invalid(format!(
+                    "--top-k {} with --one-pass: between 1 and --iter ({}) eigenpairs",
+                    one_pass.top_k, self.iter
+                )));
+            }
+            if one_pass.trace_probes < 2 {
+                return Err(Error::invalid("--trace-probes must be at least 2 (the one-pass trace's standard error needs two)"));
+            }
         }
         Ok(())
+    }
+
+    /// The trace rows each checkpoint gets: the requested estimators, then the one-pass trace.
+    pub fn trace_methods(&self) -> Vec<TraceMethod> {
+        let mut methods = self.trace.clone();
+        if self.one_pass.is_some() {
+            methods.push(TraceMethod::OnePass);
+        }
+        methods
     }
 
     /// The methods as one label, e.g. `slq+hutchinson+one-pass`.

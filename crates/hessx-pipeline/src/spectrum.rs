@@ -34,9 +34,10 @@ pub fn run_spectrum<B: Backend>(
     let densities: Vec<DensityRow> = existing_rows(&ctx.run.density())?;
     let traces: Vec<TraceRow> = existing_rows(&ctx.run.trace())?;
     let eigen: Vec<EigenvalueRow> = existing_rows(&ctx.run.eigenvalues())?;
+    let trace_methods = settings.trace_methods();
     let done = |step: i64| {
         densities.iter().any(|d| d.settings_id == id && d.step == step)
-            && settings.trace.iter().all(|t| traces.iter().any(|r| r.settings_id == id && r.step == step && r.method == *t))
+            && trace_methods.iter().all(|t| traces.iter().any(|r| r.settings_id == id && r.step == step && r.method == *t))
             && (settings.one_pass.is_none()
                 || (eigen.iter().any(|r| r.settings_id == id && r.step == step) && ctx.run.eigenvectors(&id, step).exists()))
     };
@@ -82,7 +83,7 @@ pub fn run_spectrum<B: Backend>(
         settings.hessian.params_label(),
         settings.iter,
         settings.n_v,
-        if settings.trace.is_empty() { "none".into() } else { settings.trace.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ") },
+        if trace_methods.is_empty() { "none".into() } else { trace_methods.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ") },
     );
     let bar = indicatif::ProgressBar::new(todo.len() as u64);
     let started = Instant::now();
@@ -94,7 +95,10 @@ pub fn run_spectrum<B: Backend>(
         let at = |source| Error::Checkpoint { path: ctx.run.root().join(&checkpoint.file), source };
         let dropped = if redo == Redo::Replace { others.clone() } else { Vec::new() };
         let is_dropped = |row_id: &String| dropped.contains(row_id);
-        let runs = quadrature(ctx, settings, &id, step, &mut op, redo, &one_pass_others).map_err(|e| match e {
+        // Every estimator draws its own probe stream of the seed at each checkpoint (ProbeStream::derived),
+        // so traces from different methods or checkpoints are independent measurements.
+        let stream = u64::try_from(step).map_err(|_| Error::invalid(format!("checkpoint step {step} is negative")))?;
+        let (runs, one_pass_trace) = quadrature(ctx, settings, &id, step, stream, &mut op, redo, &one_pass_others).map_err(|e| match e {
             Error::Hessian(source) => at(source),
             other => other,
         })?;
@@ -122,8 +126,11 @@ pub fn run_spectrum<B: Backend>(
             })
             .collect();
         let mut trace_rows = Vec::new();
-        for &method in &settings.trace {
-            let result = estimate_trace(settings, method, &runs, &mut op).map_err(at)?;
+        for &method in &trace_methods {
+            let result = match (method, &one_pass_trace) {
+                (TraceMethod::OnePass, Some(trace)) => trace.clone(),
+                _ => estimate_trace(settings, method, stream, &runs, &mut op).map_err(at)?,
+            };
             trace_rows.push(TraceRow {
                 settings_id: id.clone(),
                 step,
@@ -166,22 +173,32 @@ pub fn run_spectrum<B: Backend>(
 }
 
 /// The stochastic Lanczos quadrature runs of one checkpoint; with one-pass,
-/// also writes the top eigenpairs of the first run.
+/// also writes the top eigenpairs of the first run and returns its
+/// Krylov-deflated trace.
+#[allow(clippy::too_many_arguments)]
 fn quadrature<B: Backend>(
     ctx: &RunContext,
     settings: &SpectrumSettings,
     id: &str,
     step: i64,
+    stream: u64,
     op: &mut ModelHessian<B>,
     redo: Redo,
     one_pass_others: &[String],
-) -> Result<SlqRuns> {
-    let slq_cfg = SlqConfig { iter: settings.iter, n_v: settings.n_v, seed: settings.hessian.seed, ..Default::default() };
+) -> Result<(SlqRuns, Option<TraceResult>)> {
+    let slq_cfg =
+        SlqConfig { iter: settings.iter, n_v: settings.n_v, seed: settings.hessian.seed, step: stream, ..Default::default() };
     let Some(op_settings) = &settings.one_pass else {
-        return Ok(slq(op, &slq_cfg)?);
+        return Ok((slq(op, &slq_cfg)?, None));
     };
     let t0 = Instant::now();
-    let cfg = OnePassConfig { slq: slq_cfg, k: op_settings.top_k, tol: op_settings.tol, verify: true };
+    let cfg = OnePassConfig {
+        slq: slq_cfg,
+        k: op_settings.top_k,
+        tol: op_settings.tol,
+        verify: true,
+        trace_probes: op_settings.trace_probes,
+    };
     let mut result = one_pass(op, &cfg)?;
     // The eigen result counts only its verification products; the row reports the whole pass.
     result.eigen.hvps += result.runs.hvps;
@@ -195,21 +212,30 @@ fn quadrature<B: Backend>(
         dropped: &dropped,
     };
     write_eigen_result(ctx, &result.eigen, &written)?;
-    Ok(result.runs)
+    Ok((result.runs, Some(result.trace)))
 }
 
+/// The trace by `method`, with its probes drawn from the stream of checkpoint `stream`.
 fn estimate_trace<O: SymOp>(
     settings: &SpectrumSettings,
     method: TraceMethod,
+    stream: u64,
     runs: &SlqRuns,
     op: &mut O,
 ) -> hessx_hessian::Result<TraceResult> {
     let seed = settings.hessian.seed;
     Ok(match method {
         TraceMethod::Slq => TraceResult { hvps: runs.hvps, seconds: runs.seconds, ..slq_trace(runs) },
-        TraceMethod::Hutchinson => {
-            hutchinson(op, &HutchinsonConfig { max_probes: settings.trace_hvps, tol: settings.trace_tol, seed })?
+        TraceMethod::Hutchinson => hutchinson(
+            op,
+            &HutchinsonConfig { max_probes: settings.trace_hvps, tol: settings.trace_tol, seed, step: stream },
+        )?,
+        TraceMethod::Hutchpp => hutchpp(op, &HutchppConfig { num_hvps: settings.trace_hvps, seed, step: stream })?,
+        TraceMethod::OnePass => {
+            return Err(hessx_hessian::Error::InvalidArgument {
+                name: "trace",
+                reason: "the one-pass trace comes from the one-pass run (--one-pass), not as a separate estimator".into(),
+            });
         }
-        TraceMethod::Hutchpp => hutchpp(op, &HutchppConfig { num_hvps: settings.trace_hvps, seed, ..Default::default() })?,
     })
 }

@@ -92,6 +92,9 @@ vocabulary! {
         Hutchinson = "hutchinson",
         /// Hutch++ (Meyer et al. 2021).
         Hutchpp = "hutchpp",
+        /// Trace of the first SLQ run's Krylov space plus a Hutchinson estimate on its complement, with
+        /// a standard error (`hx-spectrum --one-pass`).
+        OnePass = "one-pass",
     }
 }
 
@@ -102,8 +105,8 @@ vocabulary! {
         LanczosEstimate = "lanczos-estimate",
         /// One explicit product per pair after the solve.
         Explicit = "explicit",
-        /// The previous power iterate's residual (free, slightly pessimistic).
-        PreviousIterate = "previous-iterate",
+        /// Not computed (power iteration without verification): the residuals are NaN.
+        NotComputed = "not-computed",
     }
 }
 

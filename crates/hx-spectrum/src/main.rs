@@ -17,7 +17,9 @@ use hessx_store::TraceMethod;
 /// so densities can be redrawn without new products), smoothed with a
 /// Gaussian kernel on PyHessian's grid. The trace comes for free from the same
 /// runs (slq), or from Hutchinson's or Hutch++'s estimator with their own
-/// products. --one-pass also reports the top eigenpairs from the same runs.
+/// products. --one-pass also reports the top eigenpairs from the same runs and
+/// a trace with an error bar (the Krylov space's trace plus --trace-probes
+/// Hutchinson probes on its complement).
 /// Rows carry the fingerprint of their settings (settings_id); new settings
 /// add rows beside the old ones.
 #[derive(Parser, Debug)]
@@ -46,12 +48,16 @@ struct Cli {
     /// Hutchinson stops when its standard error <= tol * |estimate|.
     #[arg(long, default_value_t = 1e-3)]
     trace_tol: f64,
-    /// Also write the top eigenpairs of the first quadrature run (method "one-pass").
+    /// Also write the top eigenpairs of the first quadrature run (method "one-pass") and its
+    /// Krylov-deflated trace with a standard error (trace method "one-pass").
     #[arg(long)]
     one_pass: bool,
     /// Eigenpairs reported by --one-pass.
     #[arg(long = "top-k", alias = "r", default_value_t = 5)]
     top_k: usize,
+    /// Probes (one product each) of --one-pass's trace on the complement of the Krylov space.
+    #[arg(long, default_value_t = hessx_pipeline::settings::ONE_PASS_TRACE_PROBES)]
+    trace_probes: usize,
 }
 
 fn main() -> std::process::ExitCode {
@@ -77,7 +83,7 @@ fn run() -> Result<()> {
         trace,
         trace_hvps: cli.trace_hvps,
         trace_tol: cli.trace_tol,
-        one_pass: cli.one_pass.then_some(OnePassSettings { top_k: cli.top_k, tol: 1e-3 }),
+        one_pass: cli.one_pass.then_some(OnePassSettings { top_k: cli.top_k, tol: 1e-3, trace_probes: cli.trace_probes }),
     };
     with_backend!(settings.hessian.backend, B, device => run_spectrum::<B>(&ctx, &settings, cli.hessian.redo(), &device))?;
     Ok(())
