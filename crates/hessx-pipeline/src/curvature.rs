@@ -178,8 +178,9 @@ fn param_layout<B: Backend>(model: &Net<B1<B>>, settings: &HessianSettings) -> R
         let prefix_ok = settings.params.is_empty() || settings.params.iter().any(|p| path.starts_with(p.as_str()));
         prefix_ok && !(settings.ignore_biasbn && is_bias_or_bn(path))
     };
-    let layout = ParamLayout::filtered(model, keep)?;
-    if layout.dim() == 0 {
+    // Checked here, before the layout refuses an empty selection, so that the error names the flag and
+    // lists the paths there are.
+    if !all.entries().iter().any(|e| keep(&e.path)) {
         let paths: Vec<&str> = all.entries().iter().map(|e| e.path.as_str()).collect();
         return Err(Error::invalid(format!(
             "--params {:?} selects no parameter; the model's parameters are: {}",
@@ -187,7 +188,7 @@ fn param_layout<B: Backend>(model: &Net<B1<B>>, settings: &HessianSettings) -> R
             paths.join(", ")
         )));
     }
-    Ok(layout)
+    Ok(ParamLayout::filtered(model, keep)?)
 }
 
 /// Biases and batch-norm parameters (loss-landscape's "biasbn").
