@@ -44,7 +44,7 @@ fn fetch_train_finetune_eigen_spectrum_analyze_query() {
         top.sort_by_key(|r| r.rank);
         assert!(top.windows(2).all(|w| w[0].eigenvalue >= w[1].eigenvalue), "descending by rank at step {}", c.step);
         assert!(top.iter().all(|r| r.residual <= 1e-2 * r.eigenvalue.abs().max(1e-3)), "residuals small: {top:?}");
-        let vectors: Vec<EigenvectorRow> = read_rows(&run.eigenvectors(c.step)).unwrap();
+        let vectors: Vec<EigenvectorRow> = read_rows(&run.eigenvectors(&top[0].settings_id, c.step)).unwrap();
         assert_eq!(vectors.len(), 3);
         for v in &vectors {
             let norm: f64 = v.vector.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();

@@ -4,4 +4,5 @@
 mod util;
 
 mod pipeline;
+mod regression_provenance;
 mod regression_resume;

@@ -48,7 +48,7 @@ pub struct Cli {
     /// Backends to time, comma separated (default: every one built in). The
     /// first is the reference for agreement; the estimators and the PyHessian
     /// comparison run on the last.
-    #[arg(long, value_enum, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',')]
     pub backends: Vec<BackendKind>,
     /// Output of `bench/pytorch_reference.py` (pytorch.json, resnet20.pt,
     /// x.npy, y.npy). When it is missing, seeded weights and batch are used
@@ -91,7 +91,7 @@ pub struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
-    hessx_pipeline::main_wrapper(|| {
+    hessx_pipeline::profile::main_wrapper("info", || {
         let mut cli = Cli::parse();
         if cli.backends.is_empty() {
             cli.backends = BackendKind::available().into_iter().filter(|k| *k != BackendKind::Cuda).collect();

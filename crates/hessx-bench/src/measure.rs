@@ -170,7 +170,7 @@ fn seeded_model<B: Backend>(spec: &ModelSpec, device: &B::Device) -> Net<B1<B>> 
 fn hessian_of<B: Backend>(spec: &ModelSpec, data: &ImageSet, n: usize, device: &B::Device) -> Result<ModelHessian<B>> {
     let indices: Vec<usize> = (0..n).collect();
     let batches = hessian_batches::<B>(data, &indices, n, &Normalization::of(data), HessianBnMode::Eval, device);
-    model_hessian(seeded_model::<B>(spec, device), batches)
+    Ok(model_hessian(seeded_model::<B>(spec, device), batches)?)
 }
 
 /// Top-1 and top-5 by Lanczos and power iteration at tol 1e-3, SLQ density,

@@ -51,11 +51,18 @@ struct Collect<'a, F> {
 }
 
 impl<B: AutodiffBackend, F: Fn(&str) -> bool> ModuleVisitor<B> for Collect<'_, F> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
+    // An enum module (a model family such as hessx-models' `Net`) enters with its variant name; that adds no
+    // level, so paths read `layers.1.weight` or `layer3.0.conv1.weight` as hessx-models names them and as
+    // users type them after `--params`.
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        if !container_type.starts_with("Enum:") {
+            self.path.push(name.to_string());
+        }
     }
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        if !container_type.starts_with("Enum:") {
+            self.path.pop();
+        }
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         // `val()` also materialises lazily initialised parameters, so later clones share their values.

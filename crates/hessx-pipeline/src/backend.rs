@@ -10,17 +10,15 @@
 use serde::{Deserialize, Serialize};
 
 /// Which burn backend computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// burn's pure-Rust Flex backend on the CPU (builds everywhere; the default).
     #[default]
-    #[value(alias = "cpu")]
     #[serde(alias = "cpu")]
     Flex,
     /// LibTorch on the CPU through burn-tch (cargo feature `tch`; needs the
     /// libtorch of torch==2.9.0, see `just setup-libtorch`).
-    #[value(alias = "tch")]
     #[serde(alias = "tch")]
     Libtorch,
     /// burn's CUDA backend (cargo feature `cuda`; needs an NVIDIA GPU and driver).
@@ -40,12 +38,28 @@ impl BackendKind {
         kinds
     }
 
+    /// Every backend, built in or not.
+    pub const ALL: [BackendKind; 3] = [BackendKind::Flex, BackendKind::Libtorch, BackendKind::Cuda];
+
     /// The flag value, as a user types it.
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Flex => "flex",
             BackendKind::Libtorch => "libtorch",
             BackendKind::Cuda => "cuda",
+        }
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+    /// A flag value: `flex` (alias `cpu`), `libtorch` (alias `tch`) or `cuda`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "flex" | "cpu" => Ok(BackendKind::Flex),
+            "libtorch" | "tch" => Ok(BackendKind::Libtorch),
+            "cuda" => Ok(BackendKind::Cuda),
+            other => Err(format!("`{other}` is not a backend; expected flex, libtorch or cuda")),
         }
     }
 }
@@ -61,8 +75,9 @@ pub const NO_CUDA: &str = "--backend cuda: this binary was built without CUDA su
 
 /// Evaluate `$body` with `$B` bound to the backend type of `$kind` and `$dev`
 /// to its default device. The `libtorch` and `cuda` arms exist only in
-/// binaries built with the matching feature; otherwise they return an error
-/// saying how to get them.
+/// binaries built with the matching feature; otherwise they return
+/// [`Error::BackendNotBuilt`](crate::Error::BackendNotBuilt) (converted with
+/// `into()` to the body's error type) saying how to get them.
 #[macro_export]
 macro_rules! with_backend {
     ($kind:expr, $B:ident, $dev:ident => $body:expr) => {
@@ -81,7 +96,7 @@ macro_rules! with_backend {
                 }
                 #[cfg(not(feature = "tch"))]
                 {
-                    Err(anyhow::anyhow!($crate::backend::NO_LIBTORCH))
+                    Err($crate::Error::BackendNotBuilt($crate::backend::NO_LIBTORCH).into())
                 }
             }
             $crate::backend::BackendKind::Cuda => {
@@ -93,7 +108,7 @@ macro_rules! with_backend {
                 }
                 #[cfg(not(feature = "cuda"))]
                 {
-                    Err(anyhow::anyhow!($crate::backend::NO_CUDA))
+                    Err($crate::Error::BackendNotBuilt($crate::backend::NO_CUDA).into())
                 }
             }
         }

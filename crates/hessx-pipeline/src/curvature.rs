@@ -1,78 +1,40 @@
 //! What `hx-eigen` and `hx-spectrum` share: opening a training run, picking
-//! its checkpoints, building the Hessian operator of each checkpoint's loss
-//! on a fixed batch (or the whole split), and merging new rows into the run's
-//! tables so that checkpoints already done are skipped on a re-run.
+//! its checkpoints, and building the Hessian operator of each checkpoint's
+//! loss on a fixed batch (or the whole split). The stages themselves are
+//! [`run_eigen`](crate::eigen::run_eigen) and
+//! [`run_spectrum`](crate::spectrum::run_spectrum).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use hessx_data::ImageSet;
-use hessx_hessian::{B1, B2, Batch, DEFAULT_DETERMINISM_TOL, EigenResult, ParamLayout};
+use hessx_hessian::{B1, B2, Batch, DEFAULT_DETERMINISM_TOL, ParamLayout};
 use hessx_models::{BnMode, Net};
-use hessx_store::tables::{CheckpointRow, EigenvalueRow, EigenvectorRow, Row, read_rows, write_rows};
+use hessx_store::tables::{CheckpointRow, read_rows};
 use hessx_store::{DataDir, RunDir, RunIdentity};
-use serde::{Deserialize, Serialize};
 
-use crate::backend::BackendKind;
 use crate::batches::{Normalization, epoch_order, image_batch};
 use crate::data_setup::load_train_data;
-use crate::train::TrainConfig;
 pub use crate::hessian_op::{HessianBatch, LossFn, ModelHessian, ProductEngine};
+pub use crate::settings::HessianBnMode;
+use crate::settings::HessianSettings;
+use crate::train_config::TrainConfig;
+use crate::{Error, Result};
 
-/// Batch-norm mode of the loss whose Hessian is taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum HessianBnMode {
-    /// Running statistics, as PyHessian (`model.eval()`).
-    #[default]
-    Eval,
-    /// Batch statistics (running statistics left untouched).
-    Train,
+/// Which checkpoints of a run a stage visits (not part of the settings: the
+/// step is a column of every row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointSelection {
+    /// Only these steps; all when empty.
+    pub steps: Vec<i64>,
+    /// Only every N-th of them (the first and last always included).
+    pub every: usize,
 }
 
-/// Flags shared by the curvature stages: which run, which checkpoints, which
-/// loss and which parameters.
-#[derive(clap::Args, Debug, Clone, Serialize, Deserialize)]
-pub struct HessianArgs {
-    /// Training run directory (written by hx-train).
-    #[arg(long)]
-    pub run: PathBuf,
-    /// Directory holding the datasets written by hx-fetch.
-    #[arg(long, default_value = "data")]
-    pub data_dir: PathBuf,
-    /// Examples in the batch the Hessian is taken on (PyHessian's default 200).
-    #[arg(long, default_value_t = 200)]
-    pub hessian_batch_size: usize,
-    /// Take the Hessian of the mean loss over the whole training split instead of one batch.
-    #[arg(long)]
-    pub full_dataset: bool,
-    /// Mini-batch size when --full-dataset sums over the split.
-    #[arg(long, default_value_t = 200)]
-    pub mini_hessian_batch_size: usize,
-    /// Batch-norm mode of the loss.
-    #[arg(long, value_enum, default_value_t = HessianBnMode::Eval)]
-    pub bn_mode: HessianBnMode,
-    /// Restrict the Hessian to parameters whose path starts with one of these
-    /// prefixes (comma separated, e.g. `layer3` or `fc`); default all.
-    #[arg(long, value_delimiter = ',')]
-    pub params: Vec<String>,
-    /// Leave out biases and batch-norm parameters (loss-landscape's `--xignore biasbn`).
-    #[arg(long)]
-    pub ignore_biasbn: bool,
-    /// Only these checkpoint steps (comma separated); default all.
-    #[arg(long, value_delimiter = ',')]
-    pub steps: Vec<i64>,
-    /// Only every N-th checkpoint (the first and last are always included).
-    #[arg(long, default_value_t = 1)]
-    pub every: usize,
-    /// Seed of the Hessian batch and of the random vectors.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Compute backend: flex (pure Rust, default), libtorch (feature `tch`) or cuda (feature `cuda`).
-    #[arg(long, alias = "device", value_enum, default_value_t = BackendKind::Flex)]
-    pub backend: BackendKind,
+impl Default for CheckpointSelection {
+    fn default() -> Self {
+        CheckpointSelection { steps: Vec::new(), every: 1 }
+    }
 }
 
 /// A training run opened for curvature work.
@@ -90,24 +52,23 @@ pub struct RunContext {
 }
 
 impl RunContext {
-    /// Open `args.run`, load its training split and select checkpoints.
-    pub fn open(args: &HessianArgs) -> Result<Self> {
-        let run = RunDir::new(&args.run);
+    /// Open the training run `run`, load its training split from `data_dir`
+    /// and select checkpoints.
+    pub fn open(run: &RunDir, data_dir: &DataDir, selection: &CheckpointSelection) -> Result<Self> {
+        let run = run.clone();
         if !run.checkpoints().exists() {
-            bail!(
+            return Err(Error::invalid(format!(
                 "{} has no checkpoints.parquet: is it a training run? Create one with hx-train --run {}",
                 run.root().display(),
                 run.root().display()
-            );
+            )));
         }
         let train: TrainConfig = crate::config::load_stage_config(&run.stage_config("train"))?;
         let corruption = (train.identity.corruption != "none")
             .then_some((train.identity.corruption.as_str(), train.identity.severity));
-        let data_dir = DataDir::new(&args.data_dir);
-        let data = load_train_data(&data_dir, &train.identity.dataset, corruption, train.heldout_fraction, train.seed)?.train;
+        let data = load_train_data(data_dir, &train.identity.dataset, corruption, train.heldout_fraction, train.seed)?.train;
         let all: Vec<CheckpointRow> = read_rows(&run.checkpoints())?;
-        let checkpoints = select_checkpoints(all, &args.steps, args.every)
-            .with_context(|| format!("selecting checkpoints of {}", run.root().display()))?;
+        let checkpoints = select_checkpoints(all, &selection.steps, selection.every)?;
         let mut identity = train.identity.clone();
         identity.run = run.name();
         Ok(RunContext { run, train, identity, data, checkpoints })
@@ -115,19 +76,24 @@ impl RunContext {
 
     /// Indices of the examples the Hessian is taken over: a fixed, seeded
     /// subset shared by every checkpoint, so their Hessians are comparable.
-    pub fn hessian_indices(&self, args: &HessianArgs) -> Vec<usize> {
-        let mut order = epoch_order(self.data.len(), args.seed ^ 0x4e55_1a11, 0);
-        if !args.full_dataset {
-            order.truncate(args.hessian_batch_size.min(self.data.len()));
+    pub fn hessian_indices(&self, settings: &HessianSettings) -> Vec<usize> {
+        let mut order = epoch_order(self.data.len(), settings.seed ^ 0x4e55_1a11, 0);
+        if let Some(size) = settings.batch_size {
+            order.truncate(size.min(self.data.len()));
         }
         order
     }
 
     /// The Hessian batches over `indices`, on the device, built once per
     /// stage run and shared (tensors are reference counted) by every checkpoint.
-    pub fn hessian_batches<B: Backend>(&self, args: &HessianArgs, indices: &[usize], device: &B::Device) -> Vec<Batch<HessianBatch<B>>> {
-        let chunk = args.mini_hessian_batch_size.min(indices.len());
-        hessian_batches::<B>(&self.data, indices, chunk, &self.train.normalization, args.bn_mode, device)
+    pub fn hessian_batches<B: Backend>(
+        &self,
+        settings: &HessianSettings,
+        indices: &[usize],
+        device: &B::Device,
+    ) -> Vec<Batch<HessianBatch<B>>> {
+        let chunk = settings.mini_batch_size.min(indices.len());
+        hessian_batches::<B>(&self.data, indices, chunk, &self.train.normalization, settings.bn_mode, device)
     }
 }
 
@@ -135,11 +101,11 @@ impl RunContext {
 /// `every`-th (first and last kept).
 pub fn select_checkpoints(all: Vec<CheckpointRow>, steps: &[i64], every: usize) -> Result<Vec<CheckpointRow>> {
     if every == 0 {
-        bail!("--every must be at least 1");
+        return Err(Error::invalid("--every must be at least 1"));
     }
     let available: BTreeSet<i64> = all.iter().map(|c| c.step).collect();
     if let Some(missing) = steps.iter().find(|s| !available.contains(s)) {
-        bail!("--steps {missing}: no such checkpoint (available: {available:?})");
+        return Err(Error::invalid(format!("--steps {missing}: no such checkpoint (available: {available:?})")));
     }
     let chosen: Vec<CheckpointRow> = all.into_iter().filter(|c| steps.is_empty() || steps.contains(&c.step)).collect();
     let last = chosen.len().saturating_sub(1);
@@ -169,21 +135,21 @@ pub fn hessian_batches<B: Backend>(
 }
 
 /// The Hessian operator of the checkpoint at `checkpoint`, over `batches`,
-/// restricted to the parameters `args` selects. Checks that products are
+/// restricted to the parameters `settings` selects. Checks that products are
 /// deterministic (2 products, not counted by the solvers) before returning it.
+/// The one place where the curvature stages build their operator.
 pub fn checkpoint_hessian<B: Backend>(
     ctx: &RunContext,
-    args: &HessianArgs,
+    settings: &HessianSettings,
     checkpoint: &CheckpointRow,
     batches: Vec<Batch<HessianBatch<B>>>,
     device: &B::Device,
 ) -> Result<ModelHessian<B>> {
     let path = ctx.run.root().join(&checkpoint.file);
     let (_, model) = hessx_models::load_checkpoint::<B1<B>>(&path, Some(&ctx.train.model), device)?;
-    let layout = param_layout(&model, args)?;
+    let layout = param_layout(&model, settings)?;
     let mut op = ModelHessian::new(model, layout, batches, ProductEngine::Auto)?;
-    op.check_deterministic(DEFAULT_DETERMINISM_TOL)
-        .with_context(|| format!("checkpoint {}", path.display()))?;
+    op.check_deterministic(DEFAULT_DETERMINISM_TOL).map_err(|source| Error::Checkpoint { path, source })?;
     Ok(op)
 }
 
@@ -203,95 +169,32 @@ pub fn model_hessian_with<B: Backend>(
     Ok(ModelHessian::new(model, layout, batches, engine)?)
 }
 
-fn param_layout<B: Backend>(model: &Net<B1<B>>, args: &HessianArgs) -> Result<ParamLayout> {
+fn param_layout<B: Backend>(model: &Net<B1<B>>, settings: &HessianSettings) -> Result<ParamLayout> {
     let all = ParamLayout::trainable(model)?;
-    if args.params.is_empty() && !args.ignore_biasbn {
+    if settings.params.is_empty() && !settings.ignore_biasbn {
         return Ok(all);
     }
     let keep = |path: &str| {
-        let prefix_ok = args.params.is_empty() || args.params.iter().any(|p| path.starts_with(p.as_str()));
-        prefix_ok && !(args.ignore_biasbn && is_bias_or_bn(path))
+        let prefix_ok = settings.params.is_empty() || settings.params.iter().any(|p| path.starts_with(p.as_str()));
+        prefix_ok && !(settings.ignore_biasbn && is_bias_or_bn(path))
     };
-    let layout = ParamLayout::filtered(model, keep)?;
-    if layout.dim() == 0 {
+    // Checked here, before the layout refuses an empty selection, so that the error names the flag and
+    // lists the paths there are.
+    if !all.entries().iter().any(|e| keep(&e.path)) {
         let paths: Vec<&str> = all.entries().iter().map(|e| e.path.as_str()).collect();
-        bail!("--params {:?} selects no parameter; the model's parameters are: {}", args.params, paths.join(", "));
+        return Err(Error::invalid(format!(
+            "--params {:?} selects no parameter; the model's parameters are: {}",
+            settings.params,
+            paths.join(", ")
+        )));
     }
-    Ok(layout)
+    Ok(ParamLayout::filtered(model, keep)?)
 }
 
 /// Biases and batch-norm parameters (loss-landscape's "biasbn").
 fn is_bias_or_bn(path: &str) -> bool {
     let leaf = path.rsplit('.').next().unwrap_or(path);
     matches!(leaf, "bias" | "gamma" | "beta") || path.contains("bn")
-}
-
-/// Merge `new` rows into the table at `path`: existing rows for which
-/// `replaced` is true are dropped, the rest kept, and the table rewritten
-/// atomically.
-pub fn merge_rows<R: Row + Clone>(path: &Path, id: &RunIdentity, new: &[R], replaced: impl Fn(&R) -> bool) -> Result<()> {
-    let mut rows: Vec<R> = if path.exists() { read_rows(path)? } else { Vec::new() };
-    rows.retain(|r| !replaced(r));
-    rows.extend_from_slice(new);
-    write_rows(path, id, &rows)?;
-    Ok(())
-}
-
-/// How one eigen-solve at a checkpoint is recorded.
-pub struct EigenRecord<'a> {
-    /// Checkpoint step.
-    pub step: i64,
-    /// `lanczos`, `power` or `one-pass`.
-    pub method: &'a str,
-    /// Products the solve used.
-    pub hvps: u64,
-    /// Wall-clock seconds of the solve.
-    pub seconds: f64,
-    /// Parameters the Hessian is taken over.
-    pub num_params: usize,
-    /// Replace the step's eigenvector table if it exists (false: only fill a missing one).
-    pub replace_vectors: bool,
-}
-
-/// Write an eigen-solve's vectors (`eigenvectors/step-N.parquet`, first, so
-/// the value rows never reference a missing file) and merge its values into
-/// `eigenvalues.parquet`, replacing earlier rows of the same step and method.
-pub fn write_eigen_result<B: Backend>(ctx: &RunContext, result: &EigenResult<Tensor<B, 1>>, rec: &EigenRecord) -> Result<()> {
-    let vectors_path = ctx.run.eigenvectors(rec.step);
-    if rec.replace_vectors || !vectors_path.exists() {
-        let vectors: Vec<EigenvectorRow> = result
-            .values
-            .iter()
-            .zip(&result.vectors)
-            .enumerate()
-            .map(|(rank, (&eigenvalue, v))| EigenvectorRow {
-                step: rec.step,
-                rank: rank as u32,
-                eigenvalue,
-                vector: v.to_data().iter::<f32>().collect(),
-            })
-            .collect();
-        write_rows(&vectors_path, &ctx.identity, &vectors)?;
-    }
-    let rows: Vec<EigenvalueRow> = (0..result.values.len())
-        .map(|rank| EigenvalueRow {
-            step: rec.step,
-            rank: rank as u32,
-            eigenvalue: result.values[rank],
-            residual: result.residuals[rank],
-            converged: result.converged[rank],
-            hvps: rec.hvps as i64,
-            method: rec.method.into(),
-            seconds: rec.seconds,
-            num_params: rec.num_params as i64,
-        })
-        .collect();
-    merge_rows(&ctx.run.eigenvalues(), &ctx.identity, &rows, |r: &EigenvalueRow| r.step == rec.step && r.method == rec.method)
-}
-
-/// Rows already in the table at `path` (none when it does not exist).
-pub fn existing_rows<R: Row>(path: &Path) -> Result<Vec<R>> {
-    if path.exists() { Ok(read_rows(path)?) } else { Ok(Vec::new()) }
 }
 
 #[cfg(test)]

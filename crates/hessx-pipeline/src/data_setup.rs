@@ -3,7 +3,6 @@
 //! computed the corruption itself; CIFAR-10-C ships only corrupted *test*
 //! images, so there a seeded fraction of them is held out instead.
 
-use anyhow::{Result, bail};
 use hessx_data::{ImageSet, load_images};
 use hessx_store::DataDir;
 use rand::SeedableRng;
@@ -11,6 +10,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::train::TrainData;
+use crate::{Error, Result};
 
 /// Load the training and held-out splits of `dataset`, corrupted by
 /// `corruption` at `severity` when given.
@@ -32,15 +32,15 @@ pub fn load_train_data(
     }
     let archive = if dataset == "cifar10" { "cifar10c" } else { dataset };
     if !data.table(archive, "test", corruption).exists() {
-        bail!(
+        return Err(Error::invalid(format!(
             "no {name} (severity {level}) data for {dataset} in {}: run `hx-fetch {dataset} --corruption {name} --severity {level}` \
              to compute it, or `hx-fetch cifar10c --corruption {name} --severity {level}` for the published CIFAR-10-C images",
             data.root().display()
-        );
+        )));
     }
     let all = load_images(data, archive, "test", corruption)?;
     if !(0.0..1.0).contains(&heldout_fraction) {
-        bail!("--heldout-fraction must be in [0, 1), got {heldout_fraction}");
+        return Err(Error::invalid(format!("--heldout-fraction must be in [0, 1), got {heldout_fraction}")));
     }
     let mut order: Vec<usize> = (0..all.len()).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));

@@ -1,8 +1,9 @@
-//! The glue between hessx's stages: experiment profiles, the choice of
-//! backend, turning datasets into model inputs, the training loop with
-//! resumable checkpoints, and the per-checkpoint curvature runs of
-//! `hx-eigen` and `hx-spectrum`. Stage binaries are thin clap front ends over
-//! this crate.
+//! The glue between hessx's stages: the choice of backend, turning datasets
+//! into model inputs, the training loop with resumable checkpoints, and the
+//! curvature stages as library calls over resolved settings
+//! ([`eigen::run_eigen`], [`spectrum::run_spectrum`]). Stage binaries parse
+//! their flags, resolve them into the plain settings values of [`settings`]
+//! and call one function here; nothing in this crate knows about clap.
 #![deny(missing_docs)]
 
 pub mod backend;
@@ -11,20 +12,15 @@ pub mod checksum;
 pub mod config;
 pub mod curvature;
 pub mod data_setup;
+pub mod eigen;
+mod error;
 pub mod hessian_op;
 pub mod models;
-pub use hessx_profile as profile;
+pub mod provenance;
+pub mod settings;
+pub mod spectrum;
 pub mod train;
+pub mod train_config;
 
-/// Print a stage's error chain once and exit non-zero; set up logging first.
-pub fn main_wrapper(run: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HESSX_LOG").unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
+pub use error::{Error, Result};
+pub use hessx_profile as profile;

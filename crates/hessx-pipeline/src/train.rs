@@ -7,85 +7,25 @@
 //! batch orders and augmentation depend only on (seed, epoch, step), it ends
 //! with the same weights as an uninterrupted run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail, ensure};
 use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer, SgdConfig, decay::WeightDecayConfig, momentum::MomentumConfig};
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use hessx_data::ImageSet;
-use hessx_models::{BnMode, Input, ModelSpec, Net, cross_entropy};
+use hessx_models::{BnMode, Input, Net, cross_entropy};
 use hessx_store::tables::{CheckpointRow, TrainLogRow, read_rows, write_rows};
 use hessx_store::{RunDir, RunIdentity, write_bytes_atomic};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::batches::{Augment, Normalization, epoch_order, image_batch, step_rng};
+use crate::batches::{epoch_order, image_batch, step_rng};
 use crate::checksum::sha256_file;
-
-/// Which optimiser updates the weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerKind {
-    /// SGD with momentum and weight decay (PyHessian's `training.py`).
-    Sgd,
-    /// Adam with weight decay.
-    Adam,
-}
-
-/// Everything that determines a training run; saved as `config/train.toml`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    /// Identity columns written into every table of the run.
-    pub identity: RunIdentity,
-    /// The model trained.
-    pub model: ModelSpec,
-    /// Initial weights: a hessx checkpoint or a PyTorch state_dict (none: from scratch).
-    pub init: Option<PathBuf>,
-    /// Input normalisation.
-    pub normalization: Normalization,
-    /// Passes over the training split.
-    pub epochs: usize,
-    /// Examples per optimiser step.
-    pub batch_size: usize,
-    /// Initial learning rate.
-    pub lr: f64,
-    /// Factor applied to the learning rate at each milestone.
-    pub lr_decay: f64,
-    /// Epochs at which the learning rate is multiplied by `lr_decay`.
-    pub lr_decay_epochs: Vec<usize>,
-    /// L2 penalty.
-    pub weight_decay: f64,
-    /// SGD momentum.
-    pub momentum: f64,
-    /// The optimiser.
-    pub optimizer: OptimizerKind,
-    /// Training augmentation (none for fine-tuning on a fixed corrupted set).
-    pub augment: Option<Augment>,
-    /// Save a checkpoint every this many optimiser steps (and at step 0 and the end).
-    pub save_interval: usize,
-    /// Seed of weights, batch order and augmentation.
-    pub seed: u64,
-    /// Examples per batch when evaluating the held-out split.
-    pub eval_batch_size: usize,
-    /// Fraction of a test-only corrupted set held out (see `data_setup`).
-    pub heldout_fraction: f64,
-}
-
-impl TrainConfig {
-    fn steps_per_epoch(&self, n: usize) -> usize {
-        n.div_ceil(self.batch_size)
-    }
-
-    /// Learning rate in force during `epoch` (multi-step decay).
-    pub fn lr_at(&self, epoch: usize) -> f64 {
-        let decays = self.lr_decay_epochs.iter().filter(|&&e| epoch >= e).count();
-        self.lr * self.lr_decay.powi(decays as i32)
-    }
-}
+pub use crate::train_config::{OptimizerKind, TrainConfig};
+use crate::{Error, Result};
 
 /// The data a run trains on and evaluates with.
 pub struct TrainData {
@@ -115,8 +55,8 @@ type Optim<M, B> = Box<dyn OptimizerBox<M, B>>;
 /// Object-safe face of burn's optimisers, so SGD and Adam share one loop.
 trait OptimizerBox<M: AutodiffModule<B>, B: AutodiffBackend> {
     fn step(&mut self, lr: f64, model: M, grads: GradientsParams) -> M;
-    fn record_bytes(&self) -> Result<Vec<u8>>;
-    fn load_bytes(&mut self, bytes: Vec<u8>, device: &B::Device) -> Result<()>;
+    fn record_bytes(&self) -> Result<Vec<u8>, String>;
+    fn load_bytes(&mut self, bytes: Vec<u8>, device: &B::Device) -> Result<(), String>;
 }
 
 impl<M, B, O> OptimizerBox<M, B> for O
@@ -128,11 +68,12 @@ where
     fn step(&mut self, lr: f64, model: M, grads: GradientsParams) -> M {
         Optimizer::step(self, lr, model, grads)
     }
-    fn record_bytes(&self) -> Result<Vec<u8>> {
-        Ok(NamedMpkBytesRecorder::<FullPrecisionSettings>::default().record(self.to_record(), ())?)
+    fn record_bytes(&self) -> Result<Vec<u8>, String> {
+        NamedMpkBytesRecorder::<FullPrecisionSettings>::default().record(self.to_record(), ()).map_err(|e| e.to_string())
     }
-    fn load_bytes(&mut self, bytes: Vec<u8>, device: &B::Device) -> Result<()> {
-        let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::default().load(bytes, device)?;
+    fn load_bytes(&mut self, bytes: Vec<u8>, device: &B::Device) -> Result<(), String> {
+        let record =
+            NamedMpkBytesRecorder::<FullPrecisionSettings>::default().load(bytes, device).map_err(|e| e.to_string())?;
         *self = self.clone().load_record(record);
         Ok(())
     }
@@ -164,9 +105,15 @@ pub fn train<B: AutodiffBackend>(
     run: &RunDir,
     device: &B::Device,
 ) -> Result<TrainSummary> {
-    ensure!(!data.train.is_empty(), "the training split {} is empty", data.train.split);
-    ensure!(cfg.batch_size > 0, "--batch-size must be positive");
-    ensure!(cfg.save_interval > 0, "--save-interval must be positive");
+    if data.train.is_empty() {
+        return Err(Error::invalid(format!("the training split {} is empty", data.train.split)));
+    }
+    if cfg.batch_size == 0 {
+        return Err(Error::invalid("--batch-size must be positive"));
+    }
+    if cfg.save_interval == 0 {
+        return Err(Error::invalid("--save-interval must be positive"));
+    }
     check_saved_config(cfg, run)?;
     crate::config::save_stage_config(run, "train", cfg)?;
 
@@ -176,7 +123,7 @@ pub fn train<B: AutodiffBackend>(
 
     let mut checkpoints = complete_checkpoints(run)?;
     let mut log: Vec<TrainLogRow> = if run.train_log().exists() && !checkpoints.is_empty() {
-        read_rows(&run.train_log()).with_context(|| "cannot read the training log to resume")?
+        read_rows(&run.train_log())?
     } else {
         Vec::new()
     };
@@ -185,9 +132,9 @@ pub fn train<B: AutodiffBackend>(
         Some(last) => {
             let step = last.step;
             let (_, model) = hessx_models::load_checkpoint::<B>(&run.checkpoint_model(step), Some(&cfg.model), device)?;
-            let bytes = std::fs::read(run.checkpoint_optimizer(step))
-                .with_context(|| format!("cannot read {}", run.checkpoint_optimizer(step).display()))?;
-            optim.load_bytes(bytes, device).with_context(|| format!("{}", run.checkpoint_optimizer(step).display()))?;
+            let path = run.checkpoint_optimizer(step);
+            let bytes = std::fs::read(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+            optim.load_bytes(bytes, device).map_err(|message| Error::Record { path, message })?;
             log.retain(|r| r.step <= step);
             (model, step as usize, Some(step))
         }
@@ -216,11 +163,11 @@ pub fn train<B: AutodiffBackend>(
         let loss = cross_entropy(logits, y);
         let loss_value: f64 = loss.clone().into_scalar().elem();
         if !loss_value.is_finite() {
-            bail!(
+            return Err(Error::Training(format!(
                 "the training loss became {loss_value} at step {} (epoch {epoch}, batch {batch}); \
                  the learning rate {lr} is probably too high for this model and data — lower --lr",
                 step + 1
-            );
+            )));
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(lr, model, grads);
@@ -290,12 +237,12 @@ fn check_saved_config(cfg: &TrainConfig, run: &RunDir) -> Result<()> {
     // More epochs extend a run; everything else must match.
     ours.epochs = saved.epochs;
     if ours != saved {
-        bail!(
+        return Err(Error::invalid(format!(
             "{} was started with different settings (see {}); resume it with the same flags, \
              or pass another --run to start a new run",
             run.root().display(),
             path.display()
-        );
+        )));
     }
     Ok(())
 }
@@ -337,8 +284,11 @@ fn save_checkpoint<B: AutodiffBackend>(
     let step = step as i64;
     let model_path = run.checkpoint_model(step);
     hessx_models::save_checkpoint(model, &cfg.model, &model_path)?;
-    write_bytes_atomic(&run.checkpoint_optimizer(step), &optim.record_bytes()?)?;
-    write_bytes_atomic(&run.checkpoint_state(step), serde_json::to_string(&CheckpointState { step })?.as_bytes())?;
+    let optim_path = run.checkpoint_optimizer(step);
+    let bytes = optim.record_bytes().map_err(|message| Error::Record { path: optim_path.clone(), message })?;
+    write_bytes_atomic(&optim_path, &bytes)?;
+    let state = serde_json::to_string(&CheckpointState { step }).expect("a step serialises to JSON");
+    write_bytes_atomic(&run.checkpoint_state(step), state.as_bytes())?;
     let (heldout_loss, heldout_accuracy) = evaluate::<B::InnerBackend>(&model.valid(), &data.heldout, cfg, device);
     let mean = |f: fn(&TrainLogRow) -> f64| {
         if interval.is_empty() { f64::NAN } else { interval.iter().map(f).sum::<f64>() / interval.len() as f64 }

@@ -1,3 +1,6 @@
+//! What every stage binary shares around its work: [`main_wrapper`] (logging,
+//! error chains, exit codes, broken pipes) and experiment profiles.
+//!
 //! Experiment profiles: a TOML file under `pipelines/` whose tables hold the
 //! flags of each stage, so one file describes a whole experiment.
 //!
@@ -22,6 +25,9 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+
+mod main_wrapper;
+pub use main_wrapper::{LOG_VAR, is_broken_pipe, main_wrapper, quiet};
 
 /// The process arguments with the profile's flags spliced in front of the
 /// user's: `[program, profile flags.., user flags..]`. `--profile FILE` and

@@ -1,7 +1,10 @@
 //! File names: the layout of a run directory and of the data directory. No
 //! other crate builds these paths.
 
+use std::fs;
 use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
 
 /// A run directory: checkpoints, curvature tables, analysis, plots, report.
 #[derive(Debug, Clone)]
@@ -50,13 +53,39 @@ impl RunDir {
     pub fn eigenvalues(&self) -> PathBuf {
         self.root.join("eigenvalues.parquet")
     }
-    /// Directory of eigenvector tables, one per checkpoint.
+    /// Directory of eigenvector tables: one folder per settings fingerprint,
+    /// one table per checkpoint in it.
     pub fn eigenvectors_dir(&self) -> PathBuf {
         self.root.join("eigenvectors")
     }
-    /// Eigenvectors of the checkpoint at `step`.
-    pub fn eigenvectors(&self, step: i64) -> PathBuf {
-        self.eigenvectors_dir().join(format!("step-{step:08}.parquet"))
+    /// Eigenvectors of the checkpoint at `step` computed with the settings
+    /// `settings_id`. Kept apart per settings so that, say, Lanczos and
+    /// power-iteration vectors of one checkpoint never overwrite each other.
+    pub fn eigenvectors(&self, settings_id: &str, step: i64) -> PathBuf {
+        self.eigenvectors_dir().join(settings_id).join(format!("step-{step:08}.parquet"))
+    }
+    /// Every eigenvector table of the run as `(settings id, step, path)`,
+    /// ordered by settings id then step; empty when there are none. Files of
+    /// interrupted writes (`.*.tmp`) are not listed.
+    pub fn eigenvector_tables(&self) -> Result<Vec<(String, i64, PathBuf)>> {
+        let mut out = Vec::new();
+        for dir in subdirs(&self.eigenvectors_dir())? {
+            let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+                let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let step = name.strip_prefix("step-").and_then(|n| n.strip_suffix(".parquet")).and_then(|n| n.parse().ok());
+                if let Some(step) = step {
+                    out.push((id.clone(), step, path));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+    /// The resolved settings of every curvature computation, keyed by fingerprint.
+    pub fn settings(&self) -> PathBuf {
+        self.root.join("settings.parquet")
     }
     /// Hessian trace estimates per checkpoint.
     pub fn trace(&self) -> PathBuf {
@@ -74,6 +103,14 @@ impl RunDir {
     pub fn analysis_dir(&self) -> PathBuf {
         self.root.join("analysis")
     }
+    /// One table behind the analysis figures, e.g. `pca_variance`.
+    pub fn analysis_table(&self, name: &str) -> PathBuf {
+        self.analysis_dir().join(format!("{name}.parquet"))
+    }
+    /// `analysis_table(name)` relative to the run directory, for reports.
+    pub fn analysis_table_relative(name: &str) -> String {
+        format!("analysis/{name}.parquet")
+    }
     /// Figures (PNG and SVG).
     pub fn plots_dir(&self) -> PathBuf {
         self.root.join("plots")
@@ -86,10 +123,61 @@ impl RunDir {
     pub fn landscape_dir(&self) -> PathBuf {
         self.root.join("landscape")
     }
-    /// The resolved configuration a stage ran with, saved beside its outputs.
-    pub fn stage_config(&self, stage: &str) -> PathBuf {
-        self.root.join("config").join(format!("{stage}.toml"))
+    /// Folder of the resolved configurations saved beside the outputs.
+    pub fn config_dir(&self) -> PathBuf {
+        self.root.join("config")
     }
+    /// The resolved configuration a stage ran with, saved beside its outputs
+    /// (`hx-train`'s, which a run has one of).
+    pub fn stage_config(&self, stage: &str) -> PathBuf {
+        self.config_dir().join(format!("{stage}.toml"))
+    }
+    /// The resolved settings of one curvature computation, by fingerprint
+    /// (a stage may run with many settings over one run).
+    pub fn settings_config(&self, stage: &str, settings_id: &str) -> PathBuf {
+        self.config_dir().join(format!("{stage}-{settings_id}.toml"))
+    }
+    /// The saved configurations (`config/*.toml`), ordered by name.
+    pub fn configs(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.config_dir();
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                out.push(path);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+    /// The run directory a checkpoint file of it lives in
+    /// (`RUN/checkpoints/step-N.mpk` -> `RUN`); `None` for a path not shaped so.
+    pub fn of_checkpoint(path: &Path) -> Option<RunDir> {
+        let dir = path.parent()?;
+        if dir.file_name()? != "checkpoints" {
+            return None;
+        }
+        Some(RunDir::new(dir.parent()?))
+    }
+}
+
+/// Sub-folders of `dir` (none when it does not exist), ordered by name.
+fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if path.is_dir() {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// The data directory: one folder per dataset with Parquet tables and a manifest.
@@ -127,5 +215,31 @@ impl DataDir {
     /// Where downloaded archives are kept (git-ignored).
     pub fn downloads(&self) -> PathBuf {
         self.root.join("downloads")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eigenvector_tables_are_listed_per_settings_and_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        for (id, step) in [("bbb", 20), ("aaa", 10), ("aaa", 0)] {
+            crate::write_bytes_atomic(&run.eigenvectors(id, step), b"x").unwrap();
+        }
+        // Leftovers of an interrupted write are not tables.
+        std::fs::write(run.eigenvectors_dir().join("aaa").join(".step-00000030.parquet.7.tmp"), b"x").unwrap();
+        let listed: Vec<(String, i64)> = run.eigenvector_tables().unwrap().into_iter().map(|(id, s, _)| (id, s)).collect();
+        assert_eq!(listed, [("aaa".into(), 0), ("aaa".into(), 10), ("bbb".into(), 20)]);
+        assert!(RunDir::new(dir.path().join("none")).eigenvector_tables().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_checkpoint_file_names_its_run() {
+        let run = RunDir::new("runs/a");
+        assert_eq!(RunDir::of_checkpoint(&run.checkpoint_model(4)).unwrap().root(), Path::new("runs/a"));
+        assert!(RunDir::of_checkpoint(Path::new("weights/resnet20.mpk")).is_none());
     }
 }

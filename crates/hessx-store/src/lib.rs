@@ -6,11 +6,11 @@
 //! the identifying columns of [`RunIdentity`] ahead of its own.
 //!
 //! ```no_run
-//! use hessx_store::{RunDir, RunIdentity, tables::TraceRow};
+//! use hessx_store::{RunDir, RunIdentity, TraceMethod, tables::TraceRow};
 //! let run = RunDir::new("runs/digits");
 //! let id = RunIdentity::new("digits", "mlp", "digits", "gaussian_noise", 5);
-//! let rows = vec![TraceRow { step: 0, method: "hutchinson".into(), estimate: 12.5,
-//!     std_error: 0.3, probes: 50, hvps: 50, seconds: 1.2 }];
+//! let rows = vec![TraceRow { settings_id: "3f2a9c41d0b7".into(), step: 0, method: TraceMethod::Hutchinson,
+//!     estimate: 12.5, std_error: 0.3, probes: 50, converged: true, hvps: 50, seconds: 1.2 }];
 //! hessx_store::tables::write_rows(&run.trace(), &id, &rows).unwrap();
 //! ```
 #![deny(missing_docs)]
@@ -20,6 +20,7 @@ pub mod column;
 mod error;
 pub mod layout;
 pub mod tables;
+pub mod vocab;
 
 /// The arrow-rs version the schemas are written with (for [`row_type!`] users).
 pub use arrow;
@@ -27,3 +28,4 @@ pub use atomic::{write_atomic, write_bytes_atomic};
 pub use error::{Error, Result};
 pub use layout::{DataDir, RunDir};
 pub use tables::RunIdentity;
+pub use vocab::{EigenMethod, ResidualKind, Stage, TraceMethod};

@@ -8,6 +8,7 @@ use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::column::{Column, batch_from_columns, read_column, read_parquet, write_parquet};
+use crate::vocab::{EigenMethod, ResidualKind, Stage, TraceMethod};
 use crate::{Error, Result, row_type};
 
 /// Columns that say which experiment a row belongs to, so that tables of
@@ -145,6 +146,8 @@ row_type! {
 row_type! {
     /// One Hessian eigenpair's value (`eigenvalues.parquet`).
     pub struct EigenvalueRow {
+        /// Fingerprint of the settings that computed it (a row of `settings.parquet`).
+        pub settings_id: String,
         /// Checkpoint step.
         pub step: i64,
         /// 0 for the largest eigenvalue, then descending.
@@ -153,12 +156,16 @@ row_type! {
         pub eigenvalue: f64,
         /// `||H v - lambda v||` for the returned unit vector.
         pub residual: f64,
+        /// How `residual` was obtained.
+        pub residual_kind: ResidualKind,
         /// Whether `residual <= tol * |eigenvalue|` was reached.
         pub converged: bool,
+        /// Solver iterations of the whole solve (Lanczos steps, or power iterations over all pairs).
+        pub iterations: i64,
         /// Hessian-vector products the whole solve used.
         pub hvps: i64,
-        /// `lanczos` or `power`.
-        pub method: String,
+        /// The solver.
+        pub method: EigenMethod,
         /// Wall-clock seconds of the whole solve.
         pub seconds: f64,
         /// Number of parameters the Hessian is taken over.
@@ -167,8 +174,10 @@ row_type! {
 }
 
 row_type! {
-    /// One Hessian eigenvector (`eigenvectors/step-NNNNNNNN.parquet`).
+    /// One Hessian eigenvector (`eigenvectors/<settings_id>/step-NNNNNNNN.parquet`).
     pub struct EigenvectorRow {
+        /// Fingerprint of the settings that computed it.
+        pub settings_id: String,
         /// Checkpoint step.
         pub step: i64,
         /// 0 for the largest eigenvalue, then descending.
@@ -183,16 +192,20 @@ row_type! {
 row_type! {
     /// One trace estimate (`trace.parquet`).
     pub struct TraceRow {
+        /// Fingerprint of the settings that computed it.
+        pub settings_id: String,
         /// Checkpoint step.
         pub step: i64,
-        /// `hutchinson`, `hutchpp` or `slq`.
-        pub method: String,
+        /// The estimator.
+        pub method: TraceMethod,
         /// Estimate of tr(H).
         pub estimate: f64,
         /// Its standard error.
         pub std_error: f64,
         /// Random probes used.
         pub probes: i64,
+        /// Whether the stopping rule was met within the budget (always true for fixed budgets).
+        pub converged: bool,
         /// Hessian-vector products used.
         pub hvps: i64,
         /// Wall-clock seconds.
@@ -203,6 +216,8 @@ row_type! {
 row_type! {
     /// One point of a smoothed spectral density (`density.parquet`).
     pub struct DensityRow {
+        /// Fingerprint of the settings that computed it.
+        pub settings_id: String,
         /// Checkpoint step.
         pub step: i64,
         /// Eigenvalue axis.
@@ -218,6 +233,8 @@ row_type! {
     /// One Gauss quadrature node of a stochastic Lanczos run (`lanczos_nodes.parquet`):
     /// the density can be redrawn from these without new products.
     pub struct QuadratureRow {
+        /// Fingerprint of the settings that computed it.
+        pub settings_id: String,
         /// Checkpoint step.
         pub step: i64,
         /// Which random probe (0-based).
@@ -226,6 +243,43 @@ row_type! {
         pub node: f64,
         /// Squared first component of its Ritz vector.
         pub weight: f64,
+    }
+}
+
+row_type! {
+    /// The resolved settings of one curvature computation (`settings.parquet`),
+    /// one row per fingerprint: join it on `settings_id` to any curvature table.
+    /// The columns people filter on most are spelled out; `settings` holds all
+    /// of them (TOML), including the stage's own budgets and tolerances.
+    pub struct SettingsRow {
+        /// The fingerprint: the first 12 hex digits of the SHA-256 of the settings' canonical JSON.
+        pub settings_id: String,
+        /// The stage that ran with these settings.
+        pub stage: Stage,
+        /// The methods, e.g. `lanczos` or `slq+hutchinson`.
+        pub methods: String,
+        /// Parameter groups the Hessian is restricted to (`all`, or comma-separated path prefixes).
+        pub params: String,
+        /// Whether biases and batch-norm parameters were left out.
+        pub ignore_biasbn: bool,
+        /// Examples in the Hessian's batch as asked for (`--hessian-batch-size`; 0 with the whole split).
+        pub hessian_batch_size: i64,
+        /// Whether the Hessian is that of the whole training split.
+        pub full_dataset: bool,
+        /// Examples the Hessian's loss was actually averaged over.
+        pub examples: i64,
+        /// Examples per forward pass when the loss is summed over mini-batches.
+        pub mini_hessian_batch_size: i64,
+        /// Batch-norm mode of the loss (`eval` or `train`).
+        pub bn_mode: String,
+        /// Seed of the batch and of the random vectors.
+        pub seed: i64,
+        /// Compute backend.
+        pub backend: String,
+        /// Floating-point type of the products.
+        pub dtype: String,
+        /// The full settings, as TOML.
+        pub settings: String,
     }
 }
 
@@ -239,7 +293,13 @@ mod tests {
         let path = dir.path().join("ev.parquet");
         let id = RunIdentity::new("r", "mlp", "digits", "none", 0);
         let rows: Vec<EigenvectorRow> = (0..3)
-            .map(|r| EigenvectorRow { step: 7, rank: r, eigenvalue: 1.5 - r as f64, vector: vec![r as f32, 0.5, -1.0] })
+            .map(|r| EigenvectorRow {
+                settings_id: "abc".into(),
+                step: 7,
+                rank: r,
+                eigenvalue: 1.5 - r as f64,
+                vector: vec![r as f32, 0.5, -1.0],
+            })
             .collect();
         write_rows(&path, &id, &rows).unwrap();
         let (back_id, back) = read_rows_with_identity::<EigenvectorRow>(&path).unwrap();
@@ -252,10 +312,58 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("trace.parquet");
         let id = RunIdentity::new("r", "mlp", "digits", "none", 0);
-        let rows = vec![DensityRow { step: 0, lambda: 0.0, density: 1.0, sigma: 0.1 }];
+        let rows = vec![DensityRow { settings_id: "abc".into(), step: 0, lambda: 0.0, density: 1.0, sigma: 0.1 }];
         write_rows(&path, &id, &rows).unwrap();
         let err = read_rows::<TraceRow>(&path).unwrap_err().to_string();
         assert!(err.contains("trace.parquet") && err.contains("`method`"), "{err}");
+    }
+
+    #[test]
+    fn method_columns_are_read_back_as_enums_and_unknown_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trace.parquet");
+        let id = RunIdentity::new("r", "mlp", "digits", "none", 0);
+        let row = |method| TraceRow {
+            settings_id: "abc".into(),
+            step: 0,
+            method,
+            estimate: 1.0,
+            std_error: 0.1,
+            probes: 3,
+            converged: false,
+            hvps: 3,
+            seconds: 0.0,
+        };
+        let rows = vec![row(TraceMethod::Slq), row(TraceMethod::Hutchpp)];
+        write_rows(&path, &id, &rows).unwrap();
+        assert_eq!(read_rows::<TraceRow>(&path).unwrap(), rows);
+    }
+
+    row_type! {
+        /// A method column as plain text.
+        pub struct TextMethod {
+            /// The name.
+            pub method: String,
+        }
+    }
+    row_type! {
+        /// The same column read as the vocabulary.
+        pub struct EnumMethod {
+            /// The name.
+            pub method: TraceMethod,
+        }
+    }
+
+    #[test]
+    fn unknown_method_names_are_refused_with_the_expected_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trace.parquet");
+        let id = RunIdentity::new("r", "mlp", "digits", "none", 0);
+        write_rows(&path, &id, &[TextMethod { method: "hutchpp".into() }]).unwrap();
+        assert_eq!(read_rows::<EnumMethod>(&path).unwrap(), [EnumMethod { method: TraceMethod::Hutchpp }]);
+        write_rows(&path, &id, &[TextMethod { method: "girard".into() }]).unwrap();
+        let err = read_rows::<EnumMethod>(&path).unwrap_err().to_string();
+        assert!(err.contains("`method`") && err.contains("hutchinson"), "{err}");
     }
 
     #[test]
@@ -263,7 +371,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
         let id = RunIdentity::new("r", "mlp", "digits", "none", 0);
-        let rows = vec![TraceRow { step: 0, method: "hutchinson".into(), estimate: 1.0, std_error: 0.1, probes: 3, hvps: 3, seconds: 0.0 }];
+        let rows = vec![TraceRow {
+            settings_id: "abc".into(),
+            step: 0,
+            method: TraceMethod::Hutchinson,
+            estimate: 1.0,
+            std_error: 0.1,
+            probes: 3,
+            converged: true,
+            hvps: 3,
+            seconds: 0.0,
+        }];
         write_rows(&path, &id, &rows).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();

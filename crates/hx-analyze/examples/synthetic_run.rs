@@ -17,6 +17,10 @@ use hessx_store::tables::{
 };
 use hessx_store::{RunDir, RunIdentity};
 
+/// Made-up settings fingerprints of the synthetic tables.
+const SETTINGS_ID: &str = "5e77146a0000";
+const SPECTRUM_ID: &str = "5e77146a0001";
+
 /// xorshift64* with Box–Muller: deterministic normals without a dependency.
 struct Rng(u64);
 impl Rng {
@@ -74,6 +78,7 @@ fn main() {
                 let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();
                 v.iter_mut().for_each(|x| *x *= sign / n);
                 EigenvectorRow {
+                    settings_id: SETTINGS_ID.into(),
                     step,
                     rank: r as u32,
                     eigenvalue: lambda(a),
@@ -83,31 +88,39 @@ fn main() {
             .collect();
         for r in &rows {
             values.push(EigenvalueRow {
+                settings_id: SETTINGS_ID.into(),
                 step,
                 rank: r.rank,
                 eigenvalue: r.eigenvalue,
                 residual: 1e-3 * r.eigenvalue,
+                residual_kind: hessx_store::ResidualKind::Explicit,
                 converged: true,
+                iterations: 30 * rank as i64,
                 hvps: 30 * rank as i64,
-                method: "lanczos".into(),
+                method: hessx_store::EigenMethod::Lanczos,
                 seconds: 10.0,
                 num_params: dim as i64,
             });
         }
-        write_rows(&run.eigenvectors(step), &id, &rows).expect("eigenvectors should be written");
+        write_rows(&run.eigenvectors(SETTINGS_ID, step), &id, &rows).expect("eigenvectors should be written");
     }
     write_rows(&run.eigenvalues(), &id, &values).expect("eigenvalues should be written");
     let mut trace = Vec::new();
     let mut density = Vec::new();
     for (k, &step) in steps.iter().enumerate() {
-        for (method, bias, se) in [("hutchinson", 0.0, 40.0), ("hutchpp", 10.0, 15.0)] {
+        for (method, bias, se) in [
+            (hessx_store::TraceMethod::Hutchinson, 0.0, 40.0),
+            (hessx_store::TraceMethod::Hutchpp, 10.0, 15.0),
+        ] {
             let est = 2000.0 * (1.0 - 0.03 * k as f64) + bias + se * rng.normal();
             trace.push(TraceRow {
+                settings_id: SPECTRUM_ID.into(),
                 step,
-                method: method.into(),
+                method,
                 estimate: est,
                 std_error: se,
                 probes: 100,
+                converged: true,
                 hvps: 100,
                 seconds: 60.0,
             });
@@ -119,6 +132,7 @@ fn main() {
             };
             let top = 200.0 * (1.0 - 0.02 * k as f64);
             density.push(DensityRow {
+                settings_id: SPECTRUM_ID.into(),
                 step,
                 lambda: l,
                 density: g(0.0, 1.5, 0.995) + g(top, 1.5, 0.002) + g(top / 2.0, 1.5, 0.003),

@@ -34,6 +34,9 @@ pub struct Options {
     pub overlap_rank: Option<usize>,
     /// Threads for the Gram matrix.
     pub threads: usize,
+    /// Settings fingerprints to show where a run's tables hold several
+    /// (default: see [`load`](crate::load::load)).
+    pub settings: Vec<String>,
 }
 
 impl Default for Options {
@@ -42,6 +45,7 @@ impl Default for Options {
             centered: true,
             overlap_rank: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            settings: Vec::new(),
         }
     }
 }
@@ -86,7 +90,7 @@ impl Out<'_> {
             title: fig.chart.title().into(),
             caption: fig.caption,
             png: saved.png,
-            table: format!("analysis/{table}.parquet"),
+            table: RunDir::analysis_table_relative(table),
         });
         Ok(())
     }
@@ -118,7 +122,7 @@ impl Out<'_> {
     }
 
     fn table<R: Row>(&mut self, name: &str, rows: &[R]) -> Result<()> {
-        let path = self.run.analysis_dir().join(format!("{name}.parquet"));
+        let path = self.run.analysis_table(name);
         write_rows(&path, &self.id, rows)?;
         info!(table = %path.display(), rows = rows.len(), "written");
         self.tables.push(path);
@@ -132,7 +136,7 @@ impl Out<'_> {
 
 /// Analyse the run at `run` and write `analysis/`, `plots/` and `report.html`.
 pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
-    let data = load(run)?;
+    let data = load(run, &opts.settings)?;
     let id = data
         .identity
         .clone()
@@ -146,6 +150,10 @@ pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
         key: Vec::new(),
         notes: data.missing.clone(),
     };
+    for chosen in [&data.eigen_settings, &data.spectrum_settings].into_iter().flatten() {
+        let described = chosen.present.iter().find(|(id, _)| *id == chosen.settings_id).map_or("", |(_, d)| d.as_str());
+        out.key(format!("settings of the {}", chosen.what), format!("{}: {described}", chosen.settings_id));
+    }
     if !data.blocks.is_empty() {
         eigenvector_analysis(&data, opts, &mut out)?;
     }
@@ -478,7 +486,7 @@ fn curvature_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
     if let Some(rows) = data.trace.as_ref().filter(|r| !r.is_empty()) {
         let mut methods: BTreeMap<&str, Vec<_>> = BTreeMap::new();
         for r in rows {
-            methods.entry(r.method.as_str()).or_default().push(r);
+            methods.entry(r.method.name()).or_default().push(r);
         }
         for (m, mut rs) in methods {
             rs.sort_by_key(|r| r.step);

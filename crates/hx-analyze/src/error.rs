@@ -11,7 +11,7 @@ pub enum Error {
     NoRunDir(PathBuf),
     /// Nothing at all to analyse.
     #[error(
-        "{0}: nothing to analyse: no eigenvectors/step-*.parquet and none of eigenvalues, trace, density, checkpoints or \
+        "{0}: nothing to analyse: no eigenvectors and none of eigenvalues, trace, density, checkpoints or \
          train_log .parquet; run hx-eigen (eigenvectors), hx-spectrum (trace, density) or hx-train first"
     )]
     NothingToAnalyze(PathBuf),
@@ -27,6 +27,14 @@ pub enum Error {
         expected: usize,
         /// Length found in `path`.
         found: usize,
+    },
+    /// `--settings` names a fingerprint no table of the run holds.
+    #[error("--settings {asked}: no curvature table of this run was computed with these settings; present: {}", .known.join(", "))]
+    UnknownSettings {
+        /// The fingerprint asked for.
+        asked: String,
+        /// The fingerprints present.
+        known: Vec<String>,
     },
     /// A table or figure could not be read or written.
     #[error(transparent)]

@@ -313,7 +313,7 @@ pub fn eigenvalues_tracked(points: &[TrackPoint]) -> Figure {
 pub fn trace(rows: &[TraceRow]) -> Figure {
     let mut by_method: BTreeMap<&str, Vec<&TraceRow>> = BTreeMap::new();
     for r in rows {
-        by_method.entry(r.method.as_str()).or_default().push(r);
+        by_method.entry(r.method.name()).or_default().push(r);
     }
     let mut c = LineChart::new("Hessian trace", STEP_AXIS, "tr(H) (sum of all eigenvalues)");
     for (k, (method, mut rs)) in by_method.into_iter().enumerate() {

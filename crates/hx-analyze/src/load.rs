@@ -2,11 +2,11 @@
 //! optional, so a run with eigenvectors but no trace (or the reverse) still
 //! gets a report that says what is missing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use hessx_store::tables::{
-    CheckpointRow, DensityRow, EigenvalueRow, EigenvectorRow, Row, TraceRow, TrainLogRow,
+    CheckpointRow, DensityRow, EigenvalueRow, EigenvectorRow, Row, SettingsRow, TraceRow, TrainLogRow, read_rows,
     read_rows_with_identity,
 };
 use hessx_store::{RunDir, RunIdentity};
@@ -32,13 +32,13 @@ pub struct EigenBlock {
 pub struct RunData {
     /// The identifying columns of the first table read.
     pub identity: Option<RunIdentity>,
-    /// Eigenvectors per checkpoint, ordered by step.
+    /// Eigenvectors per checkpoint, ordered by step (of the chosen eigenpair settings).
     pub blocks: Vec<EigenBlock>,
-    /// `eigenvalues.parquet`.
+    /// `eigenvalues.parquet` rows of the chosen eigenpair settings.
     pub eigenvalues: Option<Vec<EigenvalueRow>>,
-    /// `trace.parquet`.
+    /// `trace.parquet` rows of the chosen spectrum settings.
     pub trace: Option<Vec<TraceRow>>,
-    /// `density.parquet`.
+    /// `density.parquet` rows of the chosen spectrum settings.
     pub density: Option<Vec<DensityRow>>,
     /// `checkpoints.parquet`.
     pub checkpoints: Option<Vec<CheckpointRow>>,
@@ -46,6 +46,10 @@ pub struct RunData {
     pub train_log: Option<Vec<TrainLogRow>>,
     /// `config/*.toml` as `(file name, text)`, ordered by name.
     pub configs: Vec<(String, String)>,
+    /// The settings the eigenpairs shown (values and vectors) were computed with.
+    pub eigen_settings: Option<Chosen>,
+    /// The settings the trace and density shown were computed with.
+    pub spectrum_settings: Option<Chosen>,
     /// Tables that were absent, as sentences for the report.
     pub missing: Vec<String>,
 }
@@ -86,48 +90,95 @@ fn optional<R: Row>(
     Ok(Some(rows))
 }
 
-/// The `eigenvectors/step-*.parquet` files of `run`, in file-name (= step) order.
-fn eigenvector_files(run: &RunDir) -> Result<Vec<PathBuf>> {
-    let dir = run.eigenvectors_dir();
-    if !dir.is_dir() {
-        return Ok(Vec::new());
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| Error::io(&dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            name.starts_with("step-") && name.ends_with(".parquet")
-        })
-        .collect();
-    files.sort();
-    Ok(files)
+/// The settings fingerprint a family of tables is shown for, among the ones present.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chosen {
+    /// Which tables: `eigenpairs` or `trace and density`.
+    pub what: &'static str,
+    /// The fingerprint shown.
+    pub settings_id: String,
+    /// Every fingerprint present, with a short description, ordered by preference.
+    pub present: Vec<(String, String)>,
 }
 
-/// Read every table of `run` that exists.
-pub fn load(run: &RunDir) -> Result<RunData> {
+/// Pick the fingerprint to show among `candidates` (ordered by preference):
+/// the one the user asked for with `--settings`, else the first.
+fn choose(what: &'static str, candidates: Vec<(String, String)>, asked: &[String]) -> Option<Chosen> {
+    let first = candidates.first()?.0.clone();
+    let settings_id = candidates.iter().find(|(id, _)| asked.contains(id)).map_or(first, |(id, _)| id.clone());
+    Some(Chosen { what, settings_id, present: candidates })
+}
+
+/// One line per settings fingerprint, from `settings.parquet` when present.
+fn describe(settings: &[SettingsRow], id: &str, fallback: String) -> String {
+    match settings.iter().find(|s| s.settings_id == id) {
+        Some(s) => format!(
+            "{} ({}), parameters {}, {} examples{}, bn {}, seed {}, {}",
+            s.methods,
+            s.stage,
+            s.params,
+            s.examples,
+            if s.full_dataset { " (whole split)" } else { "" },
+            s.bn_mode,
+            s.seed,
+            s.backend
+        ),
+        None => fallback,
+    }
+}
+
+/// Read every table of `run` that exists. Curvature tables may hold rows of
+/// several settings (`settings_id`); one fingerprint is shown per family:
+/// those in `asked` (`--settings`) where they match, else the eigenpairs of
+/// the most trusted method covering most checkpoints and the densities
+/// covering most checkpoints. The eigenvectors analysed are always those of
+/// the eigenvalues shown.
+pub fn load(run: &RunDir, asked: &[String]) -> Result<RunData> {
     if !run.root().is_dir() {
         return Err(Error::NoRunDir(run.root().to_owned()));
     }
     let mut data = RunData::default();
+    let (m, id) = (&mut data.missing, &mut data.identity);
+    let settings: Vec<SettingsRow> = if run.settings().exists() { read_rows(&run.settings())? } else { Vec::new() };
+    let values: Option<Vec<EigenvalueRow>> =
+        optional(&run.eigenvalues(), "eigenvalue curves use the eigenvector tables' eigenvalues", m, id)?;
+    let vector_tables = run.eigenvector_tables()?;
+    // Eigenpair settings, most trusted method first, then most checkpoints.
+    let mut eigen_ids: BTreeMap<String, (u8, BTreeSet<i64>, String)> = BTreeMap::new();
+    for r in values.iter().flatten() {
+        let e = eigen_ids.entry(r.settings_id.clone()).or_insert((r.method.preference(), BTreeSet::new(), r.method.name().into()));
+        e.1.insert(r.step);
+    }
+    for (sid, step, _) in &vector_tables {
+        eigen_ids.entry(sid.clone()).or_insert((u8::MAX, BTreeSet::new(), "eigenvectors only".into())).1.insert(*step);
+    }
+    let with_vectors = |sid: &str| vector_tables.iter().any(|(v, _, _)| v == sid);
+    let mut ranked: Vec<(&String, &(u8, BTreeSet<i64>, String))> = eigen_ids.iter().collect();
+    ranked.sort_by_key(|(sid, (pref, steps, _))| (!with_vectors(sid.as_str()), *pref, usize::MAX - steps.len(), (*sid).clone()));
+    let eigen_candidates: Vec<(String, String)> = ranked
+        .iter()
+        .map(|(sid, (_, steps, method))| {
+            let fallback = method.clone();
+            ((*sid).clone(), format!("{} — {} checkpoints", describe(&settings, sid, fallback), steps.len()))
+        })
+        .collect();
+    data.eigen_settings = choose("eigenpairs", eigen_candidates, asked);
+    let chosen_eigen = data.eigen_settings.as_ref().map(|c| c.settings_id.clone());
+    data.eigenvalues = values.map(|rows| rows.into_iter().filter(|r| Some(&r.settings_id) == chosen_eigen.as_ref()).collect());
+
     let mut dim: Option<usize> = None;
-    // Rows grouped by step: a file normally holds one checkpoint, but
-    // grouping by the step column keeps a merged file working too.
     let mut by_step: BTreeMap<i64, Vec<EigenvectorRow>> = BTreeMap::new();
-    let files = eigenvector_files(run)?;
+    let files: Vec<&PathBuf> =
+        vector_tables.iter().filter(|(sid, _, _)| Some(sid) == chosen_eigen.as_ref()).map(|(_, _, p)| p).collect();
     for path in &files {
-        let (id, rows) = read_rows_with_identity::<EigenvectorRow>(path)?;
+        let (table_id, rows) = read_rows_with_identity::<EigenvectorRow>(path)?;
         if data.identity.is_none() {
-            data.identity = id;
+            data.identity = table_id;
         }
         for row in rows {
             let expected = *dim.get_or_insert(row.vector.len());
             if row.vector.len() != expected {
-                return Err(Error::VectorLength {
-                    path: path.clone(),
-                    expected,
-                    found: row.vector.len(),
-                });
+                return Err(Error::VectorLength { path: (*path).clone(), expected, found: row.vector.len() });
             }
             by_step.entry(row.step).or_default().push(row);
         }
@@ -145,43 +196,64 @@ pub fn load(run: &RunDir) -> Result<RunData> {
         })
         .collect();
     if data.blocks.is_empty() {
-        data.missing.push("eigenvectors/step-*.parquet are absent: no PCA, cosine similarity, subspace overlap or tracking".into());
+        data.missing.push("no eigenvectors (eigenvectors/<settings>/step-*.parquet): no PCA, cosine similarity, subspace overlap or tracking".into());
     } else {
         info!(
             files = files.len(),
             checkpoints = data.blocks.len(),
             vectors = data.num_vectors(),
             dim = dim.unwrap_or(0),
+            settings = chosen_eigen.as_deref().unwrap_or(""),
             "eigenvectors read"
         );
     }
+
     let (m, id) = (&mut data.missing, &mut data.identity);
-    data.eigenvalues = optional(
-        &run.eigenvalues(),
-        "eigenvalue curves use the eigenvector tables' eigenvalues",
-        m,
-        id,
-    )?;
-    if let Some(rows) = data.eigenvalues.take() {
-        let (kept, dropped) = one_method_per_step(rows);
-        if !dropped.is_empty() {
-            m.push(format!("eigenvalues.parquet also holds {} (one method per checkpoint is shown)", dropped.join(", ")));
-        }
-        data.eigenvalues = Some(kept);
+    let trace: Option<Vec<TraceRow>> = optional(&run.trace(), "no trace figure (run hx-spectrum)", m, id)?;
+    let density: Option<Vec<DensityRow>> = optional(&run.density(), "no spectral density figure (run hx-spectrum)", m, id)?;
+    // Spectrum settings: most checkpoints with a density first.
+    let mut spectrum_ids: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    for r in density.iter().flatten() {
+        spectrum_ids.entry(r.settings_id.clone()).or_default().insert(r.step);
     }
-    data.trace = optional(&run.trace(), "no trace figure (run hx-spectrum)", m, id)?;
-    data.density = optional(
-        &run.density(),
-        "no spectral density figure (run hx-spectrum)",
-        m,
-        id,
-    )?;
-    data.checkpoints = optional(
-        &run.checkpoints(),
-        "no per-checkpoint loss or accuracy",
-        m,
-        id,
-    )?;
+    for r in trace.iter().flatten() {
+        spectrum_ids.entry(r.settings_id.clone()).or_default().insert(r.step);
+    }
+    let mut ranked: Vec<(&String, &BTreeSet<i64>)> = spectrum_ids.iter().collect();
+    ranked.sort_by_key(|(sid, steps)| (usize::MAX - steps.len(), (*sid).clone()));
+    let spectrum_candidates: Vec<(String, String)> = ranked
+        .iter()
+        .map(|(sid, steps)| {
+            let fallback = "trace and density".to_string();
+            ((*sid).clone(), format!("{} — {} checkpoints", describe(&settings, sid, fallback), steps.len()))
+        })
+        .collect();
+    data.spectrum_settings = choose("trace and density", spectrum_candidates, asked);
+    let chosen_spectrum = data.spectrum_settings.as_ref().map(|c| c.settings_id.clone());
+    data.trace = trace.map(|rows| rows.into_iter().filter(|r| Some(&r.settings_id) == chosen_spectrum.as_ref()).collect());
+    data.density = density.map(|rows| rows.into_iter().filter(|r| Some(&r.settings_id) == chosen_spectrum.as_ref()).collect());
+
+    if let Some(unknown) = asked.iter().find(|a| Some(*a) != chosen_eigen.as_ref() && Some(*a) != chosen_spectrum.as_ref()) {
+        let mut known: Vec<String> = eigen_ids.keys().chain(spectrum_ids.keys()).cloned().collect();
+        known.sort();
+        known.dedup();
+        return Err(Error::UnknownSettings { asked: unknown.clone(), known });
+    }
+    for chosen in [&data.eigen_settings, &data.spectrum_settings].into_iter().flatten() {
+        if chosen.present.len() > 1 {
+            let others: Vec<&str> =
+                chosen.present.iter().map(|(id, _)| id.as_str()).filter(|id| *id != chosen.settings_id).collect();
+            data.missing.push(format!(
+                "{} were computed with several settings; shown: {}; also present: {} (choose with --settings ID)",
+                chosen.what,
+                chosen.settings_id,
+                others.join(", ")
+            ));
+        }
+    }
+
+    let (m, id) = (&mut data.missing, &mut data.identity);
+    data.checkpoints = optional(&run.checkpoints(), "no per-checkpoint loss or accuracy", m, id)?;
     data.train_log = optional(&run.train_log(), "no per-batch loss or accuracy", m, id)?;
     data.configs = read_configs(run)?;
     let nothing_else = [
@@ -201,86 +273,10 @@ pub fn load(run: &RunDir) -> Result<RunData> {
 
 /// The resolved stage configurations saved beside the run's outputs.
 fn read_configs(run: &RunDir) -> Result<Vec<(String, String)>> {
-    let dir = run.root().join("config");
-    if !dir.is_dir() {
-        return Ok(Vec::new());
-    }
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-        let path = entry.map_err(|e| Error::io(&dir, e))?.path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            out.push((
-                path.file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned(),
-                text,
-            ));
-        }
+    for path in run.configs()? {
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        out.push((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), text));
     }
-    out.sort();
     Ok(out)
-}
-
-/// Several solvers may have written eigenvalues for the same checkpoint
-/// (`hx-eigen --method lanczos|power`, `hx-spectrum --one-pass`). Curves
-/// show one per checkpoint: the most accurate available (Lanczos, then power
-/// iteration, then the one-pass Ritz values). Returns the rows kept and the
-/// names of the methods left out somewhere.
-fn one_method_per_step(rows: Vec<EigenvalueRow>) -> (Vec<EigenvalueRow>, Vec<String>) {
-    let preference = |m: &str| match m {
-        "lanczos" => 0,
-        "power" => 1,
-        "one-pass" => 2,
-        _ => 3,
-    };
-    let mut best: BTreeMap<i64, &str> = BTreeMap::new();
-    for r in &rows {
-        let slot = best.entry(r.step).or_insert(r.method.as_str());
-        if preference(&r.method) < preference(slot) {
-            *slot = r.method.as_str();
-        }
-    }
-    let best: BTreeMap<i64, String> = best.into_iter().map(|(s, m)| (s, m.to_owned())).collect();
-    let mut dropped: Vec<String> = Vec::new();
-    let kept = rows
-        .into_iter()
-        .filter(|r| {
-            let keep = best[&r.step] == r.method;
-            if !keep && !dropped.contains(&r.method) {
-                dropped.push(r.method.clone());
-            }
-            keep
-        })
-        .collect();
-    (kept, dropped)
-}
-
-#[cfg(test)]
-mod method_tests {
-    use super::*;
-
-    fn row(step: i64, rank: u32, method: &str) -> EigenvalueRow {
-        EigenvalueRow {
-            step,
-            rank,
-            eigenvalue: 1.0,
-            residual: 0.0,
-            converged: true,
-            hvps: 1,
-            method: method.into(),
-            seconds: 0.0,
-            num_params: 3,
-        }
-    }
-
-    #[test]
-    fn keeps_the_best_method_of_each_step() {
-        let rows = vec![row(0, 0, "one-pass"), row(0, 0, "lanczos"), row(1, 0, "one-pass"), row(1, 1, "one-pass")];
-        let (kept, dropped) = one_method_per_step(rows);
-        let got: Vec<(i64, &str)> = kept.iter().map(|r| (r.step, r.method.as_str())).collect();
-        assert_eq!(got, [(0, "lanczos"), (1, "one-pass"), (1, "one-pass")]);
-        assert_eq!(dropped, ["one-pass"]);
-    }
 }

@@ -12,7 +12,7 @@ use hessx_store::RunDir;
 /// top-r subspaces between checkpoints, eigenvalues tracked by direction,
 /// and curves of eigenvalues, trace, spectral density, loss and accuracy.
 ///
-/// Reads RUN/eigenvectors/step-*.parquet, eigenvalues.parquet,
+/// Reads RUN/eigenvectors/<settings>/step-*.parquet, eigenvalues.parquet,
 /// trace.parquet, density.parquet, checkpoints.parquet, train_log.parquet
 /// and config/*.toml (each optional; what is missing is skipped and named in
 /// the report). Writes RUN/plots/*.png and *.svg, the tables behind them as
@@ -39,6 +39,14 @@ struct Args {
     /// Threads for the Gram matrix of the eigenvectors [default: all cores].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
+    /// Show the curvature results computed with these settings (the
+    /// `settings_id` column; repeatable, one for the eigenpairs and one for
+    /// trace and density) when a run holds several [default: the eigenpairs
+    /// of the most trusted method covering most checkpoints, and the
+    /// densities covering most checkpoints]. The eigenvectors analysed are
+    /// always those of the eigenvalues shown.
+    #[arg(long, value_name = "ID")]
+    settings: Vec<String>,
     /// Print only warnings and errors.
     #[arg(long, short)]
     quiet: bool,
@@ -47,17 +55,13 @@ struct Args {
 fn run() -> anyhow::Result<()> {
     let args = Args::parse_from(hessx_profile::args_with_profile("analyze")?);
     let run_dir = args.run.clone().or(args.run_flag.clone()).expect("clap requires RUN or --run");
-    let level = if args.quiet { "warn" } else { "info" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if args.quiet {
+        hessx_profile::quiet();
+    }
     let mut opts = hx_analyze::Options {
         centered: !args.uncentered,
         overlap_rank: args.rank.map(|r| r as usize),
+        settings: args.settings.clone(),
         ..Default::default()
     };
     if let Some(t) = args.threads {
@@ -84,11 +88,5 @@ fn run() -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hx-analyze: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    hessx_profile::main_wrapper("info", run)
 }

@@ -8,7 +8,7 @@ use hessx_store::tables::{
     CheckpointRow, DensityRow, EigenvalueRow, EigenvectorRow, TraceRow, TrainLogRow, read_rows,
     write_rows,
 };
-use hessx_store::{RunDir, RunIdentity};
+use hessx_store::{EigenMethod, ResidualKind, RunDir, RunIdentity, TraceMethod};
 use hx_analyze::tables::{
     CosineRow, FigureSeriesRow, OverlapDistanceRow, OverlapRow, PcaProjectionRow, PcaVarianceRow,
     TrackedRow,
@@ -54,21 +54,32 @@ fn identity() -> RunIdentity {
     RunIdentity::new("synthetic", "mlp", "digits", "gaussian_noise", 5)
 }
 
+/// Settings fingerprints of the synthetic tables.
+const LANCZOS_ID: &str = "aaaaaaaaaaaa";
+const POWER_ID: &str = "bbbbbbbbbbbb";
+const SPECTRUM_ID: &str = "cccccccccccc";
+
 fn write_eigen(run: &RunDir) {
+    write_eigen_with(run, LANCZOS_ID, EigenMethod::Lanczos, DIM, THETA, &mut Vec::new());
+}
+
+/// Eigenpairs of one settings fingerprint over `dim` parameters, rotating by
+/// `theta` per checkpoint; their values are appended to `values` and written.
+fn write_eigen_with(run: &RunDir, sid: &str, method: EigenMethod, dim: usize, theta: f64, values: &mut Vec<EigenvalueRow>) {
     let id = identity();
-    let mut values = Vec::new();
     for (k, &step) in STEPS.iter().enumerate() {
-        let t = k as f64 * THETA;
+        let t = k as f64 * theta;
         let mut dirs: Vec<usize> = (0..3).collect();
         dirs.sort_by(|&a, &b| eigenvalue(b, k).total_cmp(&eigenvalue(a, k)));
         let rows: Vec<EigenvectorRow> = dirs
             .iter()
             .enumerate()
             .map(|(rank, &a)| {
-                let mut v = vec![0.0f32; DIM];
+                let mut v = vec![0.0f32; dim];
                 v[a] = sign(a, k) * t.cos() as f32;
                 v[3 + a] = sign(a, k) * t.sin() as f32;
                 EigenvectorRow {
+                    settings_id: sid.into(),
                     step,
                     rank: rank as u32,
                     eigenvalue: eigenvalue(a, k),
@@ -78,20 +89,23 @@ fn write_eigen(run: &RunDir) {
             .collect();
         for r in &rows {
             values.push(EigenvalueRow {
+                settings_id: sid.into(),
                 step,
                 rank: r.rank,
                 eigenvalue: r.eigenvalue,
                 residual: 1e-4,
+                residual_kind: ResidualKind::Explicit,
                 converged: true,
+                iterations: 30,
                 hvps: 60,
-                method: "lanczos".into(),
+                method,
                 seconds: 1.0,
-                num_params: DIM as i64,
+                num_params: dim as i64,
             });
         }
-        write_rows(&run.eigenvectors(step), &id, &rows).unwrap();
+        write_rows(&run.eigenvectors(sid, step), &id, &rows).unwrap();
     }
-    write_rows(&run.eigenvalues(), &id, &values).unwrap();
+    write_rows(&run.eigenvalues(), &id, values).unwrap();
 }
 
 fn write_spectrum(run: &RunDir) {
@@ -99,15 +113,17 @@ fn write_spectrum(run: &RunDir) {
     let mut trace = Vec::new();
     for (k, &step) in STEPS.iter().enumerate() {
         for (method, est, se) in [
-            ("hutchinson", 40.0 - k as f64, 2.0),
-            ("slq", 39.0 - k as f64, 1.0),
+            (TraceMethod::Hutchinson, 40.0 - k as f64, 2.0),
+            (TraceMethod::Slq, 39.0 - k as f64, 1.0),
         ] {
             trace.push(TraceRow {
+                settings_id: SPECTRUM_ID.into(),
                 step,
-                method: method.into(),
+                method,
                 estimate: est,
                 std_error: se,
                 probes: 20,
+                converged: true,
                 hvps: 20,
                 seconds: 0.5,
             });
@@ -120,6 +136,7 @@ fn write_spectrum(run: &RunDir) {
             let l = -1.0 + 13.0 * i as f64 / 199.0;
             let g = |m: f64, w: f64| (-(l - m) * (l - m) / (2.0 * 0.1 * 0.1)).exp() * w;
             density.push(DensityRow {
+                settings_id: SPECTRUM_ID.into(),
                 step,
                 lambda: l,
                 density: g(0.0, 3.0) + g(10.0 - 1.5 * k as f64, 0.01),
@@ -390,7 +407,7 @@ fn run_without_eigenvectors_still_reports_what_it_has() {
     );
     assert!(!run.plots_dir().join("pca_variance.png").exists());
     let html = std::fs::read_to_string(run.report()).unwrap();
-    assert!(html.contains("eigenvectors/step-*.parquet are absent"));
+    assert!(html.contains("no eigenvectors"));
 }
 
 #[test]
@@ -418,8 +435,46 @@ fn help_explains_the_inputs_and_flags() {
         "--uncentered",
         "--rank",
         "report.html",
-        "eigenvectors/step-*.parquet",
+        "eigenvectors/<settings>/step-*.parquet",
+        "--settings",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }
+}
+
+/// Issue 10: a run with Lanczos and power eigenpairs of different settings
+/// (here over different parameter counts, as `--params` gives) shows one set,
+/// draws the vectors of exactly the eigenvalues it shows, says which settings,
+/// and takes `--settings` to show the other.
+#[test]
+fn several_settings_show_one_with_its_own_vectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path().join("r"));
+    let mut values = Vec::new();
+    write_eigen_with(&run, LANCZOS_ID, EigenMethod::Lanczos, DIM, THETA, &mut values);
+    // Power iteration over 300 parameters, with directions that do not rotate.
+    write_eigen_with(&run, POWER_ID, EigenMethod::Power, 300, 0.0, &mut values);
+    let rank0_cos = |run: &RunDir| -> f64 {
+        let cos: Vec<CosineRow> = read_rows(&run.analysis_table("cosine_similarity")).unwrap();
+        cos.iter().filter(|c| c.step_a == 0 && c.step_b == 50 && c.rank_a == 0 && c.rank_b == 0).map(|c| c.abs_cosine).sum()
+    };
+
+    let out = hx_analyze(&[], run.root());
+    assert_ok(&out);
+    let html = std::fs::read_to_string(run.report()).unwrap();
+    assert!(html.contains(LANCZOS_ID) && html.contains(POWER_ID) && html.contains("--settings"), "the report names both");
+    // Lanczos (preferred) vectors: rotated by THETA between steps 0 and 50.
+    assert!((rank0_cos(&run) - THETA.cos()).abs() < 1e-6, "{}", rank0_cos(&run));
+    let proj: Vec<PcaProjectionRow> = read_rows(&run.analysis_table("pca_projection")).unwrap();
+    assert_eq!(proj.len(), 12, "only one settings' 12 vectors are analysed");
+
+    assert_ok(&hx_analyze(&["--settings", POWER_ID], run.root()));
+    assert!((rank0_cos(&run) - 1.0).abs() < 1e-6, "power vectors do not rotate: {}", rank0_cos(&run));
+    let html = std::fs::read_to_string(run.report()).unwrap();
+    assert!(html.contains(&format!("{POWER_ID}: power")), "the key numbers name the settings shown");
+
+    let out = hx_analyze(&["--settings", "000000000000"], run.root());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--settings 000000000000") && err.contains(LANCZOS_ID) && err.contains(POWER_ID), "{err}");
 }

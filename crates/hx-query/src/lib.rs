@@ -1,8 +1,8 @@
 //! hx-query: SQL (and Polars) over every table of a run directory.
 //!
 //! Each Parquet file of a run becomes a table named after its file stem
-//! (`eigenvalues`, `trace`, `checkpoints`, ...); the per-checkpoint files
-//! `eigenvectors/step-*.parquet` form one table `eigenvectors`; the
+//! (`eigenvalues`, `trace`, `checkpoints`, `settings`, ...); the eigenvector
+//! tables of every settings and checkpoint form one table `eigenvectors`; the
 //! analysis tables `analysis/*.parquet` and `landscape/*.parquet` are named
 //! after their stems too (prefixed with the folder name if a run table has
 //! the same stem). Tables are scanned lazily, so a query that does not
@@ -17,6 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
+use hessx_store::RunDir;
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
@@ -29,6 +30,9 @@ pub enum Error {
         "{0}: no Parquet tables found; pass a run directory written by hx-train / hx-eigen / hx-analyze"
     )]
     NoTables(PathBuf),
+    /// The run directory's layout could not be read.
+    #[error(transparent)]
+    Store(#[from] hessx_store::Error),
     /// A directory could not be listed.
     #[error("{path}: {source}")]
     Io {
@@ -120,9 +124,20 @@ fn scan(files: &[PathBuf]) -> Result<LazyFrame> {
             source,
         })
     };
-    let frames = files.iter().map(one).collect::<Result<Vec<_>>>()?;
+    let mut frames = files.iter().map(one).collect::<Result<Vec<_>>>()?;
     if frames.len() == 1 {
         return Ok(frames.into_iter().next().expect("one frame"));
+    }
+    // Eigenvectors of settings over different parameter groups have different
+    // lengths, so their fixed-size lists cannot be stacked: make them plain lists.
+    let mut vector_types = Vec::new();
+    for (frame, path) in frames.iter_mut().zip(files) {
+        let schema = frame.collect_schema().map_err(|source| Error::Scan { path: path.clone(), source })?;
+        vector_types.push(schema.get("vector").cloned());
+    }
+    if vector_types.windows(2).any(|w| w[0] != w[1]) {
+        let list = DataType::List(Box::new(DataType::Float32));
+        frames = frames.into_iter().map(|f| f.with_column(col("vector").cast(list.clone()))).collect();
     }
     concat(frames, UnionArgs::default()).map_err(|source| Error::Scan {
         path: files[0].clone(),
@@ -133,16 +148,17 @@ fn scan(files: &[PathBuf]) -> Result<LazyFrame> {
 impl Catalog {
     /// Register every table of the run directory `run`.
     pub fn open(run: &Path) -> Result<Self> {
+        let dir = RunDir::new(run);
         let mut groups: Vec<(String, Vec<PathBuf>)> = Vec::new();
         for f in parquet_files(run)? {
             groups.push((stem(&f), vec![f]));
         }
-        let eig = parquet_files(&run.join("eigenvectors"))?;
+        let eig: Vec<PathBuf> = dir.eigenvector_tables()?.into_iter().map(|(_, _, path)| path).collect();
         if !eig.is_empty() {
             groups.push(("eigenvectors".into(), eig));
         }
-        for folder in ["analysis", "landscape"] {
-            for f in parquet_files(&run.join(folder))? {
+        for (folder, path) in [("analysis", dir.analysis_dir()), ("landscape", dir.landscape_dir())] {
+            for f in parquet_files(&path)? {
                 let s = stem(&f);
                 let name = if groups.iter().any(|(n, _)| *n == s) {
                     format!("{folder}_{s}")

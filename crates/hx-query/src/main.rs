@@ -1,5 +1,6 @@
 //! `hx-query RUN "SELECT ..."`: SQL over a run directory's tables.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,11 +10,14 @@ use clap::Parser;
 /// Query the Parquet tables of a hessx run directory with SQL (Polars).
 ///
 /// Every RUN/*.parquet is a table named after its file (eigenvalues, trace,
-/// density, lanczos_nodes, checkpoints, train_log); RUN/eigenvectors/*.parquet
-/// together form the table `eigenvectors`; RUN/analysis/*.parquet (written by
+/// density, lanczos_nodes, checkpoints, train_log, settings); the eigenvector
+/// tables of every settings together form the table `eigenvectors`; RUN/analysis/*.parquet (written by
 /// hx-analyze) are tables named after their files. Use --tables to list them
 /// with their columns. The result is printed (set POLARS_FMT_MAX_ROWS=-1 to
 /// print every row) or written with --csv / --parquet.
+///
+/// Every curvature row carries `settings_id`, the fingerprint of the settings
+/// that computed it; join `settings` on it to see them.
 ///
 /// Example: hx-query runs/r1 "SELECT step, rank, eigenvalue FROM eigenvalues WHERE rank < 3 ORDER BY step"
 #[derive(Debug, Parser)]
@@ -36,13 +40,8 @@ struct Args {
 
 fn run() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // A closed pipe (`| head`) surfaces as an io::Error here; main_wrapper ends quietly on it.
+    let mut stdout = std::io::stdout().lock();
     let mut catalog = hx_query::Catalog::open(&args.run)
         .with_context(|| format!("opening run directory {}", args.run.display()))?;
     if args.tables {
@@ -52,9 +51,9 @@ fn run() -> anyhow::Result<()> {
             } else {
                 format!("{} files", t.files.len())
             };
-            println!("{} ({files})", t.name);
+            writeln!(stdout, "{} ({files})", t.name)?;
             for (c, ty) in &t.columns {
-                println!("    {c}: {ty}");
+                writeln!(stdout, "    {c}: {ty}")?;
             }
         }
         return Ok(());
@@ -73,17 +72,12 @@ fn run() -> anyhow::Result<()> {
         hx_query::write_parquet(&mut df, path)
             .with_context(|| format!("writing {}", path.display()))?;
     } else {
-        println!("{df}");
+        writeln!(stdout, "{df}")?;
     }
+    stdout.flush()?;
     Ok(())
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("hx-query: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    hessx_profile::main_wrapper("warn", run)
 }

@@ -2,10 +2,12 @@
 //! the README's example questions, so the documented commands keep working.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
-use hessx_store::tables::{CheckpointRow, EigenvalueRow, EigenvectorRow, write_rows};
-use hessx_store::{RunDir, RunIdentity};
+use hessx_store::tables::{CheckpointRow, EigenvalueRow, EigenvectorRow, SettingsRow, write_rows};
+use hessx_store::{EigenMethod, ResidualKind, RunDir, RunIdentity, Stage};
+
+const SETTINGS_ID: &str = "3f2a9c41d0b7";
 
 fn synthetic_run(root: &Path) -> RunDir {
     let run = RunDir::new(root.join("r1"));
@@ -14,28 +16,49 @@ fn synthetic_run(root: &Path) -> RunDir {
     for (k, step) in [0i64, 10, 20].into_iter().enumerate() {
         let vectors: Vec<EigenvectorRow> = (0..2u32)
             .map(|rank| EigenvectorRow {
+                settings_id: SETTINGS_ID.into(),
                 step,
                 rank,
                 eigenvalue: 5.0 - rank as f64 + k as f64,
                 vector: vec![rank as f32, 1.0, 0.0],
             })
             .collect();
-        write_rows(&run.eigenvectors(step), &id, &vectors).unwrap();
+        write_rows(&run.eigenvectors(SETTINGS_ID, step), &id, &vectors).unwrap();
         for v in &vectors {
             values.push(EigenvalueRow {
+                settings_id: SETTINGS_ID.into(),
                 step,
                 rank: v.rank,
                 eigenvalue: v.eigenvalue,
                 residual: 1e-3,
+                residual_kind: ResidualKind::Explicit,
                 converged: true,
+                iterations: 20,
                 hvps: 40,
-                method: "lanczos".into(),
+                method: EigenMethod::Lanczos,
                 seconds: 0.1,
                 num_params: 3,
             });
         }
     }
     write_rows(&run.eigenvalues(), &id, &values).unwrap();
+    let settings = SettingsRow {
+        settings_id: SETTINGS_ID.into(),
+        stage: Stage::Eigen,
+        methods: "lanczos".into(),
+        params: "layer3".into(),
+        ignore_biasbn: false,
+        hessian_batch_size: 200,
+        full_dataset: false,
+        examples: 200,
+        mini_hessian_batch_size: 200,
+        bn_mode: "eval".into(),
+        seed: 1,
+        backend: "flex".into(),
+        dtype: "f32".into(),
+        settings: "top_k = 2\n".into(),
+    };
+    write_rows(&run.settings(), &id, &[settings]).unwrap();
     let cps: Vec<CheckpointRow> = [0i64, 10, 20]
         .into_iter()
         .map(|step| CheckpointRow {
@@ -85,6 +108,8 @@ fn lists_tables_with_columns() {
     for needle in [
         "eigenvalues (",
         "eigenvectors (3 files)",
+        "settings (",
+        "settings_id: str",
         "checkpoints (",
         "analysis_eigenvalues (",
         "vector:",
@@ -133,6 +158,44 @@ fn readme_questions_run() {
     assert_eq!(back.num_rows(), 3);
     let top = hessx_store::column::read_column::<f64>(&back, "top_eigenvalue", &out).unwrap();
     assert_eq!(top, vec![5.0, 6.0, 7.0]);
+    // Question 4: which parameter group and batch size gave each eigenvalue.
+    let csv = dir.path().join("q4.csv");
+    hx_query(&[
+        r,
+        "SELECT e.step, e.eigenvalue, s.methods, s.params, s.hessian_batch_size, s.seed \
+         FROM eigenvalues e JOIN settings s ON e.settings_id = s.settings_id WHERE e.rank = 0 ORDER BY e.step",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(
+        text.trim(),
+        "step,eigenvalue,methods,params,hessian_batch_size,seed\n0,5.0,lanczos,layer3,200,1\n10,6.0,lanczos,layer3,200,1\n20,7.0,lanczos,layer3,200,1"
+    );
+}
+
+/// Issue 10: `hx-query RUN "..." | head -1` must not panic when the reader
+/// closes the pipe; the command ends quietly and successfully.
+#[test]
+fn closed_stdout_pipe_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = synthetic_run(dir.path());
+    // About 4,000 rows printed in full: far more than a pipe buffer holds.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hx-query"))
+        .args([
+            run.root().to_str().unwrap(),
+            "SELECT a.step, a.eigenvalue, b.residual, c.hvps, d.rank FROM eigenvalues a \
+             CROSS JOIN eigenvalues b CROSS JOIN eigenvalues c CROSS JOIN eigenvalues d CROSS JOIN checkpoints",
+        ])
+        .env("POLARS_FMT_MAX_ROWS", "-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !err.contains("panicked") && !err.contains("error"), "{}: {err}", out.status);
 }
 
 #[test]

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use hessx_flags::{ModelFlags, names};
 use hessx_pipeline::backend::BackendKind;
 use hessx_pipeline::batches::{Augment, Normalization};
-use hessx_pipeline::models::ModelArgs;
 use hessx_pipeline::train::{OptimizerKind, TrainConfig, train};
 use hessx_pipeline::{data_setup, with_backend};
 use hessx_store::{DataDir, RunDir, RunIdentity};
@@ -41,7 +41,7 @@ struct Cli {
     #[arg(long, alias = "corruption-level", default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=5))]
     severity: u8,
     #[command(flatten)]
-    model: ModelArgs,
+    model: ModelFlags,
     /// Initial weights: a hessx checkpoint (.mpk) or a PyTorch state_dict (.pt, .pth, .pkl).
     #[arg(long, alias = "resume", value_name = "FILE")]
     init: Option<PathBuf>,
@@ -67,7 +67,7 @@ struct Cli {
     #[arg(long, default_value_t = 0.9)]
     momentum: f64,
     /// Optimiser.
-    #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
+    #[arg(long, default_value = "sgd", value_parser = names::<OptimizerKind>(&OptimizerKind::NAMES))]
     optimizer: OptimizerKind,
     /// Turn off random crop and horizontal flip.
     #[arg(long)]
@@ -88,20 +88,20 @@ struct Cli {
     #[arg(long, default_value_t = 500)]
     eval_batch_size: usize,
     /// Compute backend: flex (pure Rust, default), libtorch (feature `tch`) or cuda (feature `cuda`).
-    #[arg(long, alias = "device", value_enum, default_value_t = BackendKind::Flex)]
+    #[arg(long, alias = "device", default_value = "flex", value_parser = hessx_flags::backend())]
     backend: BackendKind,
 }
 
 fn main() -> std::process::ExitCode {
-    hessx_pipeline::main_wrapper(run)
+    hessx_profile::main_wrapper("info", run)
 }
 
 fn run() -> Result<()> {
-    let cli = Cli::parse_from(hessx_pipeline::profile::args_with_profile("train")?);
+    let cli = Cli::parse_from(hessx_profile::args_with_profile("train")?);
     let data_dir = DataDir::new(&cli.data_dir);
     let corruption = cli.corruption.as_deref().map(|c| (c, cli.severity));
     let data = data_setup::load_train_data(&data_dir, &cli.dataset, corruption, cli.heldout_fraction, cli.seed)?;
-    let spec = cli.model.spec(&data.train)?;
+    let spec = cli.model.resolve().spec(&data.train)?;
     let run = RunDir::new(&cli.run);
     let identity = RunIdentity::new(
         &run.name(),
@@ -110,12 +110,12 @@ fn run() -> Result<()> {
         cli.corruption.as_deref().unwrap_or("none"),
         if cli.corruption.is_some() { cli.severity } else { 0 },
     );
-    let normalization = match cli.init.as_deref() {
-        // Fine-tuning keeps the normalisation the pretrained weights expect.
-        Some(init) => hessx_pipeline::models::normalization_of_init(init)
-            .unwrap_or_else(|| Normalization::for_dataset(&cli.dataset, &data.train)),
-        None => Normalization::for_dataset(&cli.dataset, &data.train),
+    // Fine-tuning keeps the normalisation the pretrained weights expect.
+    let inherited = match cli.init.as_deref() {
+        Some(init) => hessx_pipeline::models::normalization_of_init(init)?,
+        None => None,
     };
+    let normalization = inherited.unwrap_or_else(|| Normalization::for_dataset(&cli.dataset, &data.train));
     let steps_per_epoch = data.train.len().div_ceil(cli.batch_size.max(1));
     let cfg = TrainConfig {
         identity,

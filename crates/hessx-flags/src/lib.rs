@@ -1,0 +1,178 @@
+//! The command-line flags the stage binaries share, and their resolution into
+//! the plain settings of `hessx-pipeline` (parse here, resolve here, compute
+//! there: no clap type goes below the binaries).
+//!
+//! ```ignore
+//! #[derive(clap::Parser)]
+//! struct Cli { #[command(flatten)] hessian: hessx_flags::HessianFlags, /* stage flags */ }
+//! let ctx = cli.hessian.open()?;                       // the run, its data and checkpoints
+//! let settings = EigenSettings { hessian: cli.hessian.resolve(&ctx), /* .. */ };
+//! run_eigen::<B>(&ctx, &settings, cli.hessian.redo(), &device)?;
+//! ```
+#![deny(missing_docs)]
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use hessx_pipeline::backend::BackendKind;
+use hessx_pipeline::curvature::{CheckpointSelection, RunContext};
+use hessx_pipeline::models::ModelChoice;
+use hessx_pipeline::provenance::Redo;
+use hessx_pipeline::settings::{DataSettings, Dtype, HessianBnMode, HessianSettings};
+use hessx_store::{DataDir, RunDir};
+
+/// A flag value parser for a vocabulary of `names` that parse as `T`; `--help`
+/// lists the names.
+pub fn names<T>(names: &'static [&'static str]) -> impl TypedValueParser<Value = T>
+where
+    T: FromStr + Clone + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(names.iter().copied()).map(|s| s.parse::<T>().unwrap_or_else(|_| unreachable!("`{s}` is a listed name")))
+}
+
+/// The parser of `--backend`: flex (alias cpu), libtorch (alias tch) or cuda.
+pub fn backend() -> impl TypedValueParser<Value = BackendKind> {
+    PossibleValuesParser::new([
+        PossibleValue::new("flex").alias("cpu").help("burn's pure-Rust CPU backend (default)"),
+        PossibleValue::new("libtorch").alias("tch").help("PyTorch's CPU kernels (cargo feature `tch`)"),
+        PossibleValue::new("cuda").help("burn's CUDA backend (cargo feature `cuda`)"),
+    ])
+    .map(|s| s.parse::<BackendKind>().unwrap_or_else(|_| unreachable!("`{s}` is a listed backend")))
+}
+
+/// Flags shared by the curvature stages: which run, which checkpoints, which
+/// loss and which parameters.
+#[derive(clap::Args, Debug, Clone)]
+pub struct HessianFlags {
+    /// Training run directory (written by hx-train).
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Directory holding the datasets written by hx-fetch.
+    #[arg(long, default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Examples in the batch the Hessian is taken on (PyHessian's default 200).
+    #[arg(long, default_value_t = 200)]
+    pub hessian_batch_size: usize,
+    /// Take the Hessian of the mean loss over the whole training split instead of one batch.
+    #[arg(long)]
+    pub full_dataset: bool,
+    /// Examples per forward pass (the loss is the size-weighted mean over them).
+    #[arg(long, default_value_t = 200)]
+    pub mini_hessian_batch_size: usize,
+    /// Batch-norm mode of the loss: eval (running statistics, as PyHessian) or train (batch statistics).
+    #[arg(long, default_value = "eval", value_parser = names::<HessianBnMode>(&["eval", "train"]))]
+    pub bn_mode: HessianBnMode,
+    /// Restrict the Hessian to parameters whose path starts with one of these
+    /// prefixes (comma separated, e.g. `layer3` or `fc`); default all.
+    #[arg(long, value_delimiter = ',')]
+    pub params: Vec<String>,
+    /// Leave out biases and batch-norm parameters (loss-landscape's `--xignore biasbn`).
+    #[arg(long)]
+    pub ignore_biasbn: bool,
+    /// Only these checkpoint steps (comma separated); default all.
+    #[arg(long, value_delimiter = ',')]
+    pub steps: Vec<i64>,
+    /// Only every N-th checkpoint (the first and last are always included).
+    #[arg(long, default_value_t = 1)]
+    pub every: usize,
+    /// Seed of the Hessian batch and of the random vectors.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Compute backend.
+    #[arg(long, alias = "device", default_value = "flex", value_parser = backend())]
+    pub backend: BackendKind,
+    /// Recompute the selected checkpoints even when results with these settings
+    /// exist, and drop what earlier settings of the same method wrote for them
+    /// (by default new settings add rows beside the old ones).
+    #[arg(long)]
+    pub replace: bool,
+}
+
+impl HessianFlags {
+    /// Open the run: its training settings, data and selected checkpoints.
+    pub fn open(&self) -> hessx_pipeline::Result<RunContext> {
+        let selection = CheckpointSelection { steps: self.steps.clone(), every: self.every };
+        RunContext::open(&RunDir::new(&self.run), &DataDir::new(&self.data_dir), &selection)
+    }
+
+    /// The Hessian's settings for the opened run `ctx`.
+    pub fn resolve(&self, ctx: &RunContext) -> HessianSettings {
+        HessianSettings {
+            data: DataSettings::of(&ctx.train),
+            batch_size: (!self.full_dataset).then_some(self.hessian_batch_size),
+            mini_batch_size: self.mini_hessian_batch_size,
+            bn_mode: self.bn_mode,
+            params: self.params.clone(),
+            ignore_biasbn: self.ignore_biasbn,
+            seed: self.seed,
+            backend: self.backend,
+            dtype: Dtype::F32,
+        }
+        .normalized()
+    }
+
+    /// What to do with checkpoints that already have results.
+    pub fn redo(&self) -> Redo {
+        if self.replace { Redo::Replace } else { Redo::Skip }
+    }
+}
+
+/// Model flags of the stages that build a model.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelFlags {
+    /// Architecture: resnet20 (also resnet32/44/56), small-cnn, mlp or transformer.
+    #[arg(long, default_value = "resnet20")]
+    pub model: String,
+    /// ResNet depth (6n+2); overrides the number in the model name.
+    #[arg(long)]
+    pub depth: Option<usize>,
+    /// Drop every batch norm from the ResNet (PyHessian's --batch-norm off).
+    #[arg(long)]
+    pub no_batch_norm: bool,
+    /// Drop every residual connection from the ResNet (PyHessian's --residual off).
+    #[arg(long)]
+    pub no_residual: bool,
+    /// Hidden widths of the MLP, comma separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [32, 16])]
+    pub hidden: Vec<usize>,
+    /// Non-linearity of the MLP: relu, tanh, softplus or gelu.
+    #[arg(long, default_value = "tanh")]
+    pub activation: String,
+}
+
+impl ModelFlags {
+    /// The model as named on the command line.
+    pub fn resolve(&self) -> ModelChoice {
+        ModelChoice {
+            model: self.model.clone(),
+            depth: self.depth,
+            no_batch_norm: self.no_batch_norm,
+            no_residual: self.no_residual,
+            hidden: self.hidden.clone(),
+            activation: self.activation.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        hessian: HessianFlags,
+    }
+
+    #[test]
+    fn vocabularies_and_aliases_parse_and_unknown_values_name_the_choices() {
+        let cli = Cli::try_parse_from(["x", "--run", "r", "--backend", "tch", "--bn-mode", "train"]).unwrap();
+        assert_eq!(cli.hessian.backend, BackendKind::Libtorch);
+        assert_eq!(cli.hessian.bn_mode, HessianBnMode::Train);
+        assert_eq!(cli.hessian.redo(), Redo::Skip);
+        let err = Cli::try_parse_from(["x", "--run", "r", "--backend", "tpu"]).err().unwrap().to_string();
+        assert!(err.contains("tpu") && err.contains("flex") && err.contains("libtorch"), "{err}");
+    }
+}

@@ -1,0 +1,136 @@
+//! The names written into tables for methods and kinds, each an enum owned
+//! here once: stages write them, `hx-analyze` and `hx-query` read them, and
+//! nobody compares the strings by hand. Stored as Utf8 columns, so tables
+//! stay readable from Polars and SQL.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, StringArray};
+use serde::{Deserialize, Serialize};
+
+use crate::column::Column;
+
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// Every name, as written in tables and typed on command lines.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+            /// The name written in tables.
+            pub fn name(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $name::ALL.iter().copied().find(|v| v.name() == s).ok_or_else(|| {
+                    format!("`{s}` is not a {}; expected one of {}", stringify!($name), $name::NAMES.join(", "))
+                })
+            }
+        }
+
+        impl Column for $name {
+            const TYPE_NAME: &'static str = concat!("Utf8 (", $($text, " "),+, ")");
+            fn to_array(values: Vec<&Self>) -> ArrayRef {
+                Arc::new(StringArray::from_iter_values(values.into_iter().map(|v| v.name())))
+            }
+            fn from_array(array: &dyn Array) -> Option<Vec<Self>> {
+                let a = array.as_any().downcast_ref::<StringArray>()?;
+                (0..a.len()).map(|i| a.value(i).parse().ok()).collect()
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// How eigenpairs were computed.
+    EigenMethod {
+        /// Lanczos with full reorthogonalisation (`hx-eigen --method lanczos`).
+        Lanczos = "lanczos",
+        /// PyHessian's power iteration with deflation (`hx-eigen --method power`).
+        Power = "power",
+        /// Ritz pairs of the first stochastic Lanczos quadrature run (`hx-spectrum --one-pass`).
+        OnePass = "one-pass",
+    }
+}
+
+impl EigenMethod {
+    /// Order of trust when several methods computed one checkpoint: the
+    /// dedicated solvers before the by-product of a density run.
+    pub fn preference(self) -> u8 {
+        match self {
+            EigenMethod::Lanczos => 0,
+            EigenMethod::Power => 1,
+            EigenMethod::OnePass => 2,
+        }
+    }
+}
+
+vocabulary! {
+    /// How a trace was estimated.
+    TraceMethod {
+        /// From the stochastic Lanczos quadrature runs of the density (no extra products).
+        Slq = "slq",
+        /// Hutchinson's estimator with Rademacher probes.
+        Hutchinson = "hutchinson",
+        /// Hutch++ (Meyer et al. 2021).
+        Hutchpp = "hutchpp",
+        /// Trace of the first SLQ run's Krylov space plus a Hutchinson estimate on its complement, with
+        /// a standard error (`hx-spectrum --one-pass`).
+        OnePass = "one-pass",
+    }
+}
+
+vocabulary! {
+    /// How an eigenpair's residual `||H v - lambda v||` was obtained.
+    ResidualKind {
+        /// From the Lanczos relation `|beta_m s_{m,i}|`, without an extra product.
+        LanczosEstimate = "lanczos-estimate",
+        /// One explicit product per pair after the solve.
+        Explicit = "explicit",
+        /// Not computed (power iteration without verification): the residuals are NaN.
+        NotComputed = "not-computed",
+    }
+}
+
+vocabulary! {
+    /// The stage that wrote a row of the settings table.
+    Stage {
+        /// `hx-eigen`: top eigenpairs.
+        Eigen = "eigen",
+        /// `hx-spectrum`: trace and spectral density.
+        Spectrum = "spectrum",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_refused() {
+        for m in EigenMethod::ALL {
+            assert_eq!(m.name().parse::<EigenMethod>().unwrap(), *m);
+        }
+        let err = "arnoldi".parse::<EigenMethod>().unwrap_err();
+        assert!(err.contains("arnoldi") && err.contains("lanczos, power, one-pass"), "{err}");
+        assert_eq!(serde_json::to_string(&TraceMethod::Hutchpp).unwrap(), "\"hutchpp\"");
+    }
+}
