@@ -59,6 +59,9 @@ all profile=default_profile backend="flex":
     has finetune && "{{bin}}/hx-train"    --profile "{{profile}}" --section finetune --backend {{backend}}
     has eigen    && "{{bin}}/hx-eigen"    --profile "{{profile}}" --section eigen    --backend {{backend}}
     has spectrum && "{{bin}}/hx-spectrum" --profile "{{profile}}" --section spectrum --backend {{backend}}
+    has landscape && "{{bin}}/hx-landscape" --profile "{{profile}}" --section landscape --backend {{backend}}
+    has landscape-eigen && "{{bin}}/hx-landscape" --profile "{{profile}}" --section landscape-eigen --backend {{backend}}
+    has landscape-trajectory && "{{bin}}/hx-landscape" --profile "{{profile}}" --section landscape-trajectory --backend {{backend}}
     has analyze  && "{{bin}}/hx-analyze"  --profile "{{profile}}" --section analyze
     echo "just all {{profile}} ({{backend}}): $(( $(date +%s) - start )) s"
 

@@ -18,6 +18,7 @@
 pub mod atomic;
 pub mod column;
 mod error;
+pub mod landscape;
 pub mod layout;
 pub mod tables;
 pub mod vocab;

@@ -1,0 +1,187 @@
+//! Loss-landscape files (`hx-landscape`): one folder per surface under a
+//! run's `landscape/`, holding the grid's rows, the directions that span it,
+//! the resolved settings, per-process shards, figures and VTK exports.
+//!
+//! A surface's folder is named after the surface, and every row carries the
+//! fingerprint of the settings and directions it was computed with, so a
+//! surface made with other settings lives beside the old one instead of
+//! overwriting it, and shards made with other directions are recognised.
+
+use std::path::{Path, PathBuf};
+
+use crate::layout::RunDir;
+use crate::row_type;
+
+impl RunDir {
+    /// The folder of the loss surface called `name` (under `landscape/`).
+    pub fn landscape(&self, name: &str) -> LandscapeDir {
+        LandscapeDir { root: self.landscape_dir().join(name) }
+    }
+}
+
+/// One surface's folder, `RUN/landscape/<name>/`.
+#[derive(Debug, Clone)]
+pub struct LandscapeDir {
+    root: PathBuf,
+}
+
+impl LandscapeDir {
+    /// The folder itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    /// The surface's name (the folder's last component).
+    pub fn name(&self) -> String {
+        self.root.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    }
+    /// Resolved settings the surface was computed with (TOML).
+    pub fn settings(&self) -> PathBuf {
+        self.root.join("settings.toml")
+    }
+    /// The grid: one [`SurfaceRow`] per point and split.
+    pub fn surface(&self) -> PathBuf {
+        self.root.join("surface.parquet")
+    }
+    /// The directions spanning the surface ([`DirectionRow`]).
+    pub fn directions(&self) -> PathBuf {
+        self.root.join("directions.parquet")
+    }
+    /// Folder of shard tables (`--shard i/n`), merged into [`LandscapeDir::surface`].
+    pub fn shards_dir(&self) -> PathBuf {
+        self.root.join("shards")
+    }
+    /// The rows of shard `index` of `count`.
+    pub fn shard(&self, index: usize, count: usize) -> PathBuf {
+        self.shards_dir().join(format!("shard-{index:04}-of-{count:04}.parquet"))
+    }
+    /// Parse a shard file name back into `(index, count)`.
+    pub fn parse_shard_name(path: &Path) -> Option<(usize, usize)> {
+        let name = path.file_name()?.to_str()?;
+        let rest = name.strip_prefix("shard-")?.strip_suffix(".parquet")?;
+        let (i, n) = rest.split_once("-of-")?;
+        Some((i.parse().ok()?, n.parse().ok()?))
+    }
+    /// Largest and smallest Hessian eigenvalue at each grid point ([`CurvatureRow`]).
+    pub fn curvature(&self) -> PathBuf {
+        self.root.join("curvature.parquet")
+    }
+    /// Projected checkpoints of a trajectory ([`TrajectoryRow`]).
+    pub fn trajectory(&self) -> PathBuf {
+        self.root.join("trajectory.parquet")
+    }
+    /// Figures of this surface.
+    pub fn plots_dir(&self) -> PathBuf {
+        self.root.join("plots")
+    }
+    /// VTK PolyData export of one column of the surface (`<column>.vtp`).
+    pub fn vtp(&self, column: &str) -> PathBuf {
+        self.root.join(format!("{column}.vtp"))
+    }
+}
+
+row_type! {
+    /// One grid point of a loss surface on one data split (`landscape/<name>/surface.parquet`).
+    pub struct SurfaceRow {
+        /// Step of the checkpoint at the surface's origin (-1 for a model file outside the run).
+        pub step: i64,
+        /// Index of the point in the grid (row-major, x fastest).
+        pub point: i64,
+        /// Coordinate along the x direction.
+        pub x: f64,
+        /// Coordinate along the y direction (0 for a 1D surface).
+        pub y: f64,
+        /// `train` or `test` (the run's held-out split).
+        pub split: String,
+        /// Mean loss over the split's examples.
+        pub loss: f64,
+        /// Accuracy over the same examples.
+        pub accuracy: f64,
+        /// Examples the loss is taken over.
+        pub examples: i64,
+        /// Fingerprint of the settings and directions (see `settings.toml`).
+        pub fingerprint: String,
+    }
+}
+
+row_type! {
+    /// One direction of a surface (`landscape/<name>/directions.parquet`), one per row as the
+    /// eigenvector tables: a vector over every float tensor of the model in visiting order
+    /// (trainable parameters and batch-norm running statistics).
+    pub struct DirectionRow {
+        /// Step of the checkpoint at the surface's origin.
+        pub step: i64,
+        /// `x` or `y`.
+        pub axis: String,
+        /// How it was made, e.g. `random seed=1 norm=filter ignore=biasbn`, `eigenvector rank=0`.
+        pub source: String,
+        /// Its Euclidean norm.
+        pub norm: f64,
+        /// Fingerprint of the surface's settings and directions.
+        pub fingerprint: String,
+        /// The direction.
+        pub vector: Vec<f32>,
+    }
+}
+
+row_type! {
+    /// One checkpoint of a training trajectory projected on a surface's axes
+    /// (`landscape/<name>/trajectory.parquet`).
+    pub struct TrajectoryRow {
+        /// The checkpoint's step.
+        pub step: i64,
+        /// Coordinate along x.
+        pub x: f64,
+        /// Coordinate along y.
+        pub y: f64,
+        /// Share of the trajectory's variance the x axis explains (PCA axes; NaN otherwise).
+        pub explained_x: f64,
+        /// Share the y axis explains.
+        pub explained_y: f64,
+        /// Fingerprint of the surface's settings and directions.
+        pub fingerprint: String,
+    }
+}
+
+row_type! {
+    /// The extreme Hessian eigenvalues at one grid point (`landscape/<name>/curvature.parquet`),
+    /// as the seed's `plot_hessian_eigen.py`: a flatness map of the surface.
+    pub struct CurvatureRow {
+        /// Step of the checkpoint at the surface's origin.
+        pub step: i64,
+        /// Index of the point in the grid.
+        pub point: i64,
+        /// Coordinate along x.
+        pub x: f64,
+        /// Coordinate along y.
+        pub y: f64,
+        /// Largest (algebraic) Hessian eigenvalue.
+        pub lambda_max: f64,
+        /// Smallest (algebraic) Hessian eigenvalue.
+        pub lambda_min: f64,
+        /// `|lambda_min / lambda_max|`: near 0 where the surface is convex along every direction.
+        pub ratio: f64,
+        /// Whether both eigenvalues met the Lanczos tolerance.
+        pub converged: bool,
+        /// Hessian-vector products used at this point.
+        pub hvps: i64,
+        /// Examples the Hessian is taken over.
+        pub examples: i64,
+        /// Fingerprint of the surface's settings and directions.
+        pub fingerprint: String,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_names_round_trip() {
+        let dir = RunDir::new("runs/a").landscape("s");
+        let p = dir.shard(3, 12);
+        assert_eq!(LandscapeDir::parse_shard_name(&p), Some((3, 12)));
+        assert_eq!(LandscapeDir::parse_shard_name(&dir.surface()), None);
+        assert!(p.starts_with("runs/a/landscape/s/shards"));
+        assert_eq!(dir.name(), "s");
+    }
+}
