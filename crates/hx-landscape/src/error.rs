@@ -28,20 +28,14 @@ pub enum Error {
     /// Drawing a figure.
     #[error(transparent)]
     Plot(#[from] hessx_plot::Error),
-    /// Loading the run's data or configuration (hessx-pipeline reports with context).
-    #[error("{0}")]
-    Pipeline(String),
+    /// Loading the run's data, configuration or checkpoints (hessx-pipeline names the file).
+    #[error(transparent)]
+    Pipeline(#[from] hessx_pipeline::Error),
 }
 
 impl Error {
     pub(crate) fn mismatch(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Mismatch { path: path.into(), message: message.into() }
-    }
-}
-
-impl From<anyhow::Error> for Error {
-    fn from(e: anyhow::Error) -> Self {
-        Error::Pipeline(format!("{e:#}"))
     }
 }
 

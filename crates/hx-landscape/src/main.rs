@@ -77,6 +77,10 @@ struct Cli {
     /// `biasbn`: zero the y direction on biases and batch-norm parameters.
     #[arg(long, value_enum)]
     yignore: Option<Ignore>,
+    /// --axes eigen: the settings fingerprint of the eigenvectors to use (the `settings_id` hx-eigen
+    /// printed; needed only when the step has eigenvectors of several settings).
+    #[arg(long)]
+    eigen_settings: Option<String>,
     /// Use the x direction as y too.
     #[arg(long)]
     same_dir: bool,
@@ -141,8 +145,8 @@ struct Cli {
     /// Lanczos tolerance: residual <= tol * |lambda|.
     #[arg(long, default_value_t = 1e-3)]
     curvature_tol: f64,
-    /// Compute backend: flex (pure Rust, default), libtorch (feature `tch`) or cuda (feature `cuda`).
-    #[arg(long, alias = "device", value_enum, default_value_t = BackendKind::Flex)]
+    /// Compute backend.
+    #[arg(long, alias = "device", default_value = "flex", value_parser = hessx_flags::backend())]
     backend: BackendKind,
 }
 
@@ -159,11 +163,11 @@ enum Ignore {
 }
 
 fn main() -> std::process::ExitCode {
-    hessx_pipeline::main_wrapper(run)
+    hessx_profile::main_wrapper("info", run)
 }
 
 fn run() -> Result<()> {
-    let cli = Cli::parse_from(hessx_pipeline::profile::args_with_profile("landscape")?);
+    let cli = Cli::parse_from(hessx_profile::args_with_profile("landscape")?);
     let plots = PlotOptions { vmin: cli.vmin, vmax: cli.vmax, vlevel: cli.vlevel, zmax: cli.zmax, log: cli.log };
     if cli.merge {
         let name = cli.name.as_deref().context("--merge: name the surface whose shards to merge with --name")?;
@@ -204,7 +208,13 @@ fn resolve(cli: &Cli) -> Result<Request> {
         }
         (None, AxesKind::Eigen) => {
             let xnorm = cli.xnorm.unwrap_or(Norm::None);
-            Axes::Eigen { xnorm, ynorm: cli.ynorm.unwrap_or(xnorm), xignore_biasbn: ignore(cli.xignore), yignore_biasbn: ignore(cli.yignore) }
+            Axes::Eigen {
+                xnorm,
+                ynorm: cli.ynorm.unwrap_or(xnorm),
+                xignore_biasbn: ignore(cli.xignore),
+                yignore_biasbn: ignore(cli.yignore),
+                eigen_settings: cli.eigen_settings.clone(),
+            }
         }
         (None, AxesKind::Pca) => Axes::Pca { ignore_biasbn: ignore(cli.xignore) },
     };

@@ -57,6 +57,8 @@ pub enum Axes {
         xignore_biasbn: bool,
         /// Zero biases and batch norm in y.
         yignore_biasbn: bool,
+        /// The settings fingerprint of the eigenvectors (needed when hx-eigen ran with several).
+        eigen_settings: Option<String>,
     },
     /// The line from the origin (x = 0) to a second model (x = 1).
     Interpolate {
@@ -357,15 +359,15 @@ fn make_directions<B: Backend>(
             let y = DirectionSource::Random { seed: seed.wrapping_add(1), norm: *ynorm, ignore_biasbn: *yignore_biasbn };
             Ok((x, Some(y), dx, Some(dy), None))
         }
-        Axes::Eigen { xnorm, ynorm, xignore_biasbn, yignore_biasbn } => {
+        Axes::Eigen { xnorm, ynorm, xignore_biasbn, yignore_biasbn, eigen_settings } => {
             if step < 0 {
                 return Err(Error::Input(format!(
                     "--axes eigen: {} is not one of the run's checkpoints, so hx-eigen has no eigenvectors for it; use --step",
                     file.display()
                 )));
             }
-            let vectors = eigenvectors::<B>(run, file, step, spec, layout, if two_d { 2 } else { 1 }, device)?;
-            let table = run.eigenvectors(step);
+            let (settings_id, table) = eigen_table(run, step, eigen_settings.as_deref())?;
+            let vectors = eigenvectors::<B>(run, &table, &settings_id, file, spec, layout, if two_d { 2 } else { 1 }, device)?;
             let sha = sha256_file(&table)?;
             let mut out = Vec::new();
             for ((rank, eigenvalue, mut d), (norm, ignore)) in vectors.into_iter().zip([(*xnorm, *xignore_biasbn), (*ynorm, *yignore_biasbn)]) {
@@ -392,6 +394,7 @@ fn make_directions<B: Backend>(
                 e => Error::Model(e),
             })?;
             let w2 = layout.read(&other);
+            let w2 = w2.as_slice();
             let d: Vec<f32> = layout
                 .tensors
                 .iter()
@@ -420,43 +423,67 @@ fn make_directions<B: Backend>(
     }
 }
 
-/// The top `count` eigenvectors hx-eigen saved for `step`, as state-space
-/// vectors `(rank, eigenvalue, vector)`. The eigenvectors cover the
-/// parameter subset hx-eigen was run on (all trainable parameters, or those
-/// its `--params`/`--ignore-biasbn` kept); entries outside it are zero.
+/// The eigenvector table of `step`: the one of settings `wanted`, or the only
+/// one there is. A run may hold eigenvectors of several settings (say Lanczos
+/// and power iteration); then `--eigen-settings` picks one.
+fn eigen_table(run: &RunDir, step: i64, wanted: Option<&str>) -> Result<(String, PathBuf)> {
+    let tables: Vec<(String, PathBuf)> =
+        run.eigenvector_tables()?.into_iter().filter(|(_, s, _)| *s == step).map(|(id, _, path)| (id, path)).collect();
+    let ids: Vec<&str> = tables.iter().map(|(id, _)| id.as_str()).collect();
+    match wanted {
+        Some(w) => tables.iter().find(|(id, _)| id == w).cloned().ok_or_else(|| {
+            Error::Input(format!(
+                "--eigen-settings {w}: no eigenvectors of those settings at step {step} in {} (there are: {})",
+                run.eigenvectors_dir().display(),
+                if ids.is_empty() { "none".to_owned() } else { ids.join(", ") }
+            ))
+        }),
+        None => match tables.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(Error::mismatch(
+                run.eigenvectors_dir(),
+                format!("no Hessian eigenvectors for step {step}; run `hx-eigen --run {} --steps {step}` first", run.root().display()),
+            )),
+            _ => Err(Error::Input(format!(
+                "--axes eigen: step {step} has eigenvectors of several settings ({}); pick one with --eigen-settings (settings.parquet describes them)",
+                ids.join(", ")
+            ))),
+        },
+    }
+}
+
+/// The top `count` eigenvectors of `table` (settings `settings_id`), as
+/// state-space vectors `(rank, eigenvalue, vector)`. The eigenvectors cover
+/// the parameter subset hx-eigen was run on (all trainable parameters, or
+/// those its `--params`/`--ignore-biasbn` kept); entries outside it are zero.
+#[allow(clippy::too_many_arguments)]
 fn eigenvectors<B: Backend>(
     run: &RunDir,
+    table: &Path,
+    settings_id: &str,
     file: &Path,
-    step: i64,
     spec: &ModelSpec,
     layout: &StateLayout,
     count: usize,
     device: &B::Device,
 ) -> Result<Vec<(u32, f64, Vec<f32>)>> {
-    let table = run.eigenvectors(step);
-    if !table.exists() {
-        return Err(Error::mismatch(
-            &table,
-            format!("missing: no Hessian eigenvectors for step {step}; run `hx-eigen --run {} --steps {step}` first", run.root().display()),
-        ));
-    }
-    let (id, mut rows) = read_rows_with_identity::<EigenvectorRow>(&table)?;
+    let (id, mut rows) = read_rows_with_identity::<EigenvectorRow>(table)?;
     if let Some(id) = &id
         && id.model != spec.name()
     {
-        return Err(Error::mismatch(&table, format!("holds eigenvectors of model {}, but the checkpoint {} is a {}", id.model, file.display(), spec.name())));
+        return Err(Error::mismatch(table, format!("holds eigenvectors of model {}, but the checkpoint {} is a {}", id.model, file.display(), spec.name())));
     }
     rows.sort_by_key(|r| r.rank);
     if rows.len() < count {
-        return Err(Error::mismatch(&table, format!("holds {} eigenvector(s); a 2D surface needs 2: run hx-eigen with --top-k 2 or more", rows.len())));
+        return Err(Error::mismatch(table, format!("holds {} eigenvector(s); a 2D surface needs 2: run hx-eigen with --top-k 2 or more", rows.len())));
     }
     // The eigenvectors' parameter subset, found by ParamId on an autodiff copy of the same checkpoint.
     let (_, net1) = load_checkpoint::<Autodiff<B>>(file, Some(spec), device)?;
     let dim = rows[0].vector.len();
-    let candidates = eigen_layouts(run, &net1)?;
+    let candidates = eigen_layouts(run, settings_id, &net1)?;
     let Some(playout) = candidates.into_iter().find(|l| l.dim() == dim) else {
         return Err(Error::mismatch(
-            &table,
+            table,
             format!(
                 "eigenvectors have {dim} entries, but model {} has {} trainable parameters (and no parameter subset hx-eigen could have used has {dim}): \
                  were they computed for another model?",
@@ -470,7 +497,7 @@ fn eigenvectors<B: Backend>(
     for r in rows.into_iter().take(count) {
         let mut d = vec![0f32; layout.len];
         for e in playout.entries() {
-            let at = *offsets.get(&e.id).ok_or_else(|| Error::mismatch(&table, format!("parameter {} of the eigenvector is not in the model", e.path)))?;
+            let at = *offsets.get(&e.id).ok_or_else(|| Error::mismatch(table, format!("parameter {} of the eigenvector is not in the model", e.path)))?;
             d[at..at + e.numel()].copy_from_slice(&r.vector[e.offset..e.offset + e.numel()]);
         }
         out.push((r.rank, r.eigenvalue, d));
@@ -478,12 +505,14 @@ fn eigenvectors<B: Backend>(
     Ok(out)
 }
 
-/// Parameter subsets hx-eigen may have used: the one its saved config
-/// names, then all trainable parameters, then all but biases and batch norm.
-fn eigen_layouts<B: burn::tensor::backend::AutodiffBackend>(run: &RunDir, net: &Net<B>) -> Result<Vec<ParamLayout>> {
+/// Parameter subsets hx-eigen may have used: the one its recorded settings
+/// (`settings.parquet`, row `settings_id`) name, then all trainable
+/// parameters, then all but biases and batch norm.
+fn eigen_layouts<B: burn::tensor::backend::AutodiffBackend>(run: &RunDir, settings_id: &str, net: &Net<B>) -> Result<Vec<ParamLayout>> {
     let mut out = Vec::new();
-    if let Ok(text) = std::fs::read_to_string(run.stage_config("eigen"))
-        && let Ok(cfg) = text.parse::<toml::Table>()
+    let recorded = hessx_pipeline::provenance::recorded_settings(run)?;
+    if let Some(row) = recorded.iter().find(|r| r.settings_id == settings_id)
+        && let Ok(cfg) = row.settings.parse::<toml::Table>()
         && let Some(h) = cfg.get("hessian").and_then(|h| h.as_table())
     {
         let params: Vec<String> =

@@ -69,13 +69,21 @@ impl StateLayout {
         self.tensors.iter().filter(|t| !t.running).map(TensorInfo::numel).sum()
     }
 
-    /// The model's current values as one flat vector.
+    /// The current values of `net` (a model of the same architecture) as one
+    /// flat vector. Tensors are matched by visiting order, not by ParamId:
+    /// checkpoints of different runs (or initialisations) of one network
+    /// carry different ids.
+    ///
+    /// # Panics
+    /// If `net` has other tensor shapes (callers load checkpoints against the
+    /// origin's model spec first).
     pub fn read<B: Backend>(&self, net: &Net<B>) -> Vec<f32> {
-        let mut v = Values { out: HashMap::new() };
+        let mut v = Values { out: Vec::new() };
         net.visit(&mut v);
+        assert_eq!(v.out.len(), self.tensors.len(), "the layout was taken from a model of this architecture");
         let mut flat = vec![0f32; self.len];
-        for t in &self.tensors {
-            let values = v.out.remove(&t.id).expect("the layout was taken from a model of this shape");
+        for (t, (shape, values)) in self.tensors.iter().zip(v.out) {
+            assert_eq!(shape, t.shape, "{}: the layout was taken from a model of this architecture", t.path);
             flat[t.range()].copy_from_slice(&values);
         }
         flat
@@ -119,15 +127,17 @@ impl<B: Backend> ModuleVisitor<B> for Collect {
     }
 }
 
+/// Every float tensor's shape and values, in visiting order.
 struct Values {
-    out: HashMap<ParamId, Vec<f32>>,
+    out: Vec<(Vec<usize>, Vec<f32>)>,
 }
 
 impl<B: Backend> ModuleVisitor<B> for Values {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        let data = param.val().into_data();
-        let values: Vec<f32> = data.iter::<f32>().collect();
-        self.out.insert(param.id, values);
+        let value = param.val();
+        let shape = value.dims().to_vec();
+        let values: Vec<f32> = value.into_data().iter::<f32>().collect();
+        self.out.push((shape, values));
     }
 }
 

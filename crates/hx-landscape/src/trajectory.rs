@@ -99,7 +99,7 @@ mod tests {
         // Checkpoints on the plane spanned by e0 and e1 (scaled 3:1), ending at the origin.
         let l = layout(4);
         let w = vec![1.0f32, 2.0, 3.0, 4.0];
-        let path = [(3.0, 1.0), (2.0, -1.0), (1.0, 0.5), (-1.0, 0.2), (0.0, 0.0)];
+        let path: [(f32, f32); 5] = [(3.0, 1.0), (2.0, -1.0), (1.0, 0.5), (-1.0, 0.2), (0.0, 0.0)];
         let states: Vec<(i64, Vec<f32>)> =
             path.iter().enumerate().map(|(i, &(a, b))| (i as i64 * 10, vec![w[0] + a, w[1] + b, w[2], w[3]])).collect();
         let t = pca(&l, &w, &states, DirType::Weights, false).unwrap();
@@ -108,7 +108,7 @@ mod tests {
         assert!((t.explained[0] + t.explained[1] - 1.0).abs() < 1e-9, "the plane holds all the variance: {:?}", t.explained);
         // Projections preserve distances within the plane.
         for (&(_, x, y), &(a, b)) in t.points.iter().zip(&path) {
-            assert!(((x * x + y * y).sqrt() - (a * a + b * b).sqrt()).abs() < 1e-5);
+            assert!(((x * x + y * y).sqrt() - ((a * a + b * b) as f64).sqrt()).abs() < 1e-5);
         }
         assert_eq!(t.dx[2], 0.0);
         let err = pca(&l, &w, &states[..2], DirType::Weights, false).unwrap_err().to_string();

@@ -135,7 +135,7 @@ fn load(f: &Fixture, path: &Path) -> Net<Flex> {
     hessx_models::load_checkpoint::<Flex>(path, Some(&f.spec), &Default::default()).unwrap().1
 }
 
-fn surface(f: &Fixture, req: &Request) -> (PathBuf, Vec<SurfaceRow>) {
+fn surface(req: &Request) -> (PathBuf, Vec<SurfaceRow>) {
     let out = compute_surface::<Flex>(req, &Default::default(), &indicatif::ProgressBar::hidden()).unwrap();
     assert!(out.progress.complete());
     (out.dir.root().to_owned(), read_rows(&out.dir.surface()).unwrap())
@@ -177,7 +177,7 @@ fn linear_model_surfaces_match_the_formula_on_both_losses() {
         let axes = Axes::Random { seed: 5, xnorm: Norm::Filter, ynorm: Norm::Filter, xignore_biasbn: false, yignore_biasbn: true, same_dir: false };
         let mut req = f.request(axes, "-1:1:5", Some("-0.5:0.5:3"));
         req.loss = loss;
-        let (dir, rows) = surface(&f, &req);
+        let (dir, rows) = surface(&req);
         assert_eq!(rows.len(), 5 * 3 * 2);
         let dirs: Vec<DirectionRow> = read_rows(&dir.join("directions.parquet")).unwrap();
         let (dx, dy) = (&dirs[0].vector, &dirs[1].vector);
@@ -209,7 +209,7 @@ fn interpolation_endpoints_reproduce_both_models_including_batch_norm_states() {
     req.model_file = Some(a.clone());
     req.splits = vec![Split::Train];
     req.dir_type = DirType::States;
-    let (_, rows) = surface(&f, &req);
+    let (_, rows) = surface(&req);
     let at = |x: f64| rows.iter().find(|r| r.x == x).unwrap();
     assert_eq!(at(0.0).step, 10, "a model file of the run is recognised as its checkpoint");
     assert!((at(0.0).loss - la.0).abs() < 1e-5, "{} vs {}", at(0.0).loss, la.0);
@@ -217,7 +217,7 @@ fn interpolation_endpoints_reproduce_both_models_including_batch_norm_states() {
     assert_eq!((at(0.0).accuracy, at(1.0).accuracy), (la.1, lb.1));
     // With `weights`, the running statistics stay model A's: x = 1 is not model B.
     req.dir_type = DirType::Weights;
-    let (_, rows) = surface(&f, &req);
+    let (_, rows) = surface(&req);
     let one = rows.iter().find(|r| r.x == 1.0).unwrap();
     assert!((one.loss - lb.0).abs() > 1e-4, "weights-only interpolation keeps A's batch-norm statistics");
     // Another model as the second file is refused, naming the flag and both models.
@@ -238,13 +238,18 @@ fn eigenvector_axes_use_the_saved_vectors_and_refuse_another_models() {
     let id = RunIdentity::new("tiny", &f.spec.name(), "tiny", "none", 0);
     let n = layout.num_trainable();
     let unit = |k: usize| (0..n).map(|i| if i == k { 1.0 } else { 0.0 }).collect::<Vec<f32>>();
-    let rows = vec![
-        EigenvectorRow { step: 30, rank: 1, eigenvalue: 0.5, vector: unit(4) },
-        EigenvectorRow { step: 30, rank: 0, eigenvalue: 2.0, vector: unit(n - 1) },
-    ];
-    write_rows(&run.eigenvectors(30), &id, &rows).unwrap();
-    let axes = Axes::Eigen { xnorm: Norm::None, ynorm: Norm::None, xignore_biasbn: false, yignore_biasbn: false };
-    let (dir, surf) = surface(&f, &f.request(axes.clone(), "-1:1:3", Some("-1:1:3")));
+    let row = |rank: u32, eigenvalue: f64, vector: Vec<f32>, step: i64| EigenvectorRow { settings_id: "eig1".into(), step, rank, eigenvalue, vector };
+    let rows = vec![row(1, 0.5, unit(4), 30), row(0, 2.0, unit(n - 1), 30)];
+    write_rows(&run.eigenvectors("eig1", 30), &id, &rows).unwrap();
+    let eigen = |eigen_settings: Option<&str>| Axes::Eigen {
+        xnorm: Norm::None,
+        ynorm: Norm::None,
+        xignore_biasbn: false,
+        yignore_biasbn: false,
+        eigen_settings: eigen_settings.map(str::to_owned),
+    };
+    let axes = eigen(None);
+    let (dir, surf) = surface(&f.request(axes.clone(), "-1:1:3", Some("-1:1:3")));
     assert_eq!(surf.len(), 18);
     let dirs: Vec<DirectionRow> = read_rows(&dir.join("directions.parquet")).unwrap();
     // Rank 0 (largest eigenvalue) is x; entries land on the same parameters (flat order of the trainable ones).
@@ -252,16 +257,32 @@ fn eigenvector_axes_use_the_saved_vectors_and_refuse_another_models() {
     assert_eq!(dirs[1].vector, unit(4));
     assert!(dirs[0].source.contains("rank=0") && dirs[1].source.contains("rank=1"));
 
+    // Eigenvectors of a second settings fingerprint at the same step: the flag must pick one.
+    write_rows(&run.eigenvectors("eig2", 30), &id, &rows).unwrap();
+    let err = compute_surface::<Flex>(&f.request(axes.clone(), "-1:1:3", Some("-1:1:3")), &Default::default(), &indicatif::ProgressBar::hidden())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--eigen-settings") && err.contains("eig1") && err.contains("eig2"), "{err}");
+    let picked = eigen(Some("eig1"));
+    let (again, _) = surface(&f.request(picked, "-1:1:3", Some("-1:1:3")));
+    assert_eq!(again, dir, "the same vectors, picked by fingerprint, are the same surface");
+    let unknown = eigen(Some("nope"));
+    let err = compute_surface::<Flex>(&f.request(unknown, "-1:1:3", Some("-1:1:3")), &Default::default(), &indicatif::ProgressBar::hidden())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--eigen-settings nope") && err.contains("eig1, eig2"), "{err}");
+
     // A table of another model: refused, naming the file and both models.
     let other = RunIdentity::new("tiny", "resnet20", "tiny", "none", 0);
-    write_rows(&run.eigenvectors(20), &other, &rows).unwrap();
+    let rows20: Vec<EigenvectorRow> = rows.iter().map(|r| EigenvectorRow { step: 20, ..r.clone() }).collect();
+    write_rows(&run.eigenvectors("eig1", 20), &other, &rows20).unwrap();
     let mut req = f.request(axes.clone(), "-1:1:3", Some("-1:1:3"));
     req.step = Some(20);
     let err = compute_surface::<Flex>(&req, &Default::default(), &indicatif::ProgressBar::hidden()).unwrap_err().to_string();
     assert!(err.contains("step-00000020.parquet") && err.contains("resnet20") && err.contains("mlp-linear"), "{err}");
     // Vectors of the wrong length (same model name): refused too.
-    let short = vec![EigenvectorRow { step: 10, rank: 0, eigenvalue: 1.0, vector: vec![1.0; n - 2] }; 2];
-    write_rows(&run.eigenvectors(10), &id, &short).unwrap();
+    let short = vec![row(0, 1.0, vec![1.0; n - 2], 10), row(1, 0.5, vec![1.0; n - 2], 10)];
+    write_rows(&run.eigenvectors("eig1", 10), &id, &short).unwrap();
     req.step = Some(10);
     let err = compute_surface::<Flex>(&req, &Default::default(), &indicatif::ProgressBar::hidden()).unwrap_err().to_string();
     assert!(err.contains("step-00000010.parquet") && err.contains(&format!("{} entries", n - 2)), "{err}");
@@ -275,9 +296,9 @@ fn eigenvector_axes_use_the_saved_vectors_and_refuse_another_models() {
 fn other_settings_under_the_same_name_are_refused_and_by_default_live_beside() {
     let f = fixture(linear());
     let axes = Axes::Random { seed: 1, xnorm: Norm::Filter, ynorm: Norm::Filter, xignore_biasbn: true, yignore_biasbn: true, same_dir: false };
-    let (first, _) = surface(&f, &f.request(axes.clone(), "-1:1:3", None));
+    let (first, _) = surface(&f.request(axes.clone(), "-1:1:3", None));
     let other = Axes::Random { seed: 2, xnorm: Norm::Filter, ynorm: Norm::Filter, xignore_biasbn: true, yignore_biasbn: true, same_dir: false };
-    let (second, _) = surface(&f, &f.request(other.clone(), "-1:1:3", None));
+    let (second, _) = surface(&f.request(other.clone(), "-1:1:3", None));
     assert_ne!(first, second, "new settings make a new surface beside the old one");
     assert!(first.join("surface.parquet").exists());
     let name = first.file_name().unwrap().to_string_lossy().into_owned();
@@ -290,7 +311,7 @@ fn other_settings_under_the_same_name_are_refused_and_by_default_live_beside() {
 #[test]
 fn trajectory_axes_project_the_checkpoints() {
     let f = fixture(linear());
-    let (dir, rows) = surface(&f, &f.request(Axes::Pca { ignore_biasbn: false }, "-1:1:3", Some("-1:1:3")));
+    let (dir, rows) = surface(&f.request(Axes::Pca { ignore_biasbn: false }, "-1:1:3", Some("-1:1:3")));
     assert_eq!(rows.len(), 18);
     let t: Vec<hessx_store::landscape::TrajectoryRow> = read_rows(&dir.join("trajectory.parquet")).unwrap();
     assert_eq!(t.iter().map(|r| r.step).collect::<Vec<_>>(), STEPS);
@@ -311,7 +332,7 @@ fn curvature_on_the_grid_matches_the_dense_hessian() {
     req.splits = vec![Split::Train];
     // More examples than the split has: the Hessian of the whole split, as the dense reference below.
     req.curvature = Some(hx_landscape::curvature::CurvatureConfig { examples: 1000, max_iter: 200, tol: 1e-6, seed: 1 });
-    let (dir, _) = surface(&f, &req);
+    let (dir, _) = surface(&req);
     let rows: Vec<hessx_store::landscape::CurvatureRow> = read_rows(&dir.join("curvature.parquet")).unwrap();
     assert_eq!(rows.len(), 6);
     let dirs: Vec<DirectionRow> = read_rows(&dir.join("directions.parquet")).unwrap();
