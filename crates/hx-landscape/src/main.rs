@@ -87,7 +87,8 @@ struct Cli {
     /// Seed of the random directions (x; y uses seed + 1).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Splits evaluated at every point: train, test or both (comma separated).
+    /// Splits evaluated at every point (comma separated): train (the run's training split) and/or test
+    /// (its held-out split, as hx-train evaluates it).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Split::Train])]
     split: Vec<Split>,
     /// Examples per split: a seeded subset of this size; 0 for the whole split.

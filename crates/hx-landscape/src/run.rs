@@ -127,6 +127,10 @@ pub struct Outcome {
     pub progress: Progress,
     /// Identity columns of the run.
     pub identity: RunIdentity,
+    /// Seconds of one plain forward pass of the origin model over the same
+    /// examples (every split), timed before the grid when points remain: the
+    /// yardstick for the cost of a point.
+    pub forward_seconds: Option<f64>,
 }
 
 /// The run's training configuration and identity.
@@ -254,6 +258,19 @@ pub fn compute_surface<B: Backend>(req: &Request, device: &B::Device, bar: &indi
     if let Some(t) = &traj {
         trajectory::write(&dir, &identity, &fp, t)?;
     }
+    // One forward pass over the same examples, the unit a point's cost is reported in. The first
+    // evaluation warms up the backend's kernels; the second is timed.
+    let forward_seconds = (!crate::surface::is_complete_shard(&dir, req.grid, &req.splits, req.shard)?).then(|| {
+        let forward = || {
+            for set in &sets {
+                crate::eval::evaluate_set(&net, set, req.loss);
+            }
+        };
+        forward();
+        let t0 = std::time::Instant::now();
+        forward();
+        t0.elapsed().as_secs_f64()
+    });
     let mut objective = ModelObjective::new(net, sets, req.loss, device);
     let job = SurfaceJob {
         dir: &dir,
@@ -294,7 +311,7 @@ pub fn compute_surface<B: Backend>(req: &Request, device: &B::Device, bar: &indi
         bar.reset();
         crate::curvature::compute::<B>(&cjob, net1, &layout1, &batches, device, bar)?;
     }
-    Ok(Outcome { dir, fingerprint: fp, settings, progress, identity })
+    Ok(Outcome { dir, fingerprint: fp, settings, progress, identity, forward_seconds })
 }
 
 /// A file as the settings record it: relative to the run when inside it, else
@@ -601,6 +618,12 @@ pub fn surface_stage<B: Backend>(req: &Request, plots: Option<&PlotOptions>, dev
         p.owned,
         p.table.display()
     );
+    if let (Some(forward), true) = (out.forward_seconds, p.computed > 0) {
+        report.push_str(&format!(
+            "\ncost of a point: {:.1} x one forward pass over the same examples ({forward:.3} s)",
+            per_point / forward
+        ));
+    }
     if req.shard.count > 1 {
         if p.complete() {
             report.push_str(&format!(

@@ -207,6 +207,17 @@ pub fn merge_shards(dir: &LandscapeDir, identity: &RunIdentity, fingerprint: &st
     Ok(all.len())
 }
 
+/// Whether the table of `shard` holds every point that shard owns, on every split.
+pub fn is_complete_shard(dir: &LandscapeDir, grid: Grid, splits: &[Split], shard: Shard) -> Result<bool> {
+    let table = shard_table(dir, shard);
+    if !table.exists() {
+        return Ok(false);
+    }
+    let rows: Vec<SurfaceRow> = read_rows(&table)?;
+    let done = complete_points(&rows, splits);
+    Ok((0..grid.len()).filter(|&p| shard.owns(p)).all(|p| done.contains(&p)))
+}
+
 /// Whether the surface table holds every point of `grid` on every split.
 pub fn is_complete(dir: &LandscapeDir, grid: Grid, splits: &[Split]) -> Result<bool> {
     let table = dir.surface();

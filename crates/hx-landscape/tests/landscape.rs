@@ -191,6 +191,22 @@ fn linear_model_surfaces_match_the_formula_on_both_losses() {
             assert!((r.loss - want).abs() <= 1e-5 * (1.0 + want), "{loss:?} {} ({}, {}): {} vs {want}", r.split, r.x, r.y, r.loss);
             assert_eq!(r.accuracy, acc);
         }
+        // 1D: one direction, the same formula along the line.
+        let axes = Axes::Random { seed: 8, xnorm: Norm::Layer, ynorm: Norm::Layer, xignore_biasbn: true, yignore_biasbn: true, same_dir: false };
+        let mut req = f.request(axes, "-2:2:9", None);
+        req.loss = loss;
+        let (dir, rows) = surface(&req);
+        assert_eq!(rows.len(), 9 * 2);
+        let dirs: Vec<DirectionRow> = read_rows(&dir.join("directions.parquet")).unwrap();
+        assert_eq!(dirs.len(), 1);
+        let dx = &dirs[0].vector;
+        for r in &rows {
+            assert_eq!(r.y, 0.0);
+            let s: Vec<f32> = (0..w.len()).map(|i| w[i] + r.x as f32 * dx[i]).collect();
+            let (want, acc) = linear_loss(&f, &layout, &s, &r.split, loss);
+            assert!((r.loss - want).abs() <= 1e-5 * (1.0 + want), "1D {loss:?} {} ({}): {} vs {want}", r.split, r.x, r.loss);
+            assert_eq!(r.accuracy, acc);
+        }
     }
 }
 
