@@ -40,7 +40,7 @@ test-libtorch:
 test-cuda:
     cargo test --release -p hessx-pipeline --features cuda --test cuda_backend -- --nocapture
 
-# Run a whole experiment profile (fetch, train, fine-tune, eigenpairs, trace, density, analysis) on backend flex, libtorch or cuda.
+# Run a whole experiment profile (fetch, train, fine-tune, eigenpairs, trace, density, loss landscapes, analysis) on backend flex, libtorch or cuda.
 # HESSX_SKIP_BUILD=1 runs the binaries already in $CARGO_TARGET_DIR/release (built elsewhere, e.g. for a GPU node without Rust).
 all profile=default_profile backend="flex":
     #!/usr/bin/env bash
@@ -59,8 +59,8 @@ all profile=default_profile backend="flex":
     has finetune && "{{bin}}/hx-train"    --profile "{{profile}}" --section finetune --backend {{backend}}
     has eigen    && "{{bin}}/hx-eigen"    --profile "{{profile}}" --section eigen    --backend {{backend}}
     has spectrum && "{{bin}}/hx-spectrum" --profile "{{profile}}" --section spectrum --backend {{backend}}
-    has landscape && "{{bin}}/hx-landscape" --profile "{{profile}}" --section landscape --backend {{backend}}
-    has landscape-eigen && "{{bin}}/hx-landscape" --profile "{{profile}}" --section landscape-eigen --backend {{backend}}
+    has landscape            && "{{bin}}/hx-landscape" --profile "{{profile}}" --section landscape --backend {{backend}}
+    has landscape-eigen      && "{{bin}}/hx-landscape" --profile "{{profile}}" --section landscape-eigen --backend {{backend}}
     has landscape-trajectory && "{{bin}}/hx-landscape" --profile "{{profile}}" --section landscape-trajectory --backend {{backend}}
     has analyze  && "{{bin}}/hx-analyze"  --profile "{{profile}}" --section analyze
     echo "just all {{profile}} ({{backend}}): $(( $(date +%s) - start )) s"

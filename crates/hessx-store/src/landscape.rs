@@ -7,15 +7,34 @@
 //! surface made with other settings lives beside the old one instead of
 //! overwriting it, and shards made with other directions are recognised.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::layout::RunDir;
-use crate::row_type;
+use crate::{Error, Result, row_type};
 
 impl RunDir {
     /// The folder of the loss surface called `name` (under `landscape/`).
     pub fn landscape(&self, name: &str) -> LandscapeDir {
         LandscapeDir { root: self.landscape_dir().join(name) }
+    }
+    /// Every surface of the run (folders under `landscape/` with a
+    /// `settings.toml`), ordered by name; empty when there are none.
+    pub fn landscapes(&self) -> Result<Vec<LandscapeDir>> {
+        let dir = self.landscape_dir();
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+            let surface = LandscapeDir { root: path };
+            if surface.settings().is_file() {
+                out.push(surface);
+            }
+        }
+        out.sort_by_key(LandscapeDir::name);
+        Ok(out)
     }
 }
 
@@ -72,6 +91,32 @@ impl LandscapeDir {
     /// Figures of this surface.
     pub fn plots_dir(&self) -> PathBuf {
         self.root.join("plots")
+    }
+    /// The stems of the figures drawn so far (`plots/<stem>.png`), ordered by name.
+    pub fn figure_stems(&self) -> Result<Vec<String>> {
+        let dir = self.plots_dir();
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
+            if path.extension().is_some_and(|e| e == "png")
+                && let Some(stem) = path.file_stem()
+            {
+                out.push(stem.to_string_lossy().into_owned());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+    /// A figure's PNG (`plots/<stem>.png`).
+    pub fn figure_png(&self, stem: &str) -> PathBuf {
+        self.plots_dir().join(format!("{stem}.png"))
+    }
+    /// This folder relative to the run directory (`landscape/<name>`), for reports.
+    pub fn relative(&self) -> String {
+        format!("landscape/{}", self.name())
     }
     /// VTK PolyData export of one column of the surface (`<column>.vtp`).
     pub fn vtp(&self, column: &str) -> PathBuf {
@@ -183,5 +228,26 @@ mod tests {
         assert_eq!(LandscapeDir::parse_shard_name(&dir.surface()), None);
         assert!(p.starts_with("runs/a/landscape/s/shards"));
         assert_eq!(dir.name(), "s");
+        assert_eq!(dir.relative(), "landscape/s");
+    }
+
+    #[test]
+    fn surfaces_and_their_figures_are_listed_by_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunDir::new(tmp.path());
+        assert!(run.landscapes().unwrap().is_empty());
+        for name in ["b", "a"] {
+            let s = run.landscape(name);
+            crate::write_bytes_atomic(&s.settings(), b"x").unwrap();
+            crate::write_bytes_atomic(&s.figure_png("2d_contour_train_loss"), b"png").unwrap();
+            crate::write_bytes_atomic(&s.plots_dir().join("2d_contour_train_loss.svg"), b"svg").unwrap();
+        }
+        crate::write_bytes_atomic(&run.landscape("a").figure_png("1d_loss"), b"png").unwrap();
+        // A folder without settings.toml (an interrupted first write) is not a surface.
+        std::fs::create_dir_all(run.landscape_dir().join("c")).unwrap();
+        let names: Vec<String> = run.landscapes().unwrap().iter().map(LandscapeDir::name).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(run.landscape("a").figure_stems().unwrap(), ["1d_loss", "2d_contour_train_loss"]);
+        assert!(run.landscape("c").figure_stems().unwrap().is_empty());
     }
 }

@@ -91,6 +91,7 @@ impl Out<'_> {
             caption: fig.caption,
             png: saved.png,
             table: RunDir::analysis_table_relative(table),
+            folder: "plots".into(),
         });
         Ok(())
     }
@@ -159,6 +160,7 @@ pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
     }
     curvature_figures(&data, &mut out)?;
     training_figures(&data, &mut out)?;
+    landscape_figures(&mut out)?;
     if !out.series.is_empty() {
         let rows = std::mem::take(&mut out.series);
         out.table("figure_series", &rows)?;
@@ -213,6 +215,49 @@ pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
         key_numbers: out.key,
         notes: out.notes,
     })
+}
+
+/// hx-landscape's figures (drawn by it, from its tables), as they are: the
+/// report shows them after the analysis's own.
+fn landscape_figures(out: &mut Out<'_>) -> Result<()> {
+    for surface in out.run.landscapes()? {
+        let stems = surface.figure_stems()?;
+        if stems.is_empty() {
+            out.notes.push(format!("{}: no figures yet (the surface is not complete, or was made with --no-plot)", surface.relative()));
+            continue;
+        }
+        for stem in stems {
+            let path = surface.figure_png(&stem);
+            let png = std::fs::read(&path).map_err(|e| crate::Error::io(&path, e))?;
+            let what = if stem.starts_with("curvature") { "curvature.parquet" } else { "surface.parquet" };
+            out.figures.push(ReportFigure {
+                title: format!("loss landscape {}: {}", surface.name(), stem.replace('_', " ")),
+                caption: landscape_caption(&stem),
+                png,
+                table: format!("{}/{what}", surface.relative()),
+                folder: format!("{}/plots", surface.relative()),
+                stem,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// How to read one of hx-landscape's figures, from its stem.
+fn landscape_caption(stem: &str) -> String {
+    if stem.starts_with("2d_contour") {
+        "Loss contours around the checkpoint at (0, 0) on the surface's two directions (settings.toml says which); \
+         dots are the checkpoints of the trajectory when the axes are its principal directions."
+    } else if stem.starts_with("2d_heatmap") {
+        "The same surface filled: colour is the loss at each grid point."
+    } else if stem.starts_with("1d") {
+        "Loss (or accuracy) along one direction, or from one model (x = 0) to another (x = 1)."
+    } else if stem.starts_with("curvature") {
+        "Largest and smallest Hessian eigenvalue at each grid point, and |min/max|: near 0 where the surface is locally convex."
+    } else {
+        "Drawn by hx-landscape."
+    }
+    .into()
 }
 
 fn eigenvector_analysis(data: &RunData, opts: &Options, out: &mut Out<'_>) -> Result<()> {

@@ -16,6 +16,18 @@ pub struct ReportFigure {
     pub png: Vec<u8>,
     /// The analysis table behind it, relative to the run directory.
     pub table: String,
+    /// The folder holding `{stem}.png` and `{stem}.svg`, relative to the run
+    /// directory: `plots` for the analysis's own figures,
+    /// `landscape/<name>/plots` for hx-landscape's.
+    pub folder: String,
+}
+
+impl ReportFigure {
+    /// The figure's HTML id: its stem for the analysis's figures, folder and
+    /// stem otherwise (two surfaces draw figures of the same stem).
+    pub fn anchor(&self) -> String {
+        if self.folder == "plots" { self.stem.clone() } else { format!("{}/{}", self.folder, self.stem) }
+    }
 }
 
 /// Everything the report shows.
@@ -82,7 +94,7 @@ pub fn render(r: &Report<'_>) -> String {
     if !r.figures.is_empty() {
         h.push_str("<nav>");
         for f in r.figures {
-            h.push_str(&format!("<a href=\"#{0}\">{0}</a>", escape(&f.stem)));
+            h.push_str(&format!("<a href=\"#{0}\">{0}</a>", escape(&f.anchor())));
         }
         h.push_str("</nav>\n");
     }
@@ -105,8 +117,10 @@ pub fn render(r: &Report<'_>) -> String {
     h.push_str("<h2>Figures</h2>\n");
     for f in r.figures {
         h.push_str(&format!(
-            "<figure id=\"{stem}\">\n<h3>{title}</h3>\n<img alt=\"{title}\" src=\"data:image/png;base64,{png}\">\n\
-             <figcaption>{caption}</figcaption>\n<p class=\"files\">plots/{stem}.png · plots/{stem}.svg · {table}</p>\n</figure>\n",
+            "<figure id=\"{anchor}\">\n<h3>{title}</h3>\n<img alt=\"{title}\" src=\"data:image/png;base64,{png}\">\n\
+             <figcaption>{caption}</figcaption>\n<p class=\"files\">{folder}/{stem}.png · {folder}/{stem}.svg · {table}</p>\n</figure>\n",
+            anchor = escape(&f.anchor()),
+            folder = escape(&f.folder),
             stem = escape(&f.stem),
             title = escape(&f.title),
             png = STANDARD.encode(&f.png),
@@ -148,6 +162,7 @@ mod tests {
             caption: "a & b".into(),
             png: b"\x89PNG".to_vec(),
             table: "analysis/figure_series.parquet".into(),
+            folder: "plots".into(),
         }];
         let html = render(&Report {
             run: "r",

@@ -3,9 +3,11 @@
 //! Each Parquet file of a run becomes a table named after its file stem
 //! (`eigenvalues`, `trace`, `checkpoints`, `settings`, ...); the eigenvector
 //! tables of every settings and checkpoint form one table `eigenvectors`; the
-//! analysis tables `analysis/*.parquet` and `landscape/*.parquet` are named
-//! after their stems too (prefixed with the folder name if a run table has
-//! the same stem). Tables are scanned lazily, so a query that does not
+//! analysis tables `analysis/*.parquet` are named after their stems too
+//! (prefixed with `analysis_` if a run table has the same stem); the tables
+//! of every loss surface (`landscape/<name>/`) form `landscape_surface`,
+//! `landscape_directions`, `landscape_trajectory` and `landscape_curvature`,
+//! told apart by their `fingerprint` column. Tables are scanned lazily, so a query that does not
 //! select `vector` never loads the eigenvectors.
 //!
 //! ```no_run
@@ -18,6 +20,7 @@
 use std::path::{Path, PathBuf};
 
 use hessx_store::RunDir;
+use hessx_store::landscape::LandscapeDir;
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
@@ -157,15 +160,26 @@ impl Catalog {
         if !eig.is_empty() {
             groups.push(("eigenvectors".into(), eig));
         }
-        for (folder, path) in [("analysis", dir.analysis_dir()), ("landscape", dir.landscape_dir())] {
-            for f in parquet_files(&path)? {
-                let s = stem(&f);
-                let name = if groups.iter().any(|(n, _)| *n == s) {
-                    format!("{folder}_{s}")
-                } else {
-                    s
-                };
-                groups.push((name, vec![f]));
+        for f in parquet_files(&dir.analysis_dir())? {
+            let s = stem(&f);
+            let name = if groups.iter().any(|(n, _)| *n == s) {
+                format!("analysis_{s}")
+            } else {
+                s
+            };
+            groups.push((name, vec![f]));
+        }
+        // hx-landscape's tables of every surface form one table per kind, told apart by `fingerprint`.
+        let surfaces = dir.landscapes()?;
+        for (name, table) in [
+            ("landscape_surface", LandscapeDir::surface as fn(&LandscapeDir) -> PathBuf),
+            ("landscape_directions", LandscapeDir::directions),
+            ("landscape_trajectory", LandscapeDir::trajectory),
+            ("landscape_curvature", LandscapeDir::curvature),
+        ] {
+            let files: Vec<PathBuf> = surfaces.iter().map(table).filter(|p| p.is_file()).collect();
+            if !files.is_empty() {
+                groups.push((name.into(), files));
             }
         }
         if groups.is_empty() {

@@ -12,7 +12,10 @@ use clap::Parser;
 /// Every RUN/*.parquet is a table named after its file (eigenvalues, trace,
 /// density, lanczos_nodes, checkpoints, train_log, settings); the eigenvector
 /// tables of every settings together form the table `eigenvectors`; RUN/analysis/*.parquet (written by
-/// hx-analyze) are tables named after their files. Use --tables to list them
+/// hx-analyze) are tables named after their files; the loss surfaces of
+/// hx-landscape (RUN/landscape/NAME/) form landscape_surface,
+/// landscape_directions, landscape_trajectory and landscape_curvature, one
+/// surface per `fingerprint`. Use --tables to list them
 /// with their columns. The result is printed (set POLARS_FMT_MAX_ROWS=-1 to
 /// print every row) or written with --csv / --parquet.
 ///

@@ -215,3 +215,38 @@ fn bad_query_and_empty_directory_fail_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--tables"));
 }
+
+#[test]
+fn loss_surfaces_of_every_folder_form_one_table() {
+    use hessx_store::landscape::SurfaceRow;
+    let dir = tempfile::tempdir().unwrap();
+    let run = synthetic_run(dir.path());
+    let id = RunIdentity::new("r1", "mlp", "digits", "gaussian_noise", 5);
+    for (name, fingerprint, points) in [("eigen-2d", "aaaa", 4i64), ("trajectory", "bbbb", 2)] {
+        let surface = run.landscape(name);
+        hessx_store::write_bytes_atomic(&surface.settings(), b"fingerprint = \"x\"\n").unwrap();
+        let rows: Vec<SurfaceRow> = (0..points)
+            .map(|point| SurfaceRow {
+                step: 20,
+                point,
+                x: point as f64,
+                y: 0.0,
+                split: "train".into(),
+                loss: 1.0 + point as f64,
+                accuracy: 0.5,
+                examples: 10,
+                fingerprint: fingerprint.into(),
+            })
+            .collect();
+        write_rows(&surface.surface(), &id, &rows).unwrap();
+    }
+    let out = hx_query(&[
+        run.root().to_str().unwrap(),
+        "SELECT fingerprint, COUNT(*) AS n, MAX(loss) AS top FROM landscape_surface GROUP BY fingerprint ORDER BY fingerprint",
+        "--csv",
+        dir.path().join("s.csv").to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(dir.path().join("s.csv")).unwrap();
+    assert_eq!(text.trim(), "fingerprint,n,top\naaaa,4,4.0\nbbbb,2,2.0");
+}
