@@ -607,17 +607,26 @@ pub fn surface_stage<B: Backend>(req: &Request, plots: Option<&PlotOptions>, dev
     bar.finish_and_clear();
     let p = &out.progress;
     let per_point = if p.computed > 0 { p.seconds / p.computed as f64 } else { f64::NAN };
-    let mut report = format!(
-        "surface {} ({}): {} new point(s) in {:.1} s ({:.3} s/point), {} of {} of this shard done -> {}",
-        out.dir.name(),
-        out.fingerprint,
-        p.computed,
-        p.seconds,
-        per_point,
-        p.already_done + p.computed,
-        p.owned,
-        p.table.display()
-    );
+    let done = p.already_done + p.computed;
+    let mut report = if p.computed > 0 {
+        format!(
+            "surface {} ({}): {} new point(s) in {:.1} s ({per_point:.3} s/point), {done} of {} of this shard done -> {}",
+            out.dir.name(),
+            out.fingerprint,
+            p.computed,
+            p.seconds,
+            p.owned,
+            p.table.display()
+        )
+    } else {
+        format!(
+            "surface {} ({}): nothing new to compute, {done} of {} of this shard done -> {}",
+            out.dir.name(),
+            out.fingerprint,
+            p.owned,
+            p.table.display()
+        )
+    };
     if let (Some(forward), true) = (out.forward_seconds, p.computed > 0) {
         report.push_str(&format!(
             "\ncost of a point: {:.1} x one forward pass over the same examples ({forward:.3} s)",
