@@ -430,13 +430,13 @@ fn restyle(a: &ArrayRef, w: Writer) -> ArrayRef {
         (DataType::UInt32 | DataType::UInt8, Writer::Narrow) => to(DataType::UInt16),
         (DataType::FixedSizeList(_, n), _) => {
             let a = a.as_fixed_size_list();
-            let lengths = || OffsetBuffer::from_lengths(std::iter::repeat_n(*n as usize, a.len()));
+            let lengths = std::iter::repeat_n(*n as usize, a.len());
             let item = |name: &str, t: &DataType| Arc::new(Field::new(name, t.clone(), true));
             let f64s = cast(a.values(), &DataType::Float64).unwrap();
             match w {
-                Writer::Polars => Arc::new(LargeListArray::new(item("item", &DataType::Float32), lengths(), a.values().clone(), None)),
+                Writer::Polars => Arc::new(LargeListArray::new(item("item", &DataType::Float32), OffsetBuffer::from_lengths(lengths), a.values().clone(), None)),
                 Writer::PolarsView => Arc::new(FixedSizeListArray::new(item("element", &DataType::Float32), *n, a.values().clone(), None)),
-                Writer::Pandas => Arc::new(ListArray::new(item("element", &DataType::Float64), lengths(), f64s, None)),
+                Writer::Pandas => Arc::new(ListArray::new(item("element", &DataType::Float64), OffsetBuffer::from_lengths(lengths), f64s, None)),
                 Writer::Narrow => Arc::new(FixedSizeListArray::new(item("item", &DataType::Float64), *n, f64s, None)),
             }
         }
