@@ -131,7 +131,7 @@ fn blobs(array: &ArrayRef) -> Result<ArrayRef, String> {
     };
     if let Some(row) = values.iter().position(|v| v.len() != len) {
         return Err(format!(
-            "blobs must all have one length, but row 0 has {len} bytes and row {row} has {}",
+            "blobs must all have one length, but row 0 has {len} bytes and row {row} has {} bytes",
             values[row].len()
         ));
     }
@@ -213,7 +213,7 @@ mod tests {
     #[test]
     fn a_sliced_list_reads_only_its_own_rows() {
         let rows = (0..4).map(|r| Some(vec![Some(r as f64), Some(10.0 + r as f64)]));
-        let list: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Float64Type, _, _>(rows)).slice(1, 2);
+        let list: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Float64Type, _, _>(rows).slice(1, 2));
         let got = conform(&list, &canonical_vector()).unwrap();
         let flat = got.as_fixed_size_list().values().as_primitive::<arrow::datatypes::Float32Type>().values().to_vec();
         assert_eq!(flat, vec![1.0, 11.0, 2.0, 12.0]);

@@ -15,7 +15,7 @@ use arrow::buffer::OffsetBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
-use hessx_store::RunIdentity;
+use hessx_store::{EigenMethod, ResidualKind, RunIdentity, TraceMethod};
 use hessx_store::column::read_parquet;
 use hessx_store::tables::{
     CheckpointRow, DensityRow, EigenvalueRow, EigenvectorRow, QuadratureRow, Row, TraceRow, TrainLogRow, read_rows,
@@ -148,6 +148,7 @@ fn eigenvectors_read_back() {
     reads_back_in_every_style(
         (0..3)
             .map(|r| EigenvectorRow {
+                settings_id: "3f2a9c41d0b7".into(),
                 step: 40,
                 rank: r,
                 eigenvalue: 12.5 / (1.0 + r as f64),
@@ -162,13 +163,16 @@ fn eigenvalues_read_back() {
     reads_back_in_every_style(
         (0..4)
             .map(|r| EigenvalueRow {
+                settings_id: format!("{r:012x}"),
                 step: 10 * r as i64,
                 rank: r % 2,
                 eigenvalue: 3.25 - r as f64,
                 residual: 1e-5 * r as f64,
+                residual_kind: if r < 2 { ResidualKind::LanczosEstimate } else { ResidualKind::Explicit },
                 converged: r != 2,
+                iterations: 40 + r as i64,
                 hvps: 60,
-                method: if r < 2 { "lanczos" } else { "power" }.into(),
+                method: if r < 2 { EigenMethod::Lanczos } else { EigenMethod::Power },
                 seconds: 0.75,
                 num_params: 272_474,
             })
@@ -179,15 +183,17 @@ fn eigenvalues_read_back() {
 #[test]
 fn trace_density_and_quadrature_read_back() {
     reads_back_in_every_style(
-        ["hutchinson", "hutchpp", "slq"]
+        [TraceMethod::Hutchinson, TraceMethod::Hutchpp, TraceMethod::Slq]
             .iter()
             .enumerate()
             .map(|(i, m)| TraceRow {
+                settings_id: "0123456789ab".into(),
                 step: i as i64,
-                method: (*m).into(),
+                method: *m,
                 estimate: 100.0 + i as f64,
                 std_error: 0.5,
                 probes: 20,
+                converged: i != 1,
                 hvps: 40,
                 seconds: 2.0,
             })
@@ -195,11 +201,11 @@ fn trace_density_and_quadrature_read_back() {
     );
     reads_back_in_every_style(
         (0..5)
-            .map(|i| DensityRow { step: 0, lambda: -1.0 + 0.5 * i as f64, density: 0.1 * i as f64, sigma: 0.01 })
+            .map(|i| DensityRow { settings_id: "0123456789ab".into(), step: 0, lambda: -1.0 + 0.5 * i as f64, density: 0.1 * i as f64, sigma: 0.01 })
             .collect(),
     );
     reads_back_in_every_style(
-        (0..5).map(|i| QuadratureRow { step: 20, probe: i / 2, node: i as f64 * 1.5, weight: 0.2 }).collect(),
+        (0..5).map(|i| QuadratureRow { settings_id: "0123456789ab".into(), step: 20, probe: i / 2, node: i as f64 * 1.5, weight: 0.2 }).collect(),
     );
 }
 
@@ -250,7 +256,7 @@ fn with_column<R: Row>(path: &Path, rows: &[R], name: &str, replacement: ArrayRe
 }
 
 fn vector_rows(n: usize) -> Vec<EigenvectorRow> {
-    (0..n as u32).map(|r| EigenvectorRow { step: 0, rank: r, eigenvalue: 1.0, vector: vec![0.5; 3] }).collect()
+    (0..n as u32).map(|r| EigenvectorRow { settings_id: "0123456789ab".into(), step: 0, rank: r, eigenvalue: 1.0, vector: vec![0.5; 3] }).collect()
 }
 
 fn error_of(path: &Path) -> String {
@@ -301,7 +307,11 @@ fn incompatible_columns_are_refused_naming_file_column_and_types() {
 fn a_missing_column_is_named_with_its_type() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.parquet");
-    let batch = RecordBatch::try_from_iter([("step", Arc::new(Int64Array::from(vec![1])) as ArrayRef)]).unwrap();
+    let batch = RecordBatch::try_from_iter([
+        ("settings_id", Arc::new(StringArray::from(vec!["0123456789ab"])) as ArrayRef),
+        ("step", Arc::new(Int64Array::from(vec![1])) as ArrayRef),
+    ])
+    .unwrap();
     write_foreign(&path, &batch);
     let err = read_rows::<EigenvectorRow>(&path).unwrap_err().to_string();
     assert!(err.contains("t.parquet") && err.contains("no column `rank`") && err.contains("UInt32"), "{err}");
