@@ -23,10 +23,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, FixedSizeBinaryArray};
+use arrow::array::{Array, ArrayRef, AsArray, FixedSizeBinaryArray};
 use arrow::buffer::Buffer;
+use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
-use hessx_store::column::{Column, batch_from_columns, read_column, read_parquet, write_parquet};
+use hessx_store::column::{Column, batch_from_columns, read_array, read_column, read_parquet, write_parquet};
 
 use crate::{Error, Result};
 
@@ -224,13 +225,10 @@ impl ImageSet {
             .into_iter()
             .map(|l| u16::try_from(l).map_err(|_| Error::format(path, format!("label {l} does not fit in u16"))))
             .collect::<Result<_>>()?;
-        let image = batch
-            .column_by_name("image")
-            .ok_or_else(|| Error::format(path, "has no column `image` (expected FixedSizeBinary pixels)"))?;
-        let image = image.as_any().downcast_ref::<FixedSizeBinaryArray>().ok_or_else(|| {
-            Error::format(path, format!("column `image` is {}, expected FixedSizeBinary", image.data_type()))
-        })?;
         let size: usize = shape.iter().product();
+        // Cast on read: a set rewritten by polars or pandas holds variable-length binary.
+        let image = read_array(&batch, "image", &DataType::FixedSizeBinary(size as i32), path)?;
+        let image = image.as_fixed_size_binary();
         if n > 0 && image.value_length() as usize != size {
             return Err(Error::format(
                 path,
@@ -327,5 +325,42 @@ pub(crate) mod tests {
         write_parquet(&path, &[batch]).unwrap();
         let err = ImageSet::read(&path).unwrap_err().to_string();
         assert!(err.contains("other.parquet") && err.contains("`dataset`"), "{err}");
+    }
+
+    /// Issue 19: a split rewritten the way pandas through pyarrow stores it
+    /// (large strings, Int64 integers, the pixels as variable-length binary,
+    /// an index column, columns reordered) reads back pixel-exact.
+    #[test]
+    fn a_set_rewritten_by_pandas_reads_back() {
+        use arrow::compute::cast;
+        use arrow::datatypes::{Field, Schema};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let set = sample(6, [3, 2, 2]);
+        set.write(&path).unwrap();
+        let batch = read_parquet(&path).unwrap();
+        let schema = batch.schema();
+        let mut columns: Vec<(Field, ArrayRef)> = schema
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(f, a)| {
+                let to = match a.data_type() {
+                    DataType::Utf8 => DataType::LargeUtf8,
+                    DataType::UInt8 | DataType::UInt32 => DataType::Int64,
+                    DataType::FixedSizeBinary(_) => DataType::LargeBinary,
+                    other => other.clone(),
+                };
+                (Field::new(f.name(), to.clone(), true), cast(a, &to).unwrap())
+            })
+            .collect();
+        columns.reverse();
+        columns.push((Field::new("__index_level_0__", DataType::Int64, true), i64::to_array((0..6i64).collect::<Vec<_>>().iter().collect())));
+        // pyarrow keeps the schema metadata (num_classes); polars drops it and the maximum label is used.
+        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
+        let foreign = Schema::new(fields).with_metadata(schema.metadata().clone());
+        write_parquet(&path, &[RecordBatch::try_new(Arc::new(foreign), arrays).unwrap()]).unwrap();
+        assert_eq!(read_parquet(&path).unwrap().column_by_name("image").unwrap().data_type(), &DataType::LargeBinary);
+        assert_eq!(ImageSet::read(&path).unwrap(), set);
     }
 }

@@ -1,6 +1,10 @@
 //! Typed columns and Parquet I/O: the one place that turns rows of plain Rust
 //! values into Arrow arrays and back, and reads or writes a Parquet file with
 //! errors that name it.
+//!
+//! Each [`Column`] writes one canonical Arrow type; reading goes through
+//! [`crate::conform`] first, so a column in a logically equal type (as
+//! polars, pandas or pyarrow write it) reads back too.
 
 use std::fs::File;
 use std::path::Path;
@@ -27,6 +31,12 @@ pub trait Column: Sized + Clone {
     fn from_array(array: &dyn Array) -> Option<Vec<Self>>;
     /// The Arrow type's name, for error messages.
     const TYPE_NAME: &'static str;
+    /// The Arrow type [`Column::to_array`] writes, which [`read_column`]
+    /// casts a logically equal column to before [`Column::from_array`]
+    /// (vectors and blobs: the length is taken from the data).
+    fn canonical_type() -> DataType {
+        Self::to_array(Vec::new()).data_type().clone()
+    }
 }
 
 macro_rules! primitive_column {
@@ -114,17 +124,31 @@ impl Column for Blob {
     }
 }
 
-/// Read column `name` of `batch` as `T`, with an error naming the file, the
-/// column and the type expected.
+/// Read column `name` of `batch` as `T`, casting a logically equal type to
+/// the canonical one first, with an error naming the file, the column, the
+/// type found and the type expected.
 pub fn read_column<T: Column>(batch: &RecordBatch, name: &str, path: &Path) -> Result<Vec<T>> {
+    let array = conformed(batch, name, &T::canonical_type(), T::TYPE_NAME, path)?;
+    T::from_array(array.as_ref()).ok_or_else(|| {
+        Error::schema(path, format!("column `{name}` is {}, expected {}", array.data_type(), T::TYPE_NAME))
+    })
+}
+
+/// Column `name` of `batch` as an array of type `expected` (for readers that
+/// use the Arrow array itself), cast on read as [`read_column`] does.
+pub fn read_array(batch: &RecordBatch, name: &str, expected: &DataType, path: &Path) -> Result<ArrayRef> {
+    conformed(batch, name, expected, &expected.to_string(), path)
+}
+
+fn conformed(batch: &RecordBatch, name: &str, expected: &DataType, expected_name: &str, path: &Path) -> Result<ArrayRef> {
     let array = batch
         .column_by_name(name)
-        .ok_or_else(|| Error::schema(path, format!("has no column `{name}` (expected a {} column)", T::TYPE_NAME)))?;
+        .ok_or_else(|| Error::schema(path, format!("has no column `{name}` (expected a {expected_name} column)")))?;
     if array.null_count() > 0 {
         return Err(Error::schema(path, format!("column `{name}` has {} missing values", array.null_count())));
     }
-    T::from_array(array.as_ref()).ok_or_else(|| {
-        Error::schema(path, format!("column `{name}` is {}, expected {}", array.data_type(), T::TYPE_NAME))
+    crate::conform::conform(array, expected).map_err(|why| {
+        Error::schema(path, format!("column `{name}` is {}, expected {expected_name}: {why}", array.data_type()))
     })
 }
 

@@ -17,6 +17,7 @@
 
 pub mod atomic;
 pub mod column;
+pub mod conform;
 mod error;
 pub mod landscape;
 pub mod layout;

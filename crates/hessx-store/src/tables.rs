@@ -1,5 +1,29 @@
 //! The schemas of every table a run writes. Each table is the identifying
 //! columns of [`RunIdentity`] followed by the columns of one row type.
+//!
+//! # Canonical schema
+//!
+//! Writers always write this schema, every column non-nullable, in this
+//! order: `run` Utf8, `model` Utf8, `dataset` Utf8, `corruption` Utf8,
+//! `severity` UInt8, then the table's own columns (a vector is a
+//! `FixedSizeList` of `n` Float32 items named `item`). Readers are more
+//! lenient: a table rewritten by polars, pandas or pyarrow, with other
+//! string, integer or list types, extra columns or another column order,
+//! reads back the same (see [`crate::conform`]).
+//!
+//! | file | columns after the identity columns |
+//! |---|---|
+//! | `checkpoints.parquet` | `step` Int64, `epoch` Int64, `batch` Int64, `lr` Float64, `train_loss` Float64, `train_accuracy` Float64, `heldout_loss` Float64, `heldout_accuracy` Float64, `file` Utf8, `sha256` Utf8 |
+//! | `train_log.parquet` | `step` Int64, `epoch` Int64, `batch` Int64, `lr` Float64, `loss` Float64, `accuracy` Float64, `seconds` Float64 |
+//! | `eigenvalues.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `residual` Float64, `residual_kind` Utf8, `converged` Boolean, `iterations` Int64, `hvps` Int64, `method` Utf8, `seconds` Float64, `num_params` Int64 |
+//! | `eigenvectors/<settings_id>/step-NNNNNNNN.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `vector` FixedSizeList of Float32 |
+//! | `trace.parquet` | `settings_id` Utf8, `step` Int64, `method` Utf8, `estimate` Float64, `std_error` Float64, `probes` Int64, `converged` Boolean, `hvps` Int64, `seconds` Float64 |
+//! | `density.parquet` | `settings_id` Utf8, `step` Int64, `lambda` Float64, `density` Float64, `sigma` Float64 |
+//! | `lanczos_nodes.parquet` | `settings_id` Utf8, `step` Int64, `probe` UInt32, `node` Float64, `weight` Float64 |
+//!
+//! The row types below ([`CheckpointRow`] ...) say what each column means;
+//! `tests/suite/canonical_schema.rs` keeps this table and the README's equal
+//! to what the writers write.
 
 use std::path::Path;
 

@@ -1,8 +1,16 @@
 //! End-to-end tests: write a synthetic run directory whose answers are known
 //! in closed form, run the `hx-analyze` binary on it, check every output.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, Int64Array, LargeListArray, ListArray};
+use arrow::buffer::OffsetBuffer;
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use hessx_store::column::{read_parquet, write_parquet};
 
 use hessx_store::tables::{
     CheckpointRow, DensityRow, EigenvalueRow, EigenvectorRow, TraceRow, TrainLogRow, read_rows,
@@ -394,6 +402,115 @@ fn uncentered_pca_is_recorded() {
     assert!(!run.plots_dir().join("trace.png").exists());
     let html = std::fs::read_to_string(run.report()).unwrap();
     assert!(html.contains("trace.parquet is absent"));
+}
+
+/// How Python writers store hessx's canonical column types (issue 19).
+#[derive(Debug, Clone, Copy)]
+enum Writer {
+    /// polars: LargeUtf8, LargeList vectors, nullable fields.
+    Polars,
+    /// polars with `pl.Array` and string views: Utf8View, FixedSizeList with items named `element`.
+    PolarsView,
+    /// pandas via pyarrow: dictionary strings, Int64 integers, f64 List vectors, an index column.
+    Pandas,
+    /// hand-written pyarrow: narrow integers, f64 fixed-size vectors, columns reversed.
+    Narrow,
+}
+
+fn restyle(a: &ArrayRef, w: Writer) -> ArrayRef {
+    let to = |t: DataType| cast(a, &t).unwrap();
+    let dict = |k: DataType, v: DataType| DataType::Dictionary(Box::new(k), Box::new(v));
+    match (a.data_type(), w) {
+        (DataType::Utf8, Writer::Polars) => to(DataType::LargeUtf8),
+        (DataType::Utf8, Writer::PolarsView) => to(DataType::Utf8View),
+        (DataType::Utf8, Writer::Pandas) => to(dict(DataType::Int32, DataType::Utf8)),
+        (DataType::Utf8, Writer::Narrow) => to(dict(DataType::Int16, DataType::LargeUtf8)),
+        (DataType::Int64 | DataType::UInt32 | DataType::UInt8, Writer::Pandas) => to(DataType::Int64),
+        (DataType::Int64, Writer::Narrow) => to(DataType::Int32),
+        (DataType::UInt32 | DataType::UInt8, Writer::Narrow) => to(DataType::UInt16),
+        (DataType::FixedSizeList(_, n), _) => {
+            let a = a.as_fixed_size_list();
+            let lengths = std::iter::repeat_n(*n as usize, a.len());
+            let item = |name: &str, t: &DataType| Arc::new(Field::new(name, t.clone(), true));
+            let f64s = cast(a.values(), &DataType::Float64).unwrap();
+            match w {
+                Writer::Polars => Arc::new(LargeListArray::new(item("item", &DataType::Float32), OffsetBuffer::from_lengths(lengths), a.values().clone(), None)),
+                Writer::PolarsView => Arc::new(FixedSizeListArray::new(item("element", &DataType::Float32), *n, a.values().clone(), None)),
+                Writer::Pandas => Arc::new(ListArray::new(item("element", &DataType::Float64), OffsetBuffer::from_lengths(lengths), f64s, None)),
+                Writer::Narrow => Arc::new(FixedSizeListArray::new(item("item", &DataType::Float64), *n, f64s, None)),
+            }
+        }
+        _ => a.clone(),
+    }
+}
+
+/// Rewrite the table at `path` as writer `w` would store the same values.
+fn rewrite_as(path: &Path, w: Writer) {
+    let batch = read_parquet(path).unwrap();
+    let schema = batch.schema();
+    let mut columns: Vec<(String, ArrayRef)> =
+        schema.fields().iter().zip(batch.columns()).map(|(f, a)| (f.name().clone(), restyle(a, w))).collect();
+    match w {
+        Writer::Pandas => {
+            columns.push(("__index_level_0__".into(), Arc::new(Int64Array::from_iter_values(0..batch.num_rows() as i64))))
+        }
+        Writer::Narrow => columns.reverse(),
+        Writer::Polars | Writer::PolarsView => {}
+    }
+    let fields: Vec<Field> = columns.iter().map(|(n, a)| Field::new(n, a.data_type().clone(), true)).collect();
+    let foreign = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+    assert_ne!(foreign.schema(), schema, "{w:?} changed no type of {}", path.display());
+    write_parquet(path, &[foreign]).unwrap();
+}
+
+/// Every Parquet file under `dir`, in path order.
+fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(parquet_files(&p));
+        } else if p.extension().is_some_and(|x| x == "parquet") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Issue 19: a run whose tables were rewritten by polars, pandas or pyarrow
+/// (other string, integer and list types, extra and reordered columns)
+/// gives exactly the analysis tables of the original.
+#[test]
+fn tables_rewritten_by_python_writers_give_the_same_analysis() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = RunDir::new(dir.path().join("a").join("synthetic"));
+    let edited = RunDir::new(dir.path().join("b").join("synthetic"));
+    for run in [&original, &edited] {
+        write_eigen(run);
+        write_spectrum(run);
+        write_training(run);
+    }
+    let inputs = parquet_files(edited.root());
+    let eigenvector_files = inputs.iter().filter(|p| p.to_string_lossy().contains("eigenvectors")).count();
+    assert_eq!(eigenvector_files, STEPS.len());
+    let writers = [Writer::Polars, Writer::PolarsView, Writer::Pandas, Writer::Narrow];
+    for (i, path) in inputs.iter().enumerate() {
+        rewrite_as(path, writers[i % writers.len()]);
+    }
+    assert_ok(&hx_analyze(&["--quiet"], original.root()));
+    assert_ok(&hx_analyze(&["--quiet"], edited.root()));
+
+    let names = |run: &RunDir| -> Vec<String> {
+        parquet_files(&run.analysis_dir()).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect()
+    };
+    assert!(names(&original).len() >= 7, "{:?}", names(&original));
+    assert_eq!(names(&edited), names(&original));
+    for name in names(&original) {
+        let want = read_parquet(&original.analysis_dir().join(&name)).unwrap();
+        let got = read_parquet(&edited.analysis_dir().join(&name)).unwrap();
+        assert_eq!(got, want, "analysis/{name} differs");
+    }
 }
 
 #[test]

@@ -250,3 +250,36 @@ fn loss_surfaces_of_every_folder_form_one_table() {
     let text = std::fs::read_to_string(dir.path().join("s.csv")).unwrap();
     assert_eq!(text.trim(), "fingerprint,n,top\naaaa,4,4.0\nbbbb,2,2.0");
 }
+
+/// Issue 19: what `hx-query --parquet` writes (Polars' own string, integer
+/// and list types) replaces the table it was selected from: a filtered
+/// eigenvalue table and one checkpoint's eigenvectors read back through the
+/// stages' readers as the rows they hold.
+#[test]
+fn query_output_reads_back_as_the_table_it_came_from() {
+    use hessx_store::tables::{Row, read_rows, read_rows_with_identity};
+    fn same_rows<R: Row + PartialEq + std::fmt::Debug>(
+        original: &Path,
+        filtered: &Path,
+        keep: impl Fn(&R) -> bool,
+    ) {
+        let want: Vec<R> = read_rows::<R>(original).unwrap().into_iter().filter(keep).collect();
+        assert!(!want.is_empty());
+        let (id, got) = read_rows_with_identity::<R>(filtered).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(id, Some(RunIdentity::new("r1", "mlp", "digits", "gaussian_noise", 5)));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = synthetic_run(dir.path());
+    let r = run.root().to_str().unwrap();
+    let edited = RunDir::new(dir.path().join("edited"));
+    std::fs::create_dir_all(edited.eigenvectors_dir().join(SETTINGS_ID)).unwrap();
+
+    let values = edited.eigenvalues();
+    hx_query(&[r, "SELECT * FROM eigenvalues WHERE step > 0", "--parquet", values.to_str().unwrap()]);
+    same_rows::<EigenvalueRow>(&run.eigenvalues(), &values, |v| v.step > 0);
+
+    let vectors = edited.eigenvectors(SETTINGS_ID, 10);
+    hx_query(&[r, "SELECT * FROM eigenvectors WHERE step = 10", "--parquet", vectors.to_str().unwrap()]);
+    same_rows::<EigenvectorRow>(&run.eigenvectors(SETTINGS_ID, 10), &vectors, |v| v.step == 10);
+}
