@@ -219,39 +219,56 @@ impl<B: Backend> Net<B> {
     /// running statistics) as `(dotted path, shape)`, in visiting order. The
     /// path is the record's (e.g. `layer2.0.downsample.bn.gamma`).
     pub fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        let mut v = ShapeVisitor {
-            path: Vec::new(),
-            out: Vec::new(),
-        };
+        let mut v = ShapeVisitor { path: ModulePath::default(), out: Vec::new() };
         self.visit(&mut v);
         v.out
     }
 }
 
 /// Whether a tensor path names a trainable parameter (not a running statistic).
-pub(crate) fn is_trainable(path: &str) -> bool {
+pub fn is_trainable(path: &str) -> bool {
     !(path.ends_with("running_mean") || path.ends_with("running_var"))
 }
 
+/// The dotted path of the module a [`ModuleVisitor`] is in, as hessx-models
+/// names tensors: an enum module ([`Net`]) enters with its variant name and
+/// adds no level, so paths read `layer3.0.conv1.weight`.
+#[derive(Debug, Default)]
+pub struct ModulePath(Vec<String>);
+
+impl ModulePath {
+    /// Call from [`ModuleVisitor::enter_module`].
+    pub fn enter(&mut self, name: &str, container_type: &str) {
+        if !container_type.starts_with("Enum:") {
+            self.0.push(name.to_string());
+        }
+    }
+    /// Call from [`ModuleVisitor::exit_module`].
+    pub fn exit(&mut self, container_type: &str) {
+        if !container_type.starts_with("Enum:") {
+            self.0.pop();
+        }
+    }
+    /// The path of a tensor visited now.
+    pub fn current(&self) -> String {
+        self.0.join(".")
+    }
+}
+
 struct ShapeVisitor {
-    path: Vec<String>,
+    path: ModulePath,
     out: Vec<(String, Vec<usize>)>,
 }
 
 impl<B: Backend> ModuleVisitor<B> for ShapeVisitor {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
-            self.path.push(name.to_string());
-        }
+        self.path.enter(name, container_type);
     }
     fn exit_module(&mut self, _name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
-            self.path.pop();
-        }
+        self.path.exit(container_type);
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        self.out
-            .push((self.path.join("."), param.val().dims().to_vec()));
+        self.out.push((self.path.current(), param.val().dims().to_vec()));
     }
 }
 

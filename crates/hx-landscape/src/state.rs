@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::{Tensor, TensorData, backend::Backend};
-use hessx_models::Net;
+use hessx_models::{ModulePath, Net, is_trainable};
 
 /// One tensor's place in the flat state.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +53,7 @@ pub struct StateLayout {
 impl StateLayout {
     /// The layout of `net`.
     pub fn of<B: Backend>(net: &Net<B>) -> Self {
-        let mut v = Collect { path: Vec::new(), tensors: Vec::new(), len: 0 };
+        let mut v = Collect { path: ModulePath::default(), tensors: Vec::new(), len: 0 };
         net.visit(&mut v);
         StateLayout { tensors: v.tensors, len: v.len }
     }
@@ -101,25 +101,21 @@ impl StateLayout {
 }
 
 struct Collect {
-    path: Vec<String>,
+    path: ModulePath,
     tensors: Vec<TensorInfo>,
     len: usize,
 }
 
 impl<B: Backend> ModuleVisitor<B> for Collect {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
-            self.path.push(name.to_string());
-        }
+        self.path.enter(name, container_type);
     }
     fn exit_module(&mut self, _name: &str, container_type: &str) {
-        if !container_type.starts_with("Enum:") {
-            self.path.pop();
-        }
+        self.path.exit(container_type);
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        let path = self.path.join(".");
-        let running = path.ends_with("running_mean") || path.ends_with("running_var");
+        let path = self.path.current();
+        let running = !is_trainable(&path);
         let shape = param.val().dims().to_vec();
         let info = TensorInfo { path, id: param.id, shape, offset: self.len, running };
         self.len += info.numel();
