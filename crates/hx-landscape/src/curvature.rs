@@ -14,15 +14,13 @@ use burn::prelude::*;
 use hessx_hessian::{B1, Batch, LanczosConfig, SymOp, lanczos_top_k};
 use hessx_models::Net;
 use hessx_pipeline::curvature::{HessianBatch, model_hessian};
-use hessx_store::RunIdentity;
-use hessx_store::landscape::{CurvatureRow, LandscapeDir};
+use hessx_store::landscape::CurvatureRow;
 use hessx_store::tables::{read_rows, write_rows};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::grid::Grid;
+use crate::error::Result;
 use crate::state::StateLayout;
-use crate::surface::state_at;
+use crate::surface::Plane;
 
 /// How the eigenvalues at each point are found (`--curvature`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,22 +71,8 @@ pub fn extreme_eigenvalues<O: SymOp>(op: &mut O, cfg: &CurvatureConfig) -> Resul
 
 /// A curvature pass over a surface's grid.
 pub struct CurvatureJob<'a> {
-    /// The surface's folder.
-    pub dir: &'a LandscapeDir,
-    /// Identity columns.
-    pub identity: &'a RunIdentity,
-    /// Step of the origin.
-    pub step: i64,
-    /// The surface's fingerprint.
-    pub fingerprint: &'a str,
-    /// The grid.
-    pub grid: Grid,
-    /// Origin and directions.
-    pub origin: &'a [f32],
-    /// x direction.
-    pub dx: &'a [f32],
-    /// y direction.
-    pub dy: Option<&'a [f32]>,
+    /// The plane, its grid and its folder (shared with the loss pass).
+    pub plane: Plane<'a>,
     /// Lanczos settings.
     pub config: &'a CurvatureConfig,
     /// Rewrite the table at least this often.
@@ -106,26 +90,25 @@ pub fn compute<B: Backend>(
     device: &B::Device,
     bar: &indicatif::ProgressBar,
 ) -> Result<usize> {
-    let table = job.dir.curvature();
+    let plane = &job.plane;
+    let table = plane.dir.curvature();
     let mut rows: Vec<CurvatureRow> = if table.exists() { read_rows(&table)? } else { Vec::new() };
-    if let Some(bad) = rows.iter().find(|r| r.fingerprint != job.fingerprint) {
-        return Err(Error::mismatch(&table, format!("has rows with fingerprint {} but this surface's is {}; delete it to recompute", bad.fingerprint, job.fingerprint)));
-    }
+    plane.check_resumable(&table, rows.iter().map(|r| r.fingerprint.as_str()))?;
     let done: BTreeSet<i64> = rows.iter().map(|r| r.point).collect();
-    let todo: Vec<_> = job.grid.points().into_iter().filter(|p| !done.contains(&(p.index as i64))).take(job.max_points.unwrap_or(usize::MAX)).collect();
+    let todo: Vec<_> = plane.grid.points().into_iter().filter(|p| !done.contains(&(p.index as i64))).take(job.max_points.unwrap_or(usize::MAX)).collect();
     let examples: usize = batches.iter().map(|b| b.size).sum();
-    bar.set_length(job.grid.len() as u64);
+    bar.set_length(plane.grid.len() as u64);
     bar.set_position(done.len() as u64);
     let mut net = Some(net);
     let mut last_save = Instant::now();
     for (i, p) in todo.iter().enumerate() {
-        let state = state_at(job.origin, job.dx, job.dy, p.x, p.y);
+        let state = plane.state(p.x, p.y);
         let moved = layout.write(net.take().expect("the model is put back after every point"), &state, device);
         let mut op = model_hessian::<B>(moved.clone(), batches.to_vec())?;
         let (lambda_max, lambda_min, converged, hvps) = extreme_eigenvalues(&mut op, job.config)?;
         net = Some(moved);
         rows.push(CurvatureRow {
-            step: job.step,
+            step: plane.step,
             point: p.index as i64,
             x: p.x,
             y: p.y,
@@ -135,12 +118,12 @@ pub fn compute<B: Backend>(
             converged,
             hvps: hvps as i64,
             examples: examples as i64,
-            fingerprint: job.fingerprint.to_owned(),
+            fingerprint: plane.fingerprint.to_owned(),
         });
         bar.inc(1);
         if last_save.elapsed() >= job.save_every || i + 1 == todo.len() {
             rows.sort_by_key(|r| r.point);
-            write_rows(&table, job.identity, &rows)?;
+            write_rows(&table, plane.identity, &rows)?;
             last_save = Instant::now();
         }
     }

@@ -26,7 +26,7 @@ use crate::grid::{Grid, Shard};
 use crate::plots::{self, PlotOptions};
 use crate::settings::{DataSettings, DirectionSource, Origin, SavedSettings, SurfaceSettings, fingerprint, record_or_check};
 use crate::state::StateLayout;
-use crate::surface::{Progress, SurfaceJob, compute};
+use crate::surface::{Plane, Progress, SurfaceJob, compute};
 use crate::trajectory::{self, Trajectory};
 
 /// How the axes are chosen.
@@ -272,16 +272,19 @@ pub fn compute_surface<B: Backend>(req: &Request, device: &B::Device, bar: &indi
         t0.elapsed().as_secs_f64()
     });
     let mut objective = ModelObjective::new(net, sets, req.loss, device);
-    let job = SurfaceJob {
+    let plane = Plane {
         dir: &dir,
         identity: &identity,
         step,
         fingerprint: &fp,
         grid: req.grid,
-        splits: &req.splits,
         origin: &w,
         dx: &dx,
         dy: dy.as_deref(),
+    };
+    let job = SurfaceJob {
+        plane,
+        splits: &req.splits,
         shard: req.shard,
         save_every: req.save_every,
         max_points: req.max_points,
@@ -296,14 +299,7 @@ pub fn compute_surface<B: Backend>(req: &Request, device: &B::Device, bar: &indi
         idx.truncate(cfg.examples.max(1));
         let batches = hessian_batches::<B>(&data.train, &idx, req.batch_size, &train.normalization, HessianBnMode::Eval, device);
         let cjob = crate::curvature::CurvatureJob {
-            dir: &dir,
-            identity: &identity,
-            step,
-            fingerprint: &fp,
-            grid: req.grid,
-            origin: &w,
-            dx: &dx,
-            dy: dy.as_deref(),
+            plane,
             config: cfg,
             save_every: req.save_every,
             max_points: req.max_points.map(|m| m.saturating_sub(progress.computed)),

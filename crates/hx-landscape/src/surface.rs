@@ -17,8 +17,10 @@ use crate::error::{Error, Result};
 use crate::eval::{Objective, Split};
 use crate::grid::{Grid, Shard};
 
-/// A surface ready to be evaluated.
-pub struct SurfaceJob<'a> {
+/// The plane a surface lies in and where its rows go: what the loss pass
+/// ([`SurfaceJob`]) and the curvature pass over the same grid share.
+#[derive(Clone, Copy)]
+pub struct Plane<'a> {
     /// Where its tables go.
     pub dir: &'a LandscapeDir,
     /// Identity columns.
@@ -29,14 +31,42 @@ pub struct SurfaceJob<'a> {
     pub fingerprint: &'a str,
     /// The grid.
     pub grid: Grid,
-    /// Splits every point is evaluated on (the objective returns them in this order).
-    pub splits: &'a [Split],
     /// The origin state.
     pub origin: &'a [f32],
     /// The x direction.
     pub dx: &'a [f32],
     /// The y direction (2D surfaces).
     pub dy: Option<&'a [f32]>,
+}
+
+impl Plane<'_> {
+    /// The state at grid coordinates `(x, y)`.
+    pub fn state(&self, x: f64, y: f64) -> Vec<f32> {
+        state_at(self.origin, self.dx, self.dy, x, y)
+    }
+
+    /// Refuse to resume `table` when a row of it (`fingerprints`) was made
+    /// with other settings or directions than this surface.
+    pub fn check_resumable<'r>(&self, table: &std::path::Path, mut fingerprints: impl Iterator<Item = &'r str>) -> Result<()> {
+        match fingerprints.find(|f| *f != self.fingerprint) {
+            Some(bad) => Err(Error::mismatch(
+                table,
+                format!(
+                    "has rows with fingerprint {bad} but this surface's is {}: the table was made with other settings or directions; delete it to recompute",
+                    self.fingerprint
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A surface ready to be evaluated.
+pub struct SurfaceJob<'a> {
+    /// The plane, its grid and its folder.
+    pub plane: Plane<'a>,
+    /// Splits every point is evaluated on (the objective returns them in this order).
+    pub splits: &'a [Split],
     /// The share of the grid this process computes.
     pub shard: Shard,
     /// Rewrite the table at least this often while computing (zero: after every point).
@@ -83,37 +113,30 @@ pub fn shard_table(dir: &LandscapeDir, shard: Shard) -> PathBuf {
 
 /// Evaluate the points of `job.shard` not yet in its table, saving as it goes.
 pub fn compute(job: &SurfaceJob, objective: &mut dyn Objective, bar: &indicatif::ProgressBar) -> Result<Progress> {
-    let table = shard_table(job.dir, job.shard);
+    let plane = &job.plane;
+    let table = shard_table(plane.dir, job.shard);
     let mut rows: Vec<SurfaceRow> = if table.exists() { read_rows(&table)? } else { Vec::new() };
-    if let Some(bad) = rows.iter().find(|r| r.fingerprint != job.fingerprint) {
-        return Err(Error::mismatch(
-            &table,
-            format!(
-                "has rows with fingerprint {} but this surface's is {}: the table was made with other settings or directions; delete it to recompute",
-                bad.fingerprint, job.fingerprint
-            ),
-        ));
-    }
+    plane.check_resumable(&table, rows.iter().map(|r| r.fingerprint.as_str()))?;
     let done = complete_points(&rows, job.splits);
     // Rows of a point interrupted between splits are dropped and redone.
     rows.retain(|r| done.contains(&(r.point as usize)));
-    let owned: Vec<_> = job.grid.points().into_iter().filter(|p| job.shard.owns(p.index)).collect();
+    let owned: Vec<_> = plane.grid.points().into_iter().filter(|p| job.shard.owns(p.index)).collect();
     let todo: Vec<_> = owned.iter().filter(|p| !done.contains(&p.index)).take(job.max_points.unwrap_or(usize::MAX)).collect();
     let already_done = owned.len() - owned.iter().filter(|p| !done.contains(&p.index)).count();
     bar.set_length(owned.len() as u64);
     bar.set_position(already_done as u64);
     if todo.is_empty() && !table.exists() {
         // A shard that owns no point still leaves its (empty) table, so the merge sees it done.
-        save(&table, job.identity, &mut rows)?;
+        save(&table, plane.identity, &mut rows)?;
     }
     let started = Instant::now();
     let mut last_save = Instant::now();
     for (i, p) in todo.iter().enumerate() {
-        let state = state_at(job.origin, job.dx, job.dy, p.x, p.y);
+        let state = plane.state(p.x, p.y);
         let evals = objective.evaluate(&state)?;
         for e in evals {
             rows.push(SurfaceRow {
-                step: job.step,
+                step: plane.step,
                 point: p.index as i64,
                 x: p.x,
                 y: p.y,
@@ -121,12 +144,12 @@ pub fn compute(job: &SurfaceJob, objective: &mut dyn Objective, bar: &indicatif:
                 loss: e.loss,
                 accuracy: e.accuracy,
                 examples: e.examples as i64,
-                fingerprint: job.fingerprint.to_owned(),
+                fingerprint: plane.fingerprint.to_owned(),
             });
         }
         bar.inc(1);
         if last_save.elapsed() >= job.save_every || i + 1 == todo.len() {
-            save(&table, job.identity, &mut rows)?;
+            save(&table, plane.identity, &mut rows)?;
             last_save = Instant::now();
         }
     }
@@ -287,15 +310,17 @@ mod tests {
 
     fn job<'a>(c: &'a Case, shard: Shard, max_points: Option<usize>) -> SurfaceJob<'a> {
         SurfaceJob {
-            dir: &c.dir,
-            identity: &c.id,
-            step: 7,
-            fingerprint: "f00d",
-            grid: c.grid,
+            plane: Plane {
+                dir: &c.dir,
+                identity: &c.id,
+                step: 7,
+                fingerprint: "f00d",
+                grid: c.grid,
+                origin: &c.origin,
+                dx: &c.dx,
+                dy: Some(&c.dy),
+            },
             splits: &[Split::Train],
-            origin: &c.origin,
-            dx: &c.dx,
-            dy: Some(&c.dy),
             shard,
             save_every: Duration::ZERO,
             max_points,
@@ -393,7 +418,7 @@ mod tests {
         let c = case();
         run(&c, Shard::WHOLE, Some(3));
         let mut other = job(&c, Shard::WHOLE, None);
-        other.fingerprint = "cafe";
+        other.plane.fingerprint = "cafe";
         let err = compute(&other, &mut quadratic(), &indicatif::ProgressBar::hidden()).unwrap_err().to_string();
         assert!(err.contains("surface.parquet") && err.contains("fingerprint f00d"), "{err}");
     }
