@@ -96,3 +96,32 @@ fn bad_input_gets_a_clear_error() {
     let err = s.fails("hx-train", &["--run", "runs/x", "--dataset", "tiny", "--noise-type", "fog", "--corruption-level", "9"]);
     assert!(err.contains("corruption-level") || err.contains("severity"), "{err}");
 }
+
+/// Issue 16: every numeric flag is checked when parsed, and the message
+/// names the flag and its range; nothing is written.
+#[test]
+fn numeric_flags_are_checked_at_parse_time_naming_the_flag() {
+    let s = Scratch::new();
+    for (bin, flag, value, says) in [
+        ("hx-train", "--lr", "-0.1", "greater than 0"),
+        ("hx-train", "--lr", "nan", "finite"),
+        ("hx-train", "--momentum", "1.5", "[0, 1)"),
+        ("hx-train", "--weight-decay", "-1", "0 or more"),
+        ("hx-train", "--epochs", "0", "at least 1"),
+        ("hx-train", "--batch-size", "0", "at least 1"),
+        ("hx-train", "--heldout-fraction", "1", "[0, 1)"),
+        ("hx-eigen", "--max-iter", "0", "at least 1"),
+        ("hx-eigen", "--hessian-batch-size", "0", "at least 1"),
+        ("hx-eigen", "--tol", "0", "greater than 0"),
+        ("hx-eigen", "--top-k", "0", "at least 1"),
+        ("hx-spectrum", "--num-bins", "1", "at least 2"),
+        ("hx-spectrum", "--sigma-squared", "inf", "finite"),
+        ("hx-spectrum", "--n-v", "0", "at least 1"),
+        ("hx-spectrum", "--trace-tol", "-1", "0 or more"),
+    ] {
+        let value = format!("{flag}={value}");
+        let err = s.fails(bin, &["--run", "runs/x", &value]);
+        assert!(err.contains(flag) && err.contains(says), "{bin} {value}: {err}");
+    }
+    assert!(!s.join("runs/x").exists(), "a refused flag must not create the run directory");
+}

@@ -24,6 +24,8 @@ pub const CIFAR10_TRAIN_FILES: [&str; 5] =
 pub const CIFAR10_TEST_FILE: &str = "test_batch.bin";
 /// Bytes per record: the label then 3 x 32 x 32 pixels.
 pub const CIFAR10_RECORD: usize = 1 + 3 * 32 * 32;
+/// Records in each of the six batch files of the real dataset.
+pub const CIFAR10_BATCH_RECORDS: usize = 10_000;
 
 /// Parse one batch file's bytes into `(labels, pixels)`; `name` labels errors.
 pub fn parse_batch(bytes: &[u8], name: &Path) -> Result<(Vec<u16>, Vec<u8>)> {
@@ -50,12 +52,21 @@ fn is_wanted(name: &str) -> bool {
     CIFAR10_TRAIN_FILES.contains(&name) || name == CIFAR10_TEST_FILE
 }
 
+/// The folder holding the batch files of an extracted archive at `path`
+/// (`path` itself, or its `cifar-10-batches-bin/`).
+pub fn batch_folder(path: &Path) -> PathBuf {
+    if path.join(CIFAR10_FOLDER).is_dir() { path.join(CIFAR10_FOLDER) } else { path.to_owned() }
+}
+
 /// Read the six batch files from a `.tar.gz` archive or from a folder holding
 /// them (directly or under `cifar-10-batches-bin/`); returns `(train, test)`.
-pub fn read_cifar10(path: &Path, progress: bool) -> Result<(ImageSet, ImageSet)> {
+/// A folder's batches must hold CIFAR-10's 10,000 records each unless
+/// `allow_subset` (an archive is checked by its checksums instead).
+pub fn read_cifar10(path: &Path, progress: bool, allow_subset: bool) -> Result<(ImageSet, ImageSet)> {
     let mut files: HashMap<String, (PathBuf, Vec<u8>)> = HashMap::new();
-    if path.is_dir() {
-        let dir = if path.join(CIFAR10_FOLDER).is_dir() { path.join(CIFAR10_FOLDER) } else { path.to_owned() };
+    let from_folder = path.is_dir();
+    if from_folder {
+        let dir = batch_folder(path);
         for name in CIFAR10_TRAIN_FILES.iter().chain([&CIFAR10_TEST_FILE]) {
             let file = dir.join(name);
             if file.exists() {
@@ -100,6 +111,16 @@ pub fn read_cifar10(path: &Path, progress: bool) -> Result<(ImageSet, ImageSet)>
         for name in names {
             let (member, bytes) = &files[*name];
             let (labels, pixels) = parse_batch(bytes, member)?;
+            if from_folder && !allow_subset && labels.len() != CIFAR10_BATCH_RECORDS {
+                return Err(Error::format(
+                    member,
+                    format!(
+                        "holds {} records, but each CIFAR-10 batch holds {CIFAR10_BATCH_RECORDS}: this folder is not the \
+                         complete dataset (pass --allow-subset to import a subset on purpose; the manifest will say so)",
+                        labels.len()
+                    ),
+                ));
+            }
             set.labels.extend(labels);
             set.pixels.extend(pixels);
         }

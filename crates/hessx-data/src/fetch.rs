@@ -24,6 +24,9 @@ pub struct FetchOptions {
     pub progress: bool,
     /// Seed of the noise of corruptions computed by hessx (recorded in the manifest).
     pub seed: u64,
+    /// Accept a CIFAR-10 folder whose batches hold fewer records than the
+    /// real dataset's (tests, subsets); the manifest says so.
+    pub allow_subset: bool,
 }
 
 /// Which corruptions to compute, at which severities (every pair of the two lists).
@@ -223,14 +226,38 @@ pub fn fetch_cifar10(
     options: FetchOptions,
 ) -> Result<FetchReport> {
     let mut folder = Folder::open(data, "cifar10")?;
-    folder.manifest.source = format!("{} (Krizhevsky, 2009)", spec.url);
     folder.manifest.class_names = crate::cifar10::CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect();
-    let recipe = format!("{} sha256={}", spec.file_name, spec.sha256);
+    // An extracted folder is not checked against the archive's checksums, so
+    // it must not claim them: the recipe holds the checksums of the files read.
+    let extracted = from.filter(|p| p.is_dir());
+    let recipe = match extracted {
+        Some(dir) => {
+            let subset = if options.allow_subset { "; any record count accepted (--allow-subset)" } else { "" };
+            format!("extracted batches {}{subset}", folder_checksums(&crate::cifar10::batch_folder(dir))?)
+        }
+        None => format!("{} sha256={}", spec.file_name, spec.sha256),
+    };
     let need_train = folder.needs("train", None, &recipe)?;
     let need_test = folder.needs("test", None, &recipe)?;
     if need_train || need_test {
         let archive = spec.obtain(&data.downloads(), from, options.progress)?;
-        let (train, test) = crate::cifar10::read_cifar10(&archive, options.progress)?;
+        let (train, test) = crate::cifar10::read_cifar10(&archive, options.progress, options.allow_subset)?;
+        folder.manifest.source = match extracted {
+            Some(dir) => {
+                let full = crate::cifar10::CIFAR10_BATCH_RECORDS;
+                let subset = if train.len() == 5 * full && test.len() == full {
+                    String::new()
+                } else {
+                    format!(", a subset of {} train and {} test records (--allow-subset)", train.len(), test.len())
+                };
+                format!(
+                    "CIFAR-10 binary batches from the folder {} (Krizhevsky, 2009), not checked against the published \
+                     archive; the table recipes hold each file's SHA-256{subset}",
+                    dir.display()
+                )
+            }
+            None => format!("{} (Krizhevsky, 2009)", spec.url),
+        };
         for (needed, set) in [(need_train, train), (need_test, test)] {
             if needed {
                 folder.write_images(&set, &recipe, None)?;
@@ -239,6 +266,19 @@ pub fn fetch_cifar10(
     }
     folder.derive(&["train", "test"], request, options)?;
     Ok(folder.report)
+}
+
+/// `name sha256=...` of each of the six batch files in `dir`, in order.
+fn folder_checksums(dir: &Path) -> Result<String> {
+    let names = crate::cifar10::CIFAR10_TRAIN_FILES.iter().chain([&crate::cifar10::CIFAR10_TEST_FILE]);
+    let mut parts = Vec::new();
+    for name in names {
+        let file = dir.join(name);
+        // A missing file is reported, with the others, by read_cifar10.
+        let sum = if file.is_file() { sha256_file(&file)? } else { "missing".into() };
+        parts.push(format!("{name} sha256={sum}"));
+    }
+    Ok(parts.join(", "))
 }
 
 /// CIFAR-10-C: download (or take `from`), verify against `spec` and convert

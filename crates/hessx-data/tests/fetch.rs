@@ -11,7 +11,9 @@ use hessx_data::{
 use hessx_store::DataDir;
 
 const RECORDS: usize = 3;
-const OPTS: FetchOptions = FetchOptions { progress: false, seed: 0 };
+const OPTS: FetchOptions = FetchOptions { progress: false, seed: 0, allow_subset: false };
+/// The fixtures' batches hold RECORDS records, not CIFAR-10's 10,000.
+const SUBSET: FetchOptions = FetchOptions { allow_subset: true, ..OPTS };
 
 fn mtime(path: &Path) -> std::time::SystemTime {
     std::fs::metadata(path).unwrap().modified().unwrap()
@@ -78,10 +80,24 @@ fn cifar10_from_an_extracted_folder_gives_the_same_tables() {
     tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(&fixture.path).unwrap())).unpack(&extracted).unwrap();
     let (a, b) = (DataDir::new(dir.path().join("a")), DataDir::new(dir.path().join("b")));
     fetch_cifar10(&a, &spec, Some(&fixture.path), &no_corruption(), OPTS).unwrap();
-    fetch_cifar10(&b, &spec, Some(&extracted), &no_corruption(), OPTS).unwrap();
+    // Issue 16: a folder of short batches is refused unless asked for, naming the file.
+    let err = fetch_cifar10(&b, &spec, Some(&extracted), &no_corruption(), OPTS).unwrap_err().to_string();
+    assert!(err.contains("data_batch_1.bin") && err.contains("10000") && err.contains("--allow-subset"), "{err}");
+    assert!(!b.table("cifar10", "train", None).exists());
+    fetch_cifar10(&b, &spec, Some(&extracted), &no_corruption(), SUBSET).unwrap();
     for split in ["train", "test"] {
         assert_eq!(std::fs::read(a.table("cifar10", split, None)).unwrap(), std::fs::read(b.table("cifar10", split, None)).unwrap());
     }
+    // The manifest records the files read, not the archive's checksum it never saw.
+    let manifest = Manifest::load(&b.manifest("cifar10")).unwrap().unwrap();
+    let batch = extracted.join("cifar-10-batches-bin/test_batch.bin");
+    let sum = hessx_data::manifest::sha256_file(&batch).unwrap();
+    let recipe = &manifest.tables["train.parquet"].recipe;
+    assert!(recipe.contains(&format!("test_batch.bin sha256={sum}")) && !recipe.contains(&fixture.sha256), "{recipe}");
+    assert!(recipe.contains("--allow-subset"), "{recipe}");
+    assert!(manifest.source.contains("folder") && manifest.source.contains("subset of 15 train and 3 test"), "{}", manifest.source);
+    let archived = Manifest::load(&a.manifest("cifar10")).unwrap().unwrap();
+    assert!(archived.tables["train.parquet"].recipe.contains(&fixture.sha256));
 }
 
 #[test]
@@ -120,7 +136,7 @@ fn cifar10_with_a_computed_corruption() {
     let spec = fixture.spec("cifar-10-binary.tar.gz", "http://127.0.0.1:9/unused");
     let data = DataDir::new(dir.path().join("data"));
     let request = CorruptionRequest::parse(&["contrast".into(), "gaussian_noise".into()], &[2]).unwrap();
-    let report = fetch_cifar10(&data, &spec, Some(&fixture.path), &request, FetchOptions { progress: false, seed: 11 }).unwrap();
+    let report = fetch_cifar10(&data, &spec, Some(&fixture.path), &request, FetchOptions { seed: 11, ..OPTS }).unwrap();
     assert_eq!(report.written.len(), 6);
     let noisy = load_images(&data, "cifar10", "test", Some(("gaussian_noise", 2))).unwrap();
     assert_eq!((noisy.corruption.as_str(), noisy.severity, noisy.len()), ("gaussian_noise", 2, RECORDS));

@@ -41,6 +41,44 @@ pub fn backend() -> impl TypedValueParser<Value = BackendKind> {
     .map(|s| s.parse::<BackendKind>().unwrap_or_else(|_| unreachable!("`{s}` is a listed backend")))
 }
 
+/// Value parser of a float flag that must be a finite number (clap's message
+/// names the flag: `invalid value 'nan' for '--lr <LR>': ...`).
+pub fn finite(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("expected a number, got `{s}`"))?;
+    if v.is_finite() { Ok(v) } else { Err(format!("must be a finite number, got `{s}`")) }
+}
+
+/// Value parser of a float flag that must be finite and greater than 0.
+pub fn positive(s: &str) -> Result<f64, String> {
+    let v = finite(s)?;
+    if v > 0.0 { Ok(v) } else { Err(format!("must be greater than 0, got {v}")) }
+}
+
+/// Value parser of a float flag that must be finite and at least 0.
+pub fn non_negative(s: &str) -> Result<f64, String> {
+    let v = finite(s)?;
+    if v >= 0.0 { Ok(v) } else { Err(format!("must be 0 or more, got {v}")) }
+}
+
+/// Value parser of a fraction in [0, 1) (momentum, a held-out share).
+pub fn fraction(s: &str) -> Result<f64, String> {
+    let v = finite(s)?;
+    if (0.0..1.0).contains(&v) { Ok(v) } else { Err(format!("must be in [0, 1), got {v}")) }
+}
+
+/// Value parser of a count that must be at least `min`.
+pub fn at_least(min: usize) -> impl Fn(&str) -> Result<usize, String> + Clone + Send + Sync + 'static {
+    move |s: &str| {
+        let v: usize = s.trim().parse().map_err(|_| format!("expected a whole number of at least {min}, got `{s}`"))?;
+        if v >= min { Ok(v) } else { Err(format!("must be at least {min}, got {v}")) }
+    }
+}
+
+/// Value parser of a count that must be at least 1 (sizes, budgets, iterations).
+pub fn count(s: &str) -> Result<usize, String> {
+    at_least(1)(s)
+}
+
 /// Flags shared by the curvature stages: which run, which checkpoints, which
 /// loss and which parameters.
 #[derive(clap::Args, Debug, Clone)]
@@ -52,13 +90,13 @@ pub struct HessianFlags {
     #[arg(long, default_value = "data")]
     pub data_dir: PathBuf,
     /// Examples in the batch the Hessian is taken on (PyHessian's default 200).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = count)]
     pub hessian_batch_size: usize,
     /// Take the Hessian of the mean loss over the whole training split instead of one batch.
     #[arg(long)]
     pub full_dataset: bool,
     /// Examples per forward pass (the loss is the size-weighted mean over them).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = count)]
     pub mini_hessian_batch_size: usize,
     /// Batch-norm mode of the loss: eval (running statistics, as PyHessian) or train (batch statistics).
     #[arg(long, default_value = "eval", value_parser = names::<HessianBnMode>(&["eval", "train"]))]
@@ -74,7 +112,7 @@ pub struct HessianFlags {
     #[arg(long, value_delimiter = ',')]
     pub steps: Vec<i64>,
     /// Only every N-th checkpoint (the first and last are always included).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = count)]
     pub every: usize,
     /// Seed of the Hessian batch and of the random vectors.
     #[arg(long, default_value_t = 1)]
@@ -174,5 +212,37 @@ mod tests {
         assert_eq!(cli.hessian.redo(), Redo::Skip);
         let err = Cli::try_parse_from(["x", "--run", "r", "--backend", "tpu"]).err().unwrap().to_string();
         assert!(err.contains("tpu") && err.contains("flex") && err.contains("libtorch"), "{err}");
+    }
+
+    #[test]
+    fn numeric_parsers_accept_their_range_and_name_it_otherwise() {
+        assert_eq!(positive("0.1"), Ok(0.1));
+        assert_eq!(non_negative("0"), Ok(0.0));
+        assert_eq!(fraction("0.9"), Ok(0.9));
+        assert_eq!(count("3"), Ok(3));
+        assert_eq!(at_least(2)("2"), Ok(2));
+        for (parsed, says) in [
+            (positive("-0.1"), "greater than 0"),
+            (positive("0"), "greater than 0"),
+            (positive("nan"), "finite"),
+            (finite("inf"), "finite"),
+            (non_negative("-1e-9"), "0 or more"),
+            (fraction("1"), "[0, 1)"),
+            (fraction("-0.5"), "[0, 1)"),
+            (positive("fast"), "expected a number"),
+        ] {
+            assert!(parsed.as_ref().is_err_and(|e| e.contains(says)), "{parsed:?} should say `{says}`");
+        }
+        assert!(count("0").is_err_and(|e| e.contains("at least 1")));
+        assert!(at_least(2)("1").is_err_and(|e| e.contains("at least 2")));
+        assert!(count("-3").is_err_and(|e| e.contains("whole number")));
+    }
+
+    #[test]
+    fn zero_sizes_are_refused_naming_the_flag() {
+        for flag in ["--hessian-batch-size", "--mini-hessian-batch-size", "--every"] {
+            let err = Cli::try_parse_from(["x", "--run", "r", flag, "0"]).err().unwrap().to_string();
+            assert!(err.contains(flag) && err.contains("at least 1"), "{err}");
+        }
     }
 }

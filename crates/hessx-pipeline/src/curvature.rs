@@ -58,7 +58,8 @@ impl RunContext {
         let run = run.clone();
         if !run.checkpoints().exists() {
             return Err(Error::invalid(format!(
-                "{} has no checkpoints.parquet: is it a training run? Create one with hx-train --run {}",
+                "{} is missing: is {} a training run? Create one with hx-train --run {}",
+                run.checkpoints().display(),
                 run.root().display(),
                 run.root().display()
             )));
@@ -98,7 +99,8 @@ impl RunContext {
 }
 
 /// Checkpoints with step in `steps` (all when empty), thinned to every
-/// `every`-th (first and last kept).
+/// `every`-th (first and last kept). Diverged checkpoints (see
+/// [`without_diverged`]) are left out with a warning.
 pub fn select_checkpoints(all: Vec<CheckpointRow>, steps: &[i64], every: usize) -> Result<Vec<CheckpointRow>> {
     if every == 0 {
         return Err(Error::invalid("--every must be at least 1"));
@@ -108,8 +110,35 @@ pub fn select_checkpoints(all: Vec<CheckpointRow>, steps: &[i64], every: usize) 
         return Err(Error::invalid(format!("--steps {missing}: no such checkpoint (available: {available:?})")));
     }
     let chosen: Vec<CheckpointRow> = all.into_iter().filter(|c| steps.is_empty() || steps.contains(&c.step)).collect();
+    let chosen = without_diverged(chosen)?;
     let last = chosen.len().saturating_sub(1);
     Ok(chosen.into_iter().enumerate().filter(|(i, _)| i % every == 0 || *i == last).map(|(_, c)| c).collect())
+}
+
+/// The checkpoints whose held-out loss is finite. hx-train saves the
+/// checkpoints before a loss turns NaN and stops; a checkpoint whose held-out
+/// loss is already NaN or infinite (how `checkpoints.parquet` marks one that
+/// diverged) has no meaningful Hessian, so it is skipped with a warning naming
+/// its step and file. Every checkpoint having diverged is an error.
+pub fn without_diverged(rows: Vec<CheckpointRow>) -> Result<Vec<CheckpointRow>> {
+    let (healthy, diverged): (Vec<_>, Vec<_>) = rows.into_iter().partition(|c| c.heldout_loss.is_finite());
+    for c in &diverged {
+        tracing::warn!(
+            step = c.step,
+            file = %c.file,
+            "skipping checkpoint {}: it diverged (held-out loss {}), so its Hessian means nothing",
+            c.step,
+            c.heldout_loss
+        );
+    }
+    if healthy.is_empty() && !diverged.is_empty() {
+        let steps: Vec<i64> = diverged.iter().map(|c| c.step).collect();
+        return Err(Error::invalid(format!(
+            "every selected checkpoint diverged (held-out loss not finite at steps {steps:?}): \
+             nothing to compute; train again with a smaller --lr, or pick earlier checkpoints with --steps"
+        )));
+    }
+    Ok(healthy)
 }
 
 /// The Hessian batches (on the device) for `indices` of `data`.
@@ -225,6 +254,18 @@ mod tests {
         assert_eq!(steps(select_checkpoints(all.clone(), &[10, 30], 1).unwrap()), [10, 30]);
         let err = select_checkpoints(all, &[15], 1).unwrap_err().to_string();
         assert!(err.contains("--steps 15"), "{err}");
+    }
+
+    #[test]
+    fn diverged_checkpoints_are_skipped_and_all_diverged_is_an_error() {
+        let mut all: Vec<_> = (0..4).map(|s| row(s * 10)).collect();
+        all[2].heldout_loss = f64::NAN;
+        all[3].heldout_loss = f64::INFINITY;
+        let steps = |v: Vec<CheckpointRow>| v.into_iter().map(|c| c.step).collect::<Vec<_>>();
+        assert_eq!(steps(select_checkpoints(all.clone(), &[], 1).unwrap()), [0, 10]);
+        assert_eq!(steps(select_checkpoints(all.clone(), &[10, 20], 1).unwrap()), [10]);
+        let err = select_checkpoints(all, &[20, 30], 1).unwrap_err().to_string();
+        assert!(err.contains("diverged") && err.contains("[20, 30]") && err.contains("--steps"), "{err}");
     }
 
     #[test]

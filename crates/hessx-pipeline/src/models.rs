@@ -88,8 +88,9 @@ pub fn resolve_init(path: &Path) -> Result<PathBuf> {
     let run = RunDir::new(path);
     if !run.checkpoints().exists() {
         return Err(Error::invalid(format!(
-            "--init {}: a directory must be a training run with checkpoints.parquet",
-            path.display()
+            "--init {}: a directory must be a training run, but {} is missing",
+            path.display(),
+            run.checkpoints().display()
         )));
     }
     let rows: Vec<CheckpointRow> = read_rows(&run.checkpoints())?;

@@ -188,6 +188,13 @@ pub fn train<B: AutodiffBackend>(
         bar.set_message(format!("epoch {epoch} loss {loss_value:.4} acc {:.1}% {rate:.0} img/s", 100.0 * accuracy));
         if done % cfg.save_interval == 0 || done == total_steps {
             let row = save_checkpoint(cfg, run, &model, optim.as_ref(), done, &since_checkpoint, data, device)?;
+            if !row.heldout_loss.is_finite() {
+                bar.suspend(|| tracing::warn!(
+                    "checkpoint step {done} diverged: held-out loss {}; the curvature stages will skip it \
+                     (the checkpoint table keeps it, marked by that loss)",
+                    row.heldout_loss
+                ));
+            }
             bar.suspend(|| tracing::info!(
                 "checkpoint step {done}: train loss {:.4}, held-out loss {:.4}, held-out accuracy {:.2}%",
                 row.train_loss,

@@ -118,6 +118,14 @@ impl LandscapeDir {
     pub fn relative(&self) -> String {
         format!("landscape/{}", self.name())
     }
+    /// The table behind the figure `stem`, relative to the run directory
+    /// (`landscape/<name>/curvature.parquet` for the curvature maps, else
+    /// the surface table), for report captions.
+    pub fn figure_table_relative(&self, stem: &str) -> String {
+        let table = if stem.starts_with("curvature") { self.curvature() } else { self.surface() };
+        let file = table.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        format!("{}/{file}", self.relative())
+    }
     /// VTK PolyData export of one column of the surface (`<column>.vtp`).
     pub fn vtp(&self, column: &str) -> PathBuf {
         self.root.join(format!("{column}.vtp"))
@@ -229,6 +237,8 @@ mod tests {
         assert!(p.starts_with("runs/a/landscape/s/shards"));
         assert_eq!(dir.name(), "s");
         assert_eq!(dir.relative(), "landscape/s");
+        assert_eq!(dir.figure_table_relative("curvature_lambda_max"), "landscape/s/curvature.parquet");
+        assert_eq!(dir.figure_table_relative("2d_contour_train_loss"), "landscape/s/surface.parquet");
     }
 
     #[test]

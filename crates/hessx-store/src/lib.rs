@@ -26,7 +26,7 @@ pub mod vocab;
 
 /// The arrow-rs version the schemas are written with (for [`row_type!`] users).
 pub use arrow;
-pub use atomic::{write_atomic, write_bytes_atomic};
+pub use atomic::{OutputTarget, remove_stale_temps, write_atomic, write_bytes_atomic, write_output};
 pub use error::{Error, Result};
 pub use layout::{DataDir, RunDir};
 pub use tables::RunIdentity;

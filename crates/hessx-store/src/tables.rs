@@ -136,7 +136,8 @@ row_type! {
         pub train_loss: f64,
         /// Training accuracy over the same batches (NaN at step 0).
         pub train_accuracy: f64,
-        /// Loss on the held-out split.
+        /// Loss on the held-out split. NaN or infinite marks a checkpoint
+        /// that diverged: the curvature stages skip it with a warning.
         pub heldout_loss: f64,
         /// Accuracy on the held-out split.
         pub heldout_accuracy: f64,

@@ -18,7 +18,7 @@ use crate::pca::{Pca, pca_from_gram};
 use crate::report::{Report, ReportFigure, render};
 use crate::similarity::{abs_cosine_matrix, overlap_by_distance, overlap_matrix};
 use crate::tables::{
-    CosineRow, FigureSeriesRow, OverlapDistanceRow, OverlapRow, PcaProjectionRow, PcaVarianceRow,
+    CosineRow, DensityGridRow, FigureSeriesRow, OverlapDistanceRow, OverlapRow, PcaProjectionRow, PcaVarianceRow,
     TrackedRow,
 };
 use crate::tracking::{Checkpoint, track};
@@ -138,6 +138,12 @@ impl Out<'_> {
 /// Analyse the run at `run` and write `analysis/`, `plots/` and `report.html`.
 pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
     let data = load(run, &opts.settings)?;
+    // Checked before anything is written, so a bad --rank leaves the last analysis as it was.
+    if let (Some(asked), Some(fewest)) = (opts.overlap_rank, data.blocks.iter().min_by_key(|b| b.vectors.len())) {
+        if asked > fewest.vectors.len() {
+            return Err(crate::Error::RankTooLarge { asked, available: fewest.vectors.len(), step: fewest.step });
+        }
+    }
     let id = data
         .identity
         .clone()
@@ -164,6 +170,13 @@ pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
     if !out.series.is_empty() {
         let rows = std::mem::take(&mut out.series);
         out.table("figure_series", &rows)?;
+    }
+    let removed = remove_outputs_not_written(run, &out.tables, &out.figures)?;
+    if !removed.is_empty() {
+        out.notes.push(format!(
+            "removed what an earlier analysis wrote and this one could not make from the run's tables now: {}",
+            removed.join(", ")
+        ));
     }
     let settings = vec![
         (
@@ -217,6 +230,36 @@ pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
     })
 }
 
+/// Delete the tables under `analysis/` and the figures under `plots/` that
+/// this analysis did not write: left in place they would describe inputs
+/// that are gone (eigenvectors deleted, a table removed) while still
+/// appearing queryable and current. Returns their paths relative to the run.
+/// Only hx-analyze writes these two folders.
+fn remove_outputs_not_written(run: &RunDir, tables: &[PathBuf], figures: &[ReportFigure]) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let kept_figure = |stem: &str| figures.iter().any(|f| f.folder == "plots" && f.stem == stem);
+    for (dir, folder) in [(run.analysis_dir(), "analysis"), (run.plots_dir(), "plots")] {
+        hessx_store::remove_stale_temps(&dir);
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let (stem, ext) = name.rsplit_once('.').unwrap_or((name.as_str(), ""));
+            let stale = match folder {
+                "analysis" => ext == "parquet" && !stem.starts_with('.') && !tables.contains(&path),
+                _ => matches!(ext, "png" | "svg") && !stem.starts_with('.') && !kept_figure(stem),
+            };
+            if stale {
+                std::fs::remove_file(&path).map_err(|e| crate::Error::io(&path, e))?;
+                info!(file = %path.display(), "removed: not produced by this analysis");
+                removed.push(format!("{folder}/{name}"));
+            }
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
 /// hx-landscape's figures (drawn by it, from its tables), as they are: the
 /// report shows them after the analysis's own.
 fn landscape_figures(out: &mut Out<'_>) -> Result<()> {
@@ -229,12 +272,11 @@ fn landscape_figures(out: &mut Out<'_>) -> Result<()> {
         for stem in stems {
             let path = surface.figure_png(&stem);
             let png = std::fs::read(&path).map_err(|e| crate::Error::io(&path, e))?;
-            let what = if stem.starts_with("curvature") { "curvature.parquet" } else { "surface.parquet" };
             out.figures.push(ReportFigure {
                 title: format!("loss landscape {}: {}", surface.name(), stem.replace('_', " ")),
                 caption: landscape_caption(&stem),
                 png,
-                table: format!("{}/{what}", surface.relative()),
+                table: surface.figure_table_relative(&stem),
                 folder: format!("{}/plots", surface.relative()),
                 stem,
             });
@@ -357,7 +399,8 @@ fn eigenvector_analysis(data: &RunData, opts: &Options, out: &mut Out<'_>) -> Re
         .map(|b| b.vectors.len())
         .min()
         .unwrap_or(0);
-    let r = opts.overlap_rank.map_or(common, |r| r.min(common)).max(1);
+    // analyze() refused a rank above `common`.
+    let r = opts.overlap_rank.unwrap_or(common).max(1);
     let top: Vec<Range<usize>> = ranges
         .iter()
         .map(|x| x.start..x.start + r.min(x.len()))
@@ -488,6 +531,11 @@ fn write_pca(
     out.table("pca_projection", &rows)
 }
 
+/// Eigenvalue cells of the density heatmap: fine enough for the outliers to
+/// show as separate bands at the widths `just all` produces, coarse enough
+/// for a readable table.
+const DENSITY_COLUMNS: usize = 160;
+
 /// Top eigenvalues per rank (preferring `eigenvalues.parquet`), trace and density.
 fn curvature_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
     let by_rank: Vec<(i64, u32, f64)> = match &data.eigenvalues {
@@ -555,6 +603,15 @@ fn curvature_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
     }
     if let Some(rows) = data.density.as_ref().filter(|r| !r.is_empty()) {
         out.series_figure(figures::density(rows), "lambda", "density")?;
+        let grid = figures::density_grid(rows, DENSITY_COLUMNS);
+        if grid.is_empty() {
+            out.notes.push("the densities span no eigenvalue range: no density heatmap".into());
+        } else {
+            let table: Vec<DensityGridRow> =
+                grid.iter().map(|&(step, lambda, log10_density)| DensityGridRow { step, lambda, log10_density }).collect();
+            out.table("density_heatmap", &table)?;
+            out.figure(figures::density_heatmap(&grid), "density_heatmap")?;
+        }
     }
     Ok(())
 }

@@ -36,6 +36,19 @@ pub enum Error {
         /// The fingerprints present.
         known: Vec<String>,
     },
+    /// `--rank` asks for more eigenvectors than some checkpoint has.
+    #[error(
+        "--rank {asked}: the subspace rank must be between 1 and {available}, the number of eigenvectors every \
+         analysed checkpoint has (step {step} has {available}); pass a smaller --rank or re-run hx-eigen with a larger --top-k"
+    )]
+    RankTooLarge {
+        /// The rank asked for.
+        asked: usize,
+        /// The fewest eigenvectors any checkpoint has.
+        available: usize,
+        /// A checkpoint with that few.
+        step: i64,
+    },
     /// A table or figure could not be read or written.
     #[error(transparent)]
     Store(#[from] hessx_store::Error),

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use hessx_plot::color::{categorical, fraction, viridis};
+use hessx_plot::color::categorical;
 use hessx_plot::{
     BarChart, Chart, Heatmap, LegendAt, LineChart, Mark, RGBColor, Scatter, ScatterPoint, Series,
     fmt_num,
@@ -427,71 +427,115 @@ pub fn training_curve(
 /// Neutral colour for noisy per-batch curves.
 const GREY: RGBColor = RGBColor(120, 120, 120);
 
-/// Spectral density of every checkpoint on a log axis, coloured by step.
-pub fn density(rows: &[DensityRow]) -> Figure {
+/// Kernel tails underflow to 0, which a log axis cannot show: densities are
+/// floored ten decades below the peak (PyHessian's plots clip similarly).
+fn density_floor(rows: &[DensityRow]) -> f64 {
+    let peak = rows.iter().map(|r| r.density).filter(|d| d.is_finite()).fold(0.0f64, f64::max);
+    if peak > 0.0 { peak * 1e-10 } else { 1e-10 }
+}
+
+fn density_by_step(rows: &[DensityRow]) -> BTreeMap<i64, Vec<(f64, f64)>> {
     let mut by_step: BTreeMap<i64, Vec<(f64, f64)>> = BTreeMap::new();
-    let mut sigma = BTreeMap::new();
-    for r in rows {
-        by_step
-            .entry(r.step)
-            .or_default()
-            .push((r.lambda, r.density));
-        sigma.insert(r.step, r.sigma);
+    for r in rows.iter().filter(|r| r.lambda.is_finite() && r.density.is_finite()) {
+        by_step.entry(r.step).or_default().push((r.lambda, r.density));
     }
-    let peak = rows
-        .iter()
-        .map(|r| r.density)
-        .filter(|d| d.is_finite())
-        .fold(0.0f64, f64::max);
-    // Kernel tails underflow to 0, which a log axis cannot show: floor them
-    // ten decades below the peak (PyHessian's plots clip similarly).
-    let floor = if peak > 0.0 { peak * 1e-10 } else { 1e-10 };
-    let (lo, hi) = (
-        *by_step.keys().next().unwrap_or(&0),
-        *by_step.keys().last().unwrap_or(&0),
-    );
-    let n = by_step.len();
-    // Label at most eight curves (evenly spaced, first and last included).
-    let labelled: Vec<usize> = if n <= 8 {
-        (0..n).collect()
-    } else {
-        (0..8).map(|k| k * (n - 1) / 7).collect()
-    };
-    let mut c = LineChart::new(
-        "Hessian eigenvalue spectral density",
-        "eigenvalue λ",
-        "density (log scale)",
-    );
-    c.log_y = true;
-    for (k, (step, mut pts)) in by_step.into_iter().enumerate() {
+    for pts in by_step.values_mut() {
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let pts = pts.into_iter().map(|(l, d)| (l, d.max(floor))).collect();
-        let s = Series::new(
-            format!("step {step}"),
-            pts,
-            viridis(fraction(step as f64, lo as f64, hi as f64)),
-        )
-        .mark(Mark::Line);
-        c.series.push(if labelled.contains(&k) {
-            s
-        } else {
-            s.unnamed()
-        });
     }
-    let sig: Vec<String> = sigma
-        .values()
-        .map(|s| fmt_num(*s))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    by_step
+}
+
+fn sigmas(rows: &[DensityRow]) -> String {
+    let set: std::collections::BTreeSet<String> = rows.iter().map(|r| fmt_num(r.sigma)).collect();
+    set.into_iter().collect::<Vec<_>>().join(", ")
+}
+
+/// Spectral density of the first and the last checkpoint on a log axis: two
+/// spiky curves can be compared, seven overlaid cannot (the heatmap shows
+/// every checkpoint).
+pub fn density(rows: &[DensityRow]) -> Figure {
+    let floor = density_floor(rows);
+    let by_step = density_by_step(rows);
+    let mut c = LineChart::new("Hessian eigenvalue spectral density, first and last checkpoint", "eigenvalue λ", "density (log scale)");
+    c.log_y = true;
+    let first = by_step.iter().next();
+    let last = by_step.iter().next_back().filter(|_| by_step.len() > 1);
+    for (k, (step, pts)) in first.into_iter().chain(last).enumerate() {
+        let pts = pts.iter().map(|&(l, d)| (l, d.max(floor))).collect();
+        let label = if k == 0 { format!("first checkpoint, step {step}") } else { format!("last checkpoint, step {step}") };
+        c.series.push(Series::new(label, pts, categorical(k)).mark(Mark::Line));
+    }
     Figure {
         stem: "density",
         chart: Chart::Line(c),
         caption: format!(
-            "Smoothed eigenvalue density (Gaussian kernel, σ = {}) of each checkpoint, dark = early, light = late; the \
-             bulk near 0 and the isolated outliers on the right are the few directions the top eigenvectors describe. \
-             Values below 1e-10 of the peak are drawn at that floor.",
-            sig.join(", ")
+            "Smoothed eigenvalue density (Gaussian kernel, σ = {}) of the first and the last checkpoint: the bulk \
+             near 0 and the isolated outliers on the right are the few directions the top eigenvectors describe. \
+             Values below 1e-10 of the peak are drawn at that floor; the heatmap below shows every checkpoint.",
+            sigmas(rows)
         ),
+    }
+}
+
+/// Every checkpoint's density resampled on `columns` shared eigenvalue cells
+/// spanning all checkpoints' grids, as (step, λ, log10 density) rows in row
+/// order (step, then λ).
+pub fn density_grid(rows: &[DensityRow], columns: usize) -> Vec<(i64, f64, f64)> {
+    let floor = density_floor(rows);
+    let by_step = density_by_step(rows);
+    let (lo, hi) = by_step
+        .values()
+        .flatten()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(l, _)| (lo.min(l), hi.max(l)));
+    if !lo.is_finite() || !hi.is_finite() || hi <= lo || columns == 0 {
+        return Vec::new();
+    }
+    let width = (hi - lo) / columns as f64;
+    let mut grid = Vec::with_capacity(by_step.len() * columns);
+    for (&step, pts) in &by_step {
+        for c in 0..columns {
+            let lambda = lo + (c as f64 + 0.5) * width;
+            grid.push((step, lambda, interpolate(pts, lambda).max(floor).log10()));
+        }
+    }
+    grid
+}
+
+/// Linear interpolation of sorted `(x, y)` at `x`; 0 outside their range.
+fn interpolate(pts: &[(f64, f64)], x: f64) -> f64 {
+    let i = pts.partition_point(|p| p.0 < x);
+    match (i.checked_sub(1).and_then(|j| pts.get(j)), pts.get(i)) {
+        (_, Some(&(x1, y1))) if x1 == x => y1,
+        (Some(&(x0, y0)), Some(&(x1, y1))) => y0 + (y1 - y0) * (x - x0) / (x1 - x0),
+        _ => 0.0,
+    }
+}
+
+/// Log density over eigenvalue (columns) and checkpoint (rows, first at the
+/// top), from [`density_grid`]'s rows.
+pub fn density_heatmap(grid: &[(i64, f64, f64)]) -> Figure {
+    let mut steps: Vec<i64> = grid.iter().map(|g| g.0).collect();
+    steps.dedup();
+    let columns = grid.len() / steps.len().max(1);
+    let values: Vec<Vec<f64>> = grid.chunks(columns.max(1)).map(|row| row.iter().map(|g| g.2).collect()).collect();
+    let (lo, hi) = grid.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), g| (lo.min(g.2), hi.max(g.2)));
+    let chart = Chart::Heatmap(Heatmap {
+        title: "Hessian eigenvalue spectral density over training".into(),
+        x_label: "eigenvalue λ".into(),
+        y_label: "checkpoint step".into(),
+        values,
+        range: (lo, hi),
+        col_labels: grid.iter().take(columns).map(|g| fmt_num(g.1)).collect(),
+        row_labels: steps.iter().map(|s| s.to_string()).collect(),
+        colorbar_label: "log10 density".into(),
+        separators: Vec::new(),
+    });
+    Figure {
+        stem: "density_heatmap",
+        chart,
+        caption: "Each row is one checkpoint's smoothed eigenvalue density on a shared eigenvalue axis, colour = \
+                  log10 density (floored ten decades below the peak): outliers moving right or left over the rows \
+                  are the top eigenvalues growing or shrinking, a widening bulk is curvature spreading."
+            .into(),
     }
 }

@@ -69,7 +69,7 @@ padding:0 1em;color:#222;line-height:1.45}h1{font-size:1.6em}h2{border-bottom:1p
 margin-top:2em}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.3em .7em;text-align:left;\
 vertical-align:top}th{background:#f5f5f5}figure{margin:2em 0}figure img{max-width:100%;border:1px solid #eee}\
 figcaption{margin:.4em 0}.files{color:#666;font-size:.9em}pre{background:#f7f7f7;padding:.8em;overflow-x:auto}\
-nav a{margin-right:.8em}";
+nav{display:flex;flex-wrap:wrap;gap:.2em .8em}td,.files,nav a,code{overflow-wrap:anywhere}";
 
 /// Render the report as one HTML document.
 pub fn render(r: &Report<'_>) -> String {
@@ -94,7 +94,8 @@ pub fn render(r: &Report<'_>) -> String {
     if !r.figures.is_empty() {
         h.push_str("<nav>");
         for f in r.figures {
-            h.push_str(&format!("<a href=\"#{0}\">{0}</a>", escape(&f.anchor())));
+            // One link per line: links glued together form one unbreakable word wider than the page.
+            h.push_str(&format!("\n<a href=\"#{0}\">{0}</a>", escape(&f.anchor())));
         }
         h.push_str("</nav>\n");
     }

@@ -127,3 +127,18 @@ row_type! {
         pub y_err: f64,
     }
 }
+
+row_type! {
+    /// One cell of the spectral-density heatmap (`analysis/density_heatmap.parquet`):
+    /// every checkpoint's density resampled on one shared eigenvalue grid.
+    pub struct DensityGridRow {
+        /// Checkpoint step (a heatmap row).
+        pub step: i64,
+        /// Eigenvalue at the centre of the cell (a heatmap column).
+        pub lambda: f64,
+        /// log10 of the density there, interpolated linearly between the
+        /// checkpoint's own grid points and floored ten decades below the
+        /// peak (outside a checkpoint's range: the floor).
+        pub log10_density: f64,
+    }
+}

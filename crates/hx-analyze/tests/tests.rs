@@ -18,7 +18,7 @@ use hessx_store::tables::{
 };
 use hessx_store::{EigenMethod, ResidualKind, RunDir, RunIdentity, TraceMethod};
 use hx_analyze::tables::{
-    CosineRow, FigureSeriesRow, OverlapDistanceRow, OverlapRow, PcaProjectionRow, PcaVarianceRow,
+    CosineRow, DensityGridRow, FigureSeriesRow, OverlapDistanceRow, OverlapRow, PcaProjectionRow, PcaVarianceRow,
     TrackedRow,
 };
 
@@ -28,7 +28,7 @@ const STEPS: [i64; 4] = [0, 50, 100, 150];
 /// cos(kθ) e_a + sin(kθ) e_{3+a}, so the top-3 subspaces of checkpoints i
 /// and j have all three principal angles equal to |i - j| θ.
 const THETA: f64 = 0.1;
-const FIGURES: [&str; 12] = [
+const FIGURES: [&str; 13] = [
     "pca_variance",
     "pca_cumulative_variance",
     "pca_projection",
@@ -41,6 +41,7 @@ const FIGURES: [&str; 12] = [
     "loss",
     "accuracy",
     "density",
+    "density_heatmap",
 ];
 
 /// Eigenvalue of direction `a` at checkpoint `k`: directions 0 and 1 cross
@@ -227,7 +228,7 @@ fn full_run_writes_every_figure_table_and_the_report() {
 
     // Every figure as a real PNG and a complete SVG.
     let unique: std::collections::BTreeSet<&str> = FIGURES.iter().copied().collect();
-    assert_eq!(unique.len(), 12);
+    assert_eq!(unique.len(), 13);
     for stem in &unique {
         let png = std::fs::read(run.plots_dir().join(format!("{stem}.png")))
             .unwrap_or_else(|e| panic!("{stem}.png: {e}"));
@@ -250,7 +251,7 @@ fn full_run_writes_every_figure_table_and_the_report() {
             "report lacks {stem}"
         );
     }
-    assert_eq!(html.matches("data:image/png;base64,").count(), 12);
+    assert_eq!(html.matches("data:image/png;base64,").count(), 13);
     assert!(html.contains("lr = 0.01") && html.contains("config/train.toml"));
     assert!(html.contains("PCA components for 90 %"));
 
@@ -378,6 +379,89 @@ fn full_run_writes_every_figure_table_and_the_report() {
             );
         }
     }
+}
+
+/// Issue 16: the heatmap resamples every checkpoint's density on one grid,
+/// and the outlier at 10 - 1.5 k shows where it is at each checkpoint.
+#[test]
+fn density_heatmap_follows_the_moving_outlier() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path().join("r"));
+    write_spectrum(&run);
+    assert_ok(&hx_analyze(&["--quiet"], run.root()));
+    let grid: Vec<DensityGridRow> = read_rows(&run.analysis_dir().join("density_heatmap.parquet")).unwrap();
+    assert_eq!(grid.len(), STEPS.len() * 160);
+    // The grid spans [-1, 12] in 160 cells of width 13/160; linear
+    // interpolation from the 200-point source grid puts the brightest cell
+    // within one cell of the outlier.
+    for (k, &step) in STEPS.iter().enumerate() {
+        let peak = grid
+            .iter()
+            .filter(|g| g.step == step && g.lambda > 2.0)
+            .max_by(|a, b| a.log10_density.total_cmp(&b.log10_density))
+            .unwrap();
+        let expected = 10.0 - 1.5 * k as f64;
+        assert!((peak.lambda - expected).abs() <= 13.0 / 160.0, "step {step}: peak at {}", peak.lambda);
+    }
+    // The bulk's peak (3 at λ = 0) is drawn within 0.05 decades (the cells
+    // miss λ = 0 by 0.016); far tails sit on the floor, ten decades below
+    // the source's peak (which the cells slightly undershoot).
+    let top = grid.iter().map(|g| g.log10_density).fold(f64::NEG_INFINITY, f64::max);
+    let bottom = grid.iter().map(|g| g.log10_density).fold(f64::INFINITY, f64::min);
+    assert!((top - 3f64.log10()).abs() < 0.05, "peak {top}");
+    assert!(top - bottom <= 10.0 + 1e-9 && top - bottom > 9.9, "floor {bottom}, peak {top}");
+}
+
+/// Issue 16: outputs of a part that can no longer be made are removed, not
+/// left to describe deleted inputs, and the report says what went.
+#[test]
+fn analysis_after_its_inputs_are_removed_leaves_nothing_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path().join("r"));
+    write_eigen(&run);
+    write_spectrum(&run);
+    write_training(&run);
+    assert_ok(&hx_analyze(&["--quiet"], run.root()));
+    assert!(run.analysis_dir().join("pca_variance.parquet").exists());
+    // A killed earlier run's temporary (pid above Linux's pid_max).
+    let dead_temp = run.analysis_dir().join(".pca_variance.parquet.4999999.tmp");
+    std::fs::write(&dead_temp, b"half").unwrap();
+
+    std::fs::remove_dir_all(run.root().join("eigenvectors")).unwrap();
+    std::fs::remove_file(run.eigenvalues()).unwrap();
+    assert_ok(&hx_analyze(&["--quiet"], run.root()));
+    for gone in ["pca_variance", "pca_projection", "cosine_similarity", "subspace_overlap", "overlap_vs_distance", "eigenvalues_tracked"] {
+        assert!(!run.analysis_dir().join(format!("{gone}.parquet")).exists(), "analysis/{gone}.parquet is stale");
+    }
+    for gone in ["pca_variance", "cosine_similarity", "eigenvalues", "eigenvalues_tracked"] {
+        assert!(!run.plots_dir().join(format!("{gone}.png")).exists(), "plots/{gone}.png is stale");
+        assert!(!run.plots_dir().join(format!("{gone}.svg")).exists(), "plots/{gone}.svg is stale");
+    }
+    assert!(!dead_temp.exists(), "a dead process's temporary survived");
+    for kept in ["trace", "density", "density_heatmap", "loss"] {
+        assert!(run.plots_dir().join(format!("{kept}.png")).exists(), "{kept}.png was removed");
+    }
+    let html = std::fs::read_to_string(run.report()).unwrap();
+    assert!(!html.contains("<figure id=\"pca_variance\">"));
+    assert!(html.contains("removed what an earlier analysis wrote") && html.contains("analysis/pca_variance.parquet"));
+}
+
+/// Issue 16: `--rank` beyond the eigenvectors a checkpoint has is an error
+/// naming the flag and the range, and leaves the earlier analysis alone.
+#[test]
+fn rank_beyond_the_eigenvectors_is_an_error_naming_the_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path().join("r"));
+    write_eigen(&run);
+    assert_ok(&hx_analyze(&["--quiet"], run.root()));
+    let before = std::fs::read(run.report()).unwrap();
+    let out = hx_analyze(&["--rank", "99"], run.root());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("--rank 99") && err.contains("between 1 and 3"), "{err}");
+    assert_eq!(std::fs::read(run.report()).unwrap(), before);
+    let zero = hx_analyze(&["--rank", "0"], run.root());
+    assert!(!zero.status.success() && String::from_utf8_lossy(&zero.stderr).contains("--rank"));
 }
 
 #[test]
@@ -594,4 +678,78 @@ fn several_settings_show_one_with_its_own_vectors() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--settings 000000000000") && err.contains(LANCZOS_ID) && err.contains(POWER_ID), "{err}");
+}
+
+/// Headless Chromium, if installed.
+fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+/// The width in CSS pixels that `html` needs in a 1400 x 900 window, as
+/// headless Chromium lays it out (offline: a file URL, no network flags).
+fn scroll_width(browser: &Path, html: &str, scratch: &Path) -> u32 {
+    let probe = scratch.join("probe.html");
+    let script = "<script>document.title = 'scroll-width=' + document.documentElement.scrollWidth;</script>";
+    std::fs::write(&probe, html.replace("</body>", &format!("{script}</body>"))).unwrap();
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1400,900",
+        ])
+        .arg(format!("--user-data-dir={}", scratch.join("chromium-profile").display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", probe.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let width = dom.split("scroll-width=").nth(1).and_then(|rest| rest.split('<').next()).and_then(|n| n.parse().ok());
+    width.unwrap_or_else(|| panic!("Chromium gave no width ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Issue 16: `report.html` fits a 1400-pixel window (no horizontal scroll
+/// bar), with many figures and long surface names in the figure links.
+/// Skipped where Chromium is not installed, unless HESSX_REQUIRE_BROWSER is
+/// set (`.ci/run` installs Chromium and sets it).
+#[test]
+fn report_fits_a_1400_pixel_window() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("HESSX_REQUIRE_BROWSER").is_none(),
+            "HESSX_REQUIRE_BROWSER is set but no Chromium is installed (apt-get install chromium)"
+        );
+        eprintln!("report_fits_a_1400_pixel_window: skipped, no Chromium at /usr/bin/chromium");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The measurement itself can fail: a page 2000 pixels wide measures wider than the window.
+    let wide = "<!DOCTYPE html><html><body><div style=\"width:2000px\">x</div></body></html>";
+    assert!(scroll_width(&browser, wide, dir.path()) >= 2000);
+
+    let run = RunDir::new(dir.path().join("finetune-resnet20-cifar10c-gaussian-noise-severity-5-seed-1"));
+    write_eigen(&run);
+    write_spectrum(&run);
+    write_training(&run);
+    assert_ok(&hx_analyze(&["--quiet"], run.root()));
+    // Loss surfaces with long names add figures (and links) to the report.
+    let png = std::fs::read(run.plots_dir().join("trace.png")).unwrap();
+    for name in ["eigen-axes-around-the-final-checkpoint-filter-normalised", "trajectory-pca-of-every-checkpoint-biasbn-ignored"] {
+        let surface = run.landscape(name);
+        hessx_store::write_bytes_atomic(&surface.settings(), b"fingerprint = \"x\"\n").unwrap();
+        for stem in ["2d_contour_train_loss", "2d_heatmap_train_loss", "curvature_abs_ratio_min_max"] {
+            hessx_store::write_bytes_atomic(&surface.figure_png(stem), &png).unwrap();
+        }
+    }
+    assert_ok(&hx_analyze(&["--quiet"], run.root()));
+    let html = std::fs::read_to_string(run.report()).unwrap();
+    assert!(html.matches("<figure id=").count() >= 19, "the report should hold the surfaces' figures too");
+    let width = scroll_width(&browser, &html, dir.path());
+    assert!(width <= 1400, "report.html needs {width} pixels in a 1400-pixel window: a horizontal scroll bar");
 }

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Parser;
-use hessx_flags::{HessianFlags, names};
+use hessx_flags::{HessianFlags, count, names, positive};
 use hessx_pipeline::eigen::run_eigen;
 use hessx_pipeline::settings::EigenSettings;
 use hessx_pipeline::with_backend;
@@ -23,16 +23,16 @@ struct Cli {
     #[command(flatten)]
     hessian: HessianFlags,
     /// Number of top eigenpairs.
-    #[arg(long = "top-k", alias = "r", default_value_t = 5)]
+    #[arg(long = "top-k", alias = "r", default_value_t = 5, value_parser = count)]
     top_k: usize,
     /// Lanczos with full reorthogonalisation, or PyHessian's power iteration with deflation.
     #[arg(long, default_value = "lanczos", value_parser = names::<EigenMethod>(&["lanczos", "power"]))]
     method: EigenMethod,
     /// Convergence tolerance: residual <= tol * |eigenvalue| (Lanczos), relative change (power).
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = positive)]
     tol: f64,
     /// Lanczos: maximum Krylov steps; power: maximum products per eigenpair.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = count)]
     max_iter: usize,
 }
 

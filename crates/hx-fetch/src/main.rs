@@ -65,9 +65,14 @@ enum Command {
     /// CIFAR-10 (binary version): download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz
     /// (170 MB, resumable) into <data-dir>/downloads/, verify it and write train (50,000) and test (10,000).
     Cifar10 {
-        /// Use this archive (checked against the published size, SHA-256 and MD5) or extracted folder instead of downloading.
+        /// Use this archive (checked against the published size, SHA-256 and MD5) or extracted folder
+        /// (each batch must hold 10,000 records; the manifest records the files' own SHA-256) instead of downloading.
         #[arg(long, value_name = "PATH")]
         from: Option<PathBuf>,
+        /// Accept an extracted folder whose batches hold fewer records than CIFAR-10's (a subset, a test
+        /// fixture); the manifest says so.
+        #[arg(long, requires = "from")]
+        allow_subset: bool,
         #[command(flatten)]
         corruption: ComputedCorruption,
     },
@@ -162,7 +167,7 @@ struct SyntheticArgs {
 impl ComputedCorruption {
     fn resolve(&self, progress: bool) -> anyhow::Result<(CorruptionRequest, FetchOptions)> {
         let request = CorruptionRequest::parse(&self.corruption, &self.severity)?;
-        Ok((request, FetchOptions { progress, seed: self.corruption_seed }))
+        Ok((request, FetchOptions { progress, seed: self.corruption_seed, allow_subset: false }))
     }
 }
 
@@ -188,13 +193,14 @@ fn run() -> anyhow::Result<()> {
             hessx_data::fetch_digits(&data, from.as_deref(), &request, options)
                 .with_context(|| format!("hx-fetch digits into {}", data.dataset("digits").display()))?
         }
-        Command::Cifar10 { from, corruption } => {
-            let (request, options) = corruption.resolve(progress)?;
+        Command::Cifar10 { from, allow_subset, corruption } => {
+            let (request, mut options) = corruption.resolve(progress)?;
+            options.allow_subset = *allow_subset;
             hessx_data::fetch_cifar10(&data, &CIFAR10_ARCHIVE, from.as_deref(), &request, options)
                 .with_context(|| format!("hx-fetch cifar10 into {}", data.dataset("cifar10").display()))?
         }
         Command::Cifar10c { from, corruption, severity } => {
-            let options = FetchOptions { progress, seed: 0 };
+            let options = FetchOptions { progress, seed: 0, allow_subset: false };
             hessx_data::fetch_cifar10c(&data, &CIFAR10C_ARCHIVE, from.as_deref(), corruption, severity, options)
                 .with_context(|| format!("hx-fetch cifar10c into {}", data.dataset("cifar10c").display()))?
         }

@@ -94,7 +94,13 @@ fn from_extracted_folders_converts_cifar10_and_cifar10c() {
     tar::Archive::new(std::fs::File::open(&c10c.path).unwrap()).unpack(&c10c_dir).unwrap();
     let data = dir.path().join("data");
 
-    let out = succeeds(&data, &["cifar10", "--from", c10_dir.to_str().unwrap(), "--corruption", "jpeg_compression", "--severity", "1"]);
+    // Issue 16: two records per batch is not CIFAR-10; only --allow-subset imports it.
+    let err = fails(&data, &["cifar10", "--from", c10_dir.to_str().unwrap()]);
+    assert!(err.contains("data_batch_1.bin") && err.contains("--allow-subset"), "{err}");
+    let out = succeeds(
+        &data,
+        &["cifar10", "--from", c10_dir.to_str().unwrap(), "--allow-subset", "--corruption", "jpeg_compression", "--severity", "1"],
+    );
     assert_eq!(out.matches("wrote").count(), 4, "{out}");
     let train = hessx_data::ImageSet::read(&data.join("cifar10/train.parquet")).unwrap();
     assert_eq!(train.image(3)[100], testkit::cifar10_pixel(1, 1, 100));

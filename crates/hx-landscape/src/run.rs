@@ -148,13 +148,13 @@ pub fn open_run(run: &RunDir) -> Result<(TrainConfig, RunIdentity)> {
     Ok((train, identity))
 }
 
-/// The run's checkpoint table.
+/// The run's checkpoints, less those that diverged (skipped with a warning).
 fn checkpoints(run: &RunDir) -> Result<Vec<CheckpointRow>> {
     let path = run.checkpoints();
     if !path.exists() {
         return Err(Error::mismatch(&path, "missing: the run has no checkpoints yet (hx-train writes them)"));
     }
-    Ok(read_rows(&path)?)
+    Ok(hessx_pipeline::curvature::without_diverged(read_rows(&path)?)?)
 }
 
 /// The origin's file and step: `--model-file` (step from the checkpoint

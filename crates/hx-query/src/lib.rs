@@ -222,31 +222,23 @@ impl Catalog {
     }
 }
 
-/// Write `df` as CSV to `path`, atomically.
+/// Write `df` as CSV to `path`: `-` is stdout, a FIFO or device is written
+/// through, a regular file (or the file a symbolic link names) atomically.
 pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
     write_with(path, |out| CsvWriter::new(out).finish(df).map(|_| ()))
 }
 
-/// Write `df` as zstd-compressed Parquet to `path`, atomically.
+/// Write `df` as Parquet to `path`, with the same targets as [`write_csv`].
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
     write_with(path, |out| ParquetWriter::new(out).finish(df).map(|_| ()))
 }
 
-fn write_with(
-    path: &Path,
-    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> PolarsResult<()>,
-) -> Result<()> {
-    let to_err = |message: String| Error::Write {
-        path: path.to_owned(),
-        message,
-    };
-    hessx_store::write_atomic(path, |out| {
-        write(out).map_err(|e| WriteFailure(e.to_string()))
-    })
-    .map_err(|e: WriteFailure| to_err(e.0))
+fn write_with(path: &Path, write: impl FnOnce(&mut dyn std::io::Write) -> PolarsResult<()>) -> Result<()> {
+    hessx_store::write_output(path, |out| write(out).map_err(|e| WriteFailure(e.to_string())))
+        .map_err(|e: WriteFailure| Error::Write { path: path.to_owned(), message: e.0 })
 }
 
-/// Error carrier for [`hessx_store::write_atomic`], which needs `From<store::Error>`.
+/// Error carrier for [`hessx_store::write_output`], which needs `From<store::Error>`.
 struct WriteFailure(String);
 
 impl From<hessx_store::Error> for WriteFailure {

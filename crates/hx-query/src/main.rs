@@ -33,10 +33,11 @@ struct Args {
     /// List the tables with their columns and types, then exit.
     #[arg(long)]
     tables: bool,
-    /// Write the result to this CSV file instead of printing it.
+    /// Write the result to this CSV file instead of printing it (`-`: stdout;
+    /// a symbolic link is followed, a FIFO or device written through).
     #[arg(long, value_name = "FILE", conflicts_with = "parquet")]
     csv: Option<PathBuf>,
-    /// Write the result to this Parquet file instead of printing it.
+    /// Write the result to this Parquet file instead of printing it (targets as for --csv).
     #[arg(long, value_name = "FILE")]
     parquet: Option<PathBuf>,
 }

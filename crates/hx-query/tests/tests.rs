@@ -283,3 +283,78 @@ fn query_output_reads_back_as_the_table_it_came_from() {
     hx_query(&[r, "SELECT * FROM eigenvectors WHERE step = 10", "--parquet", vectors.to_str().unwrap()]);
     same_rows::<EigenvectorRow>(&run.eigenvectors(SETTINGS_ID, 10), &vectors, |v| v.step == 10);
 }
+
+/// Issue 16: `count(*)` over every registered table, the multi-file ones
+/// included (Polars rewrites a union's count into a cast to UInt128, which
+/// failed before the `dtype-u128` feature).
+#[test]
+fn count_star_works_on_every_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = synthetic_run(dir.path());
+    let r = run.root().to_str().unwrap();
+    let listing = String::from_utf8_lossy(&hx_query(&[r, "--tables"]).stdout).into_owned();
+    let names: Vec<&str> = listing
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split(" (").next())
+        .collect();
+    assert!(names.contains(&"eigenvectors") && names.len() >= 5, "{listing}");
+    for name in names {
+        let out = hx_query(&[r, &format!("SELECT count(*) AS n FROM {name}"), "--csv", "-"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let n: u64 = text.lines().nth(1).and_then(|l| l.trim().parse().ok()).unwrap_or_else(|| panic!("{name}: {text}"));
+        assert!(n > 0, "{name}: {text}");
+    }
+}
+
+/// Issue 16: `--csv` follows a symbolic link (the link stays a link), writes
+/// through a FIFO to its reader, and `-` is stdout.
+#[test]
+fn csv_output_to_a_symlink_a_fifo_and_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = synthetic_run(dir.path());
+    let r = run.root().to_str().unwrap();
+    let query = "SELECT step FROM checkpoints ORDER BY step";
+    let expected = "step\n0\n10\n20\n";
+
+    let target = dir.path().join("real.csv");
+    std::fs::write(&target, "old").unwrap();
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    hx_query(&[r, query, "--csv", link.to_str().unwrap()]);
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), expected);
+
+    let fifo = dir.path().join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(&fifo).unwrap())
+    };
+    hx_query(&[r, query, "--csv", fifo.to_str().unwrap()]);
+    assert_eq!(reader.join().unwrap(), expected);
+    assert!(!std::fs::metadata(&fifo).unwrap().is_file(), "the FIFO was replaced by a file");
+
+    let out = hx_query(&[r, query, "--csv", "-"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+
+    let err = Command::new(env!("CARGO_BIN_EXE_hx-query")).args([r, query, "--csv", r]).output().unwrap();
+    let text = String::from_utf8_lossy(&err.stderr);
+    assert!(!err.status.success() && text.contains("is a directory"), "{text}");
+}
+
+/// Issue 16: a failing query says Polars' message once, not twice.
+#[test]
+fn errors_are_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = synthetic_run(dir.path());
+    let query = "SELECT nope FROM eigenvalues";
+    let polars_says = match hx_query::Catalog::open(run.root()).unwrap().query(query) {
+        Err(hx_query::Error::Query { source }) => source.to_string(),
+        other => panic!("expected a query error, got {other:?}"),
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_hx-query")).args([run.root().to_str().unwrap(), query]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(text.matches(polars_says.as_str()).count(), 1, "Polars' message said more or less than once:\n{text}");
+}

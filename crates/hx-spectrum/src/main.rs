@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::Parser;
-use hessx_flags::HessianFlags;
+use hessx_flags::{HessianFlags, at_least, count, non_negative, positive};
 use hessx_pipeline::settings::{OnePassSettings, SpectrumSettings};
 use hessx_pipeline::spectrum::run_spectrum;
 use hessx_pipeline::with_backend;
@@ -28,35 +28,35 @@ struct Cli {
     #[command(flatten)]
     hessian: HessianFlags,
     /// Lanczos steps per quadrature run (PyHessian's iter).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = count)]
     iter: usize,
     /// Number of random probes / quadrature runs (PyHessian's n_v).
-    #[arg(long = "n-v", default_value_t = 1)]
+    #[arg(long = "n-v", default_value_t = 1, value_parser = count)]
     n_v: usize,
     /// Grid points of the density (PyHessian: 10000).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = at_least(2))]
     num_bins: usize,
     /// Kernel variance per unit of spectrum width (PyHessian's sigma_squared).
-    #[arg(long, default_value_t = 1e-5)]
+    #[arg(long, default_value_t = 1e-5, value_parser = positive)]
     sigma_squared: f64,
     /// Trace estimators to run (repeatable): slq (free), hutchinson, hutchpp, or none.
     #[arg(long, default_values_t = ["slq".to_string()], value_parser = ["slq", "hutchinson", "hutchpp", "none"])]
     trace: Vec<String>,
     /// Product budget of hutchinson (maximum probes) and of hutchpp.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = count)]
     trace_hvps: usize,
     /// Hutchinson stops when its standard error <= tol * |estimate|.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = non_negative)]
     trace_tol: f64,
     /// Also write the top eigenpairs of the first quadrature run (method "one-pass") and its
     /// Krylov-deflated trace with a standard error (trace method "one-pass").
     #[arg(long)]
     one_pass: bool,
     /// Eigenpairs reported by --one-pass.
-    #[arg(long = "top-k", alias = "r", default_value_t = 5)]
+    #[arg(long = "top-k", alias = "r", default_value_t = 5, value_parser = count)]
     top_k: usize,
     /// Probes (one product each) of --one-pass's trace on the complement of the Krylov space.
-    #[arg(long, default_value_t = hessx_pipeline::settings::ONE_PASS_TRACE_PROBES)]
+    #[arg(long, default_value_t = hessx_pipeline::settings::ONE_PASS_TRACE_PROBES, value_parser = count)]
     trace_probes: usize,
 }
 

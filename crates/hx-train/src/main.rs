@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use hessx_flags::{ModelFlags, names};
+use hessx_flags::{ModelFlags, count, fraction, names, non_negative, positive};
 use hessx_pipeline::backend::BackendKind;
 use hessx_pipeline::batches::{Augment, Normalization};
 use hessx_pipeline::train::{OptimizerKind, TrainConfig, train};
@@ -46,25 +46,25 @@ struct Cli {
     #[arg(long, alias = "resume", value_name = "FILE")]
     init: Option<PathBuf>,
     /// Passes over the training data.
-    #[arg(long, default_value_t = 180)]
+    #[arg(long, default_value_t = 180, value_parser = count)]
     epochs: usize,
     /// Training batch size.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = count)]
     batch_size: usize,
     /// Initial learning rate.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = positive)]
     lr: f64,
     /// Learning-rate decay factor.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = positive)]
     lr_decay: f64,
     /// Epochs at which the learning rate decays (repeat the flag or separate by commas).
     #[arg(long = "lr-decay-epoch", value_delimiter = ',', default_values_t = [80, 120])]
     lr_decay_epochs: Vec<usize>,
     /// Weight decay (L2 penalty).
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = 5e-4, value_parser = non_negative)]
     weight_decay: f64,
     /// SGD momentum.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = fraction)]
     momentum: f64,
     /// Optimiser.
     #[arg(long, default_value = "sgd", value_parser = names::<OptimizerKind>(&OptimizerKind::NAMES))]
@@ -76,16 +76,16 @@ struct Cli {
     #[arg(long, default_value_t = 4)]
     crop_padding: usize,
     /// Save a checkpoint every N batches (default: once per epoch); step 0 and the last step are always saved.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = count)]
     save_interval: Option<usize>,
     /// Seed of the initial weights, batch order and augmentation.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Fraction of a corrupted test-only dataset (CIFAR-10-C) held out for evaluation.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = fraction)]
     heldout_fraction: f64,
     /// Batch size for held-out evaluation.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = count)]
     eval_batch_size: usize,
     /// Compute backend: flex (pure Rust, default), libtorch (feature `tch`) or cuda (feature `cuda`).
     #[arg(long, alias = "device", default_value = "flex", value_parser = hessx_flags::backend())]
