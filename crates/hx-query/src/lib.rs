@@ -242,7 +242,12 @@ fn write_with(path: &Path, write: impl FnOnce(&mut dyn std::io::Write) -> Polars
 struct WriteFailure(String);
 
 impl From<hessx_store::Error> for WriteFailure {
+    /// Without the path, which [`Error::Write`] names once.
     fn from(e: hessx_store::Error) -> Self {
-        WriteFailure(e.to_string())
+        WriteFailure(match e {
+            hessx_store::Error::Io { source, .. } => source.to_string(),
+            hessx_store::Error::Schema { message, .. } => message,
+            other => other.to_string(),
+        })
     }
 }

@@ -69,12 +69,10 @@ fn run() -> anyhow::Result<()> {
     };
     let mut df = catalog.query(query)?;
     if let Some(path) = &args.csv {
-        hx_query::write_csv(&mut df, path)
-            .with_context(|| format!("writing {}", path.display()))?;
+        hx_query::write_csv(&mut df, path)?;
         tracing::info!(rows = df.height(), "written to {}", path.display());
     } else if let Some(path) = &args.parquet {
-        hx_query::write_parquet(&mut df, path)
-            .with_context(|| format!("writing {}", path.display()))?;
+        hx_query::write_parquet(&mut df, path)?;
     } else {
         writeln!(stdout, "{df}")?;
     }
