@@ -15,7 +15,8 @@ use tracing::info;
 use crate::figures::{self, Figure, Metric};
 use crate::load::{RunData, load};
 use crate::pca::{Pca, pca_from_gram};
-use crate::report::{Report, ReportFigure, render};
+use crate::numbers::{eigenvalue_table, trace_table};
+use crate::report::{Report, ReportFigure, ReportTable, render};
 use crate::similarity::{abs_cosine_matrix, overlap_by_distance, overlap_matrix};
 use crate::tables::{
     CosineRow, DensityGridRow, FigureSeriesRow, OverlapDistanceRow, OverlapRow, PcaProjectionRow, PcaVarianceRow,
@@ -27,7 +28,9 @@ use crate::{Result, gram};
 /// How to analyse.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Remove the mean eigenvector before PCA (sklearn's default).
+    /// Remove the mean eigenvector before PCA (sklearn's default). Default
+    /// false: uncentred PCA is the one that does not depend on eigenvector
+    /// signs (see [`crate::pca`]).
     pub centered: bool,
     /// Use only the top `r` eigenvectors of each checkpoint for the subspace
     /// overlap (default: as many as every checkpoint has).
@@ -42,7 +45,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            centered: true,
+            centered: false,
             overlap_rank: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             settings: Vec::new(),
@@ -71,6 +74,7 @@ struct Out<'a> {
     id: RunIdentity,
     figures: Vec<ReportFigure>,
     tables: Vec<PathBuf>,
+    report_tables: Vec<ReportTable>,
     series: Vec<FigureSeriesRow>,
     key: Vec<(String, String)>,
     notes: Vec<String>,
@@ -153,6 +157,7 @@ pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
         id,
         figures: Vec::new(),
         tables: Vec::new(),
+        report_tables: Vec::new(),
         series: Vec::new(),
         key: Vec::new(),
         notes: data.missing.clone(),
@@ -182,9 +187,12 @@ pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
         (
             "PCA".to_string(),
             if opts.centered {
-                "centred (mean eigenvector removed, as sklearn)"
+                "centred (mean eigenvector removed, as sklearn): depends on the arbitrary signs of the \
+                 eigenvectors, so a vector stored as v at one checkpoint and -v at the next adds spurious variance"
             } else {
-                "uncentred"
+                "uncentred second moment of the eigenvectors (a mean of projectors vv^T, i.e. the centred PCA \
+                 of the set {+v, -v}): invariant under any eigenvector's sign; projections are drawn with the \
+                 sign that makes each vector's PC1 score positive"
             }
             .to_string(),
         ),
@@ -215,6 +223,7 @@ pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
         identity,
         key_numbers: &out.key,
         notes: &out.notes,
+        tables: &out.report_tables,
         figures: &out.figures,
         configs: &data.configs,
         settings: &settings,
@@ -359,7 +368,11 @@ fn eigenvector_analysis(data: &RunData, opts: &Options, out: &mut Out<'_>) -> Re
         Some(k) => out.key(
             format!(
                 "PCA components for 90 % of variance ({})",
-                if pca.centered { "centred" } else { "uncentred" }
+                if pca.centered {
+                    "centred, sign-dependent"
+                } else {
+                    "uncentred, sign-invariant"
+                }
             ),
             format!(
                 "{k} of {} eigenvectors (PC1 alone: {:.1} %)",
@@ -576,6 +589,9 @@ fn curvature_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
         }
         out.series_figure(figures::eigenvalues_by_rank(&by_rank), "step", "eigenvalue")?;
     }
+    if let Some(rows) = data.eigenvalues.as_ref().filter(|r| !r.is_empty()) {
+        out.report_tables.push(eigenvalue_table(rows));
+    }
     if let Some(rows) = data.trace.as_ref().filter(|r| !r.is_empty()) {
         let mut methods: BTreeMap<&str, Vec<_>> = BTreeMap::new();
         for r in rows {
@@ -585,9 +601,10 @@ fn curvature_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
             rs.sort_by_key(|r| r.step);
             let fmt = |r: &hessx_store::tables::TraceRow| {
                 format!(
-                    "{} ± {} at step {}",
+                    "{} ± {} ({} probes) at step {}",
                     fmt_num(r.estimate),
                     fmt_num(r.std_error),
+                    r.probes,
                     r.step
                 )
             };
@@ -599,6 +616,7 @@ fn curvature_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
             };
             out.key(format!("trace ({m})"), text);
         }
+        out.report_tables.push(trace_table(rows));
         out.series_figure(figures::trace(rows), "step", "trace")?;
     }
     if let Some(rows) = data.density.as_ref().filter(|r| !r.is_empty()) {

@@ -30,7 +30,11 @@ const STEP_AXIS: &str = "training step (optimiser updates since the start of fin
 const MAX_BARS: usize = 40;
 
 fn centring(pca: &Pca) -> &'static str {
-    if pca.centered { "centred" } else { "uncentred" }
+    if pca.centered {
+        "centred, depends on eigenvector signs"
+    } else {
+        "uncentred, sign-invariant"
+    }
 }
 
 /// Explained variance ratio per principal component.
@@ -137,10 +141,16 @@ pub fn pca_projection(pca: &Pca, steps: &[i64], ranks: &[u32]) -> Figure {
     Figure {
         stem: "pca_projection",
         chart,
-        caption: "One marker per saved eigenvector, shaped by its rank and coloured by the step it was computed at: \
-                  markers of one rank that stay together across colours are directions that did not move during \
-                  fine-tuning."
-            .into(),
+        caption: format!(
+            "One marker per saved eigenvector, shaped by its rank and coloured by the step it was computed at: \
+             markers of one rank that stay together across colours are directions that did not move during \
+             fine-tuning.{}",
+            if pca.centered {
+                ""
+            } else {
+                " v and -v are the same eigenvector, so each is drawn with the sign that makes its PC1 score positive."
+            }
+        ),
     }
 }
 
@@ -328,7 +338,8 @@ pub fn trace(rows: &[TraceRow]) -> Figure {
         stem: "trace",
         chart: Chart::Line(c),
         caption: "The trace is the total curvature over all parameters; bars are ±1 standard error of the stochastic \
-                  estimate, so methods that agree within their bars agree."
+                  estimate. Each method draws its own probes (an independent stream per method and checkpoint), so \
+                  methods that agree within their bars are independent evidence for the value."
             .into(),
     }
 }

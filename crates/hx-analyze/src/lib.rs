@@ -21,6 +21,7 @@ mod error;
 pub mod figures;
 pub mod gram;
 pub mod load;
+pub mod numbers;
 pub mod pca;
 pub mod report;
 pub mod similarity;

@@ -28,9 +28,14 @@ struct Args {
     /// The run directory, as a flag (what profiles use).
     #[arg(long = "run", value_name = "RUN", conflicts_with = "run")]
     run_flag: Option<PathBuf>,
-    /// PCA without removing the mean eigenvector first (PCA is centred, as
-    /// sklearn's, by default).
-    #[arg(long)]
+    /// Centred PCA (mean eigenvector removed, as sklearn's). It depends on the
+    /// arbitrary signs of the eigenvectors; the default, uncentred PCA (the
+    /// second moment of the eigenvectors), does not.
+    #[arg(long, conflicts_with = "uncentered")]
+    centered: bool,
+    /// Uncentred, sign-invariant PCA: the default, kept so older command
+    /// lines and profiles still run.
+    #[arg(long, hide = true)]
     uncentered: bool,
     /// Compare the subspaces spanned by the top R eigenvectors of each
     /// checkpoint [default: all eigenvectors that every checkpoint has].
@@ -59,7 +64,7 @@ fn run() -> anyhow::Result<()> {
         hessx_profile::quiet();
     }
     let mut opts = hx_analyze::Options {
-        centered: !args.uncentered,
+        centered: args.centered,
         overlap_rank: args.rank.map(|r| r as usize),
         settings: args.settings.clone(),
         ..Default::default()

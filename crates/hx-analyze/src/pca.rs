@@ -6,12 +6,26 @@
 //! the `n x n` matrix `K = J G J / (n-1)` with `G = U Uᵀ`, and if `K a = μ a`
 //! with `|a| = 1`, the scores (projections on the component) are
 //! `(JU) v = a sqrt(μ (n-1))`. So PCA costs `O(n³)` after the Gram matrix,
-//! whatever the number of parameters. Uncentred PCA (`--uncentered`) uses
-//! `K = G / n`: the eigenvectors are unit vectors with arbitrary sign, so
-//! their mean is not a meaningful origin and one may prefer not to remove it.
+//! whatever the number of parameters.
 //!
-//! Signs follow sklearn's `svd_flip`: each score column's entry of largest
-//! magnitude is positive.
+//! The default is uncentred, `K = G / n`, because it is the one that does not
+//! depend on eigenvector signs. A Ritz vector's sign is arbitrary, so `v` at
+//! one checkpoint and `-v` at the next are the same eigenvector; centred PCA
+//! sees them as far apart (their mean moves, spurious variance appears) and
+//! "components for 90 %" can come from sign flips alone. The uncentred second
+//! moment `(1/n) sum_i v_i v_iᵀ` is a mean of projectors, unchanged by any
+//! flip, and equals the centred covariance of the sign-symmetrised set
+//! `{+v_i, -v_i}` (whose mean is 0); for vectors in a `k`-dimensional subspace
+//! it has exactly `k` components. Flipping `v_i` negates row `i` of the
+//! scores, so in uncentred mode each row is given the sign that makes its
+//! first non-zero score (normally PC1's) positive: every number and figure is
+//! then invariant under flips, as long as the spectrum of `K` is simple and no
+//! vector is orthogonal to PC1 (otherwise the axes themselves are not unique).
+//! Centred PCA (sklearn's default, `--centered`) stays available and is
+//! labelled as sign-dependent.
+//!
+//! Column signs then follow sklearn's `svd_flip`: each score column's entry of
+//! largest magnitude is positive.
 
 use nalgebra::{DMatrix, SymmetricEigen};
 
@@ -72,14 +86,21 @@ pub fn pca_from_gram(gram: &DMatrix<f64>, dim: usize, centered: bool) -> Pca {
         // Round-off can leave tiny negative eigenvalues of a PSD matrix.
         let mu = eig.eigenvalues[e].max(0.0);
         explained_variance.push(mu / denom);
-        let a = eig.eigenvectors.column(e);
-        let flip = a
+        scores
+            .column_mut(c)
+            .copy_from(&(eig.eigenvectors.column(e) * mu.sqrt()));
+    }
+    if !centered {
+        orient_rows(&mut scores);
+    }
+    for mut col in scores.column_iter_mut() {
+        let largest = col
             .iter()
             .copied()
-            .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m })
-            < 0.0;
-        let s = if flip { -mu.sqrt() } else { mu.sqrt() };
-        scores.column_mut(c).copy_from(&(a * s));
+            .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
+        if largest < 0.0 {
+            col.neg_mut();
+        }
     }
     // The total is the trace of K (all n eigenvalues), which equals the sum of
     // the kept ones because rank(K) <= min(n, dim).
@@ -101,6 +122,18 @@ pub fn pca_from_gram(gram: &DMatrix<f64>, dim: usize, centered: bool) -> Pca {
         ratio,
         cumulative,
         scores,
+    }
+}
+
+/// Give each row (one vector's scores) the sign that makes its first score
+/// that is not zero to rounding positive: `v` and `-v` then score alike.
+fn orient_rows(scores: &mut DMatrix<f64>) {
+    for mut row in scores.row_iter_mut() {
+        let norm = row.norm();
+        let first = row.iter().copied().find(|x| x.abs() > 1e-9 * norm);
+        if first.is_some_and(|x| x < 0.0) {
+            row.neg_mut();
+        }
     }
 }
 
@@ -151,7 +184,12 @@ mod tests {
             let g = &u * u.transpose();
             for centered in [true, false] {
                 let pca = pca_from_gram(&g, d, centered);
-                let (values, scores) = pca_by_covariance(&u, centered);
+                let (values, mut scores) = pca_by_covariance(&u, centered);
+                if !centered {
+                    // The same sign convention per vector (row); columns are
+                    // compared up to sign below.
+                    orient_rows(&mut scores);
+                }
                 assert_eq!(pca.explained_variance.len(), n.min(d));
                 for (c, v) in pca.explained_variance.iter().enumerate() {
                     // Both are f64 eigensolvers on O(1) matrices: agreement
@@ -186,6 +224,31 @@ mod tests {
         // Centred data of 9 points spans at most 8 dimensions.
         assert!(pca.ratio[8] < 1e-12);
         assert_eq!(pca.components_for(1.0), Some(8));
+    }
+
+    #[test]
+    fn uncentred_pca_ignores_eigenvector_signs() {
+        let (n, d) = (9, 30);
+        let u = random_rows(n, d, 11);
+        let flips = [1.0, -1.0, 1.0, 1.0, -1.0, -1.0, 1.0, -1.0, 1.0];
+        let flipped = DMatrix::from_fn(n, d, |i, k| flips[i] * u[(i, k)]);
+        let a = pca_from_gram(&(&u * u.transpose()), d, false);
+        let b = pca_from_gram(&(&flipped * flipped.transpose()), d, false);
+        // The same f64 eigenproblem up to a diagonal sign change: agreement to
+        // round-off of O(1) numbers; 1e-10 leaves a wide margin.
+        for (x, y) in a.explained_variance.iter().zip(&b.explained_variance) {
+            assert!((x - y).abs() < 1e-10);
+        }
+        assert!(
+            (&a.scores - &b.scores).amax() < 1e-10,
+            "scores changed:\n{}\n{}",
+            a.scores,
+            b.scores
+        );
+        // Centred PCA is not sign-invariant, which is why it is not the default.
+        let ca = pca_from_gram(&(&u * u.transpose()), d, true);
+        let cb = pca_from_gram(&(&flipped * flipped.transpose()), d, true);
+        assert!((ca.ratio[0] - cb.ratio[0]).abs() > 1e-3);
     }
 
     #[test]

@@ -30,6 +30,20 @@ impl ReportFigure {
     }
 }
 
+/// A table of numbers the report shows in full (not a figure).
+pub struct ReportTable {
+    /// HTML anchor.
+    pub id: String,
+    /// Heading.
+    pub title: String,
+    /// One sentence on how to read it.
+    pub caption: String,
+    /// Column names.
+    pub header: Vec<String>,
+    /// Cells, already formatted.
+    pub rows: Vec<Vec<String>>,
+}
+
 /// Everything the report shows.
 pub struct Report<'a> {
     /// Run directory name.
@@ -40,6 +54,8 @@ pub struct Report<'a> {
     pub key_numbers: &'a [(String, String)],
     /// Sentences about tables that were absent or figures that were skipped.
     pub notes: &'a [String],
+    /// Tables shown in full after the key numbers (trace estimates, eigenpairs).
+    pub tables: &'a [ReportTable],
     /// The figures, in reading order.
     pub figures: &'a [ReportFigure],
     /// `config/*.toml` files as `(name, text)`.
@@ -115,6 +131,26 @@ pub fn render(r: &Report<'_>) -> String {
         }
         h.push_str("</ul>\n");
     }
+    for t in r.tables {
+        h.push_str(&format!(
+            "<h2 id=\"{}\">{}</h2>\n<p>{}</p>\n<table>\n<tr>",
+            escape(&t.id),
+            escape(&t.title),
+            escape(&t.caption)
+        ));
+        for c in &t.header {
+            h.push_str(&format!("<th>{}</th>", escape(c)));
+        }
+        h.push_str("</tr>\n");
+        for row in &t.rows {
+            h.push_str("<tr>");
+            for c in row {
+                h.push_str(&format!("<td>{}</td>", escape(c)));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
+    }
     h.push_str("<h2>Figures</h2>\n");
     for f in r.figures {
         h.push_str(&format!(
@@ -170,6 +206,13 @@ mod tests {
             identity: None,
             key_numbers: &[("x".into(), "1".into())],
             notes: &["trace.parquet is absent".into()],
+            tables: &[ReportTable {
+                id: "t".into(),
+                title: "Trace <estimates>".into(),
+                caption: "c".into(),
+                header: vec!["step".into(), "± s.e.".into()],
+                rows: vec![vec!["0".into(), "0.5".into()]],
+            }],
             figures: &figs,
             configs: &[("train.toml".into(), "lr = 0.1 # <b>".into())],
             settings: &[],
@@ -178,6 +221,8 @@ mod tests {
         assert!(html.contains("Trace &lt;H&gt;") && html.contains("a &amp; b"));
         assert!(html.contains(&format!("base64,{}", STANDARD.encode(b"\x89PNG"))));
         assert!(html.contains("lr = 0.1 # &lt;b&gt;"));
+        assert!(html.contains("<h2 id=\"t\">Trace &lt;estimates&gt;</h2>"));
+        assert!(html.contains("<th>± s.e.</th>") && html.contains("<td>0</td><td>0.5</td>"));
         assert!(
             !html.contains("http://") && !html.contains("https://"),
             "no network references"

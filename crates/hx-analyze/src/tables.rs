@@ -102,7 +102,8 @@ row_type! {
         pub eigenvalue: f64,
         /// `|cos|` with the track's previous vector (NaN at the track's start).
         pub abs_cosine_prev: f64,
-        /// Whether the stored vector's sign is flipped relative to the previous one.
+        /// Whether the stored vector points opposite to its track's orientation
+        /// (that of the track's first vector, carried along by continuity).
         pub flipped: bool,
     }
 }

@@ -22,8 +22,12 @@ pub struct TrackPoint {
     pub eigenvalue: f64,
     /// `|cos|` with the track's vector at the previous checkpoint (NaN at the start).
     pub abs_cosine_prev: f64,
-    /// Whether the stored vector points opposite to the track's orientation
-    /// at the previous checkpoint (its sign was flipped by the solver).
+    /// Whether the stored vector points opposite to the track's orientation,
+    /// which is that of the track's first vector carried along by continuity
+    /// (each step keeps the sign with positive cosine to the previous one).
+    /// Multiplying every flipped vector by -1 gives a track of consistently
+    /// signed vectors; a solver that returns `v, -v, -v` flips at the second
+    /// and third checkpoints, not only where the stored sign changed.
     pub flipped: bool,
 }
 
@@ -149,9 +153,11 @@ pub fn track(gram: &DMatrix<f64>, checkpoints: &[Checkpoint<'_>]) -> Vec<TrackPo
             let Some(c) = *a else { continue };
             taken[c] = true;
             let (id, prev, orient) = active[t];
+            // `orient` is +1 when the stored vector at `prev` points along the
+            // track: the new one does when its cosine with `orient * prev` is positive.
             let signed = cos(prev, cols[c]);
-            let flipped = signed < 0.0;
-            let orient = if flipped { -orient } else { orient };
+            let orient = if signed * orient < 0.0 { -1.0 } else { 1.0 };
+            let flipped = orient < 0.0;
             points.push(TrackPoint {
                 step: cp.step,
                 track: id,
@@ -251,6 +257,29 @@ mod tests {
             assert_eq!(p.eigenvalue, eig1[k]);
             assert!(p.abs_cosine_prev > 0.99);
         }
+    }
+
+    #[test]
+    fn flipped_is_relative_to_the_tracks_orientation() {
+        // One direction stored as v, -v, -v, v, -v (slightly rotating): the
+        // track's orientation is v's, so the stored vector is flipped at the
+        // 2nd, 3rd and 5th checkpoints, not only where the stored sign changed.
+        let signs = [1.0, -1.0, -1.0, 1.0, -1.0];
+        let u = DMatrix::from_fn(5, 2, |i, k| {
+            let t = 0.05 * i as f64;
+            signs[i] * if k == 0 { t.cos() } else { t.sin() }
+        });
+        let g = &u * u.transpose();
+        let cps: Vec<Checkpoint<'_>> = (0..5)
+            .map(|i| Checkpoint {
+                step: 10 * i as i64,
+                rows: i..i + 1,
+                ranks: &[0],
+                eigenvalues: &[1.0],
+            })
+            .collect();
+        let flipped: Vec<bool> = track(&g, &cps).iter().map(|p| p.flipped).collect();
+        assert_eq!(flipped, [false, true, true, false, true]);
     }
 
     #[test]
