@@ -109,6 +109,7 @@ fn write_eigen_with(run: &RunDir, sid: &str, method: EigenMethod, dim: usize, th
                 method,
                 seconds: 1.0,
                 num_params: dim as i64,
+                spectrum_end: hessx_store::SpectrumEnd::Top,
             });
         }
         write_rows(&run.eigenvectors(sid, step), &id, &rows).unwrap();
