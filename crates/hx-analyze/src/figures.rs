@@ -312,7 +312,7 @@ pub fn negative_curvature_ratio(points: &[(i64, f64)]) -> Figure {
         chart: Chart::Line(c),
         caption: "How large the most negative eigenvalue is against the largest: near 0 the landscape is locally \
                   almost convex; a ratio that shrinks during training means the negative curvature fades as the \
-                  model settles (Ghorbani et al. 2019 report this for trained networks)."
+                  model settles."
             .into(),
     }
 }

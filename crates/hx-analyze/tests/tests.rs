@@ -596,3 +596,49 @@ fn several_settings_show_one_with_its_own_vectors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--settings 000000000000") && err.contains(LANCZOS_ID) && err.contains(POWER_ID), "{err}");
 }
+
+/// Issue 18: with bottom eigenvalues (`hx-eigen --which both`), the analysis
+/// writes `negative_curvature.parquet`, draws lambda_min and the ratio, puts
+/// the key numbers in the report, and keeps the eigenvector analysis and the
+/// eigenvalue curves on the top end only (bottom vectors live apart and are
+/// never read).
+#[test]
+fn bottom_eigenvalues_give_the_negative_curvature() {
+    use hx_analyze::tables::NegativeCurvatureRow;
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path().join("r"));
+    let mut values = Vec::new();
+    write_eigen_with(&run, LANCZOS_ID, EigenMethod::Lanczos, DIM, THETA, &mut values);
+    let mut bottom_values = Vec::new();
+    for (k, &step) in STEPS.iter().enumerate() {
+        for rank in 0..2u32 {
+            let mut row = values[0].clone();
+            row.step = step;
+            row.rank = rank;
+            row.eigenvalue = -2.0 / (1.0 + k as f64) + rank as f64;
+            row.spectrum_end = hessx_store::SpectrumEnd::Bottom;
+            bottom_values.push(row);
+        }
+        // A bottom vector that would change the PCA if it were read.
+        let v = EigenvectorRow { settings_id: LANCZOS_ID.into(), step, rank: 0, eigenvalue: -1.0, vector: vec![1.0; DIM] };
+        write_rows(&run.bottom_eigenvectors(LANCZOS_ID, step), &identity(), &[v]).unwrap();
+    }
+    values.extend(bottom_values);
+    write_rows(&run.eigenvalues(), &identity(), &values).unwrap();
+    assert_ok(&hx_analyze(&[], run.root()));
+
+    let rows: Vec<NegativeCurvatureRow> = read_rows(&run.analysis_table("negative_curvature")).unwrap();
+    assert_eq!(rows.len(), STEPS.len());
+    for (k, r) in rows.iter().enumerate() {
+        let top = (0..3).map(|a| eigenvalue(a, k)).fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!((r.step, r.lambda_min, r.lambda_max), (STEPS[k], -2.0 / (1.0 + k as f64), top));
+        assert!((r.ratio - r.lambda_min.abs() / top).abs() < 1e-12);
+    }
+    let html = std::fs::read_to_string(run.report()).unwrap();
+    assert!(html.contains("most negative eigenvalue") && html.contains("first → last checkpoint"), "key numbers");
+    assert!(run.plots_dir().join("lambda_min.png").exists() && run.plots_dir().join("negative_curvature_ratio.png").exists());
+    let proj: Vec<PcaProjectionRow> = read_rows(&run.analysis_table("pca_projection")).unwrap();
+    assert_eq!(proj.len(), 12, "only the top vectors are analysed");
+    let series: Vec<hx_analyze::tables::FigureSeriesRow> = read_rows(&run.analysis_table("figure_series")).unwrap();
+    assert!(series.iter().filter(|s| s.figure == "eigenvalues").all(|s| s.y > 0.0), "the eigenvalue curves are the top end");
+}
