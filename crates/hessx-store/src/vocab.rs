@@ -97,6 +97,8 @@ vocabulary! {
     }
 }
 
+// By hand: `vocabulary!` derives only what every vocabulary needs, and a default is `--which`'s alone.
+#[allow(clippy::derivable_impls)]
 impl Default for Which {
     fn default() -> Self {
         Which::Largest
