@@ -6,3 +6,4 @@ mod util;
 mod pipeline;
 mod regression_provenance;
 mod regression_resume;
+mod regression_which;

@@ -11,6 +11,11 @@
 //! "Top" means algebraically largest, i.e. the right end of the spectrum, which is where a Hessian's outliers
 //! live. (Power iteration finds the largest *magnitude* instead; the two agree unless a negative eigenvalue
 //! dominates.)
+//!
+//! The same Krylov space also holds the other end: its smallest Ritz values converge to the most negative
+//! eigenvalues just as the largest do to the top ones (issue 18). [`lanczos_extremes`] returns the end(s)
+//! [`Which`] asks for from one run, continued until every requested pair passes the test above: `Both` costs
+//! the steps of the slower end, not two solves (plus `k` verification products per end).
 
 use std::time::Instant;
 
@@ -60,6 +65,60 @@ pub(crate) fn explicit_residuals<O: SymOp>(op: &mut O, vectors: &[O::V], values:
     Ok(res)
 }
 
+/// Which end(s) of the spectrum [`lanczos_extremes`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Which {
+    /// The `k` algebraically largest eigenvalues (the top; [`lanczos_top_k`]).
+    #[default]
+    Largest,
+    /// The `k` algebraically smallest (the bottom: the most negative first).
+    Smallest,
+    /// Both ends, `k` pairs each, from one Krylov space.
+    Both,
+    /// The `k` of largest `|lambda|` (what power iteration converges to, PyHessian's notion of "top").
+    Magnitude,
+}
+
+/// One end of the spectrum, as [`lanczos_extremes`] labels its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Algebraically largest, descending (rank 0 = largest).
+    Top,
+    /// Algebraically smallest, ascending (rank 0 = most negative).
+    Bottom,
+    /// Largest magnitude, by descending `|lambda|`.
+    Magnitude,
+}
+
+impl Which {
+    /// The ends this choice returns, in the order [`lanczos_extremes`] returns them.
+    pub fn ends(self) -> &'static [End] {
+        match self {
+            Which::Largest => &[End::Top],
+            Which::Smallest => &[End::Bottom],
+            Which::Both => &[End::Top, End::Bottom],
+            Which::Magnitude => &[End::Magnitude],
+        }
+    }
+}
+
+impl End {
+    /// Indices of this end's `k` pairs among Ritz values sorted descending, in this end's order.
+    fn select(self, values: &[f64], k: usize) -> Vec<usize> {
+        let m = values.len();
+        match self {
+            End::Top => (0..k).collect(),
+            End::Bottom => (0..k).map(|i| m - 1 - i).collect(),
+            End::Magnitude => {
+                let mut idx: Vec<usize> = (0..m).collect();
+                idx.sort_by(|&a, &b| values[b].abs().total_cmp(&values[a].abs()).then(a.cmp(&b)));
+                idx.truncate(k);
+                idx
+            }
+        }
+    }
+}
+
 /// Top-`k` eigenpairs of `op` (descending values, unit vectors).
 ///
 /// ```
@@ -73,6 +132,32 @@ pub(crate) fn explicit_residuals<O: SymOp>(op: &mut O, vectors: &[O::V], values:
 /// assert!(top.all_converged());
 /// ```
 pub fn lanczos_top_k<O: SymOp>(op: &mut O, cfg: &LanczosConfig) -> Result<EigenResult<O::V>> {
+    let mut ends = lanczos_extremes(op, cfg, Which::Largest)?;
+    Ok(ends.pop().expect("Which::Largest returns one end").1)
+}
+
+/// The `k` eigenpairs of each end `which` asks for, from one Lanczos run.
+///
+/// The run stops once every requested pair satisfies `|beta_m s_{m,i}| <= tol * |theta_i|`, or after
+/// `max_iter` steps; then (with [`LanczosConfig::verify`]) `k` explicit products per end give the residuals
+/// and `converged`, exactly as for [`lanczos_top_k`]. Every end's [`EigenResult`] reports the whole run's
+/// `iterations`, `hvps` and `seconds`: `hvps = iterations + k * ends` with verification. Since the Krylov
+/// space depends only on the seed, `Which::Both` takes `max` of the steps `Largest` and `Smallest` take alone.
+///
+/// ```
+/// use hessx_hessian::{DenseOp, End, LanczosConfig, Which, lanczos_extremes};
+/// use nalgebra::{DMatrix, DVector};
+/// // Eigenvalues -5, -4, ..., 14.
+/// let mut op = DenseOp::new(DMatrix::from_diagonal(&DVector::from_fn(20, |i, _| i as f64 - 5.0))).unwrap();
+/// let cfg = LanczosConfig { k: 2, tol: 1e-10, ..Default::default() };
+/// let ends = lanczos_extremes(&mut op, &cfg, Which::Both).unwrap();
+/// let (top, bottom) = (&ends[0], &ends[1]);
+/// assert_eq!((top.0, bottom.0), (End::Top, End::Bottom));
+/// assert!((top.1.values[0] - 14.0).abs() < 1e-8 && (bottom.1.values[0] + 5.0).abs() < 1e-8);
+/// assert!((bottom.1.values[1] + 4.0).abs() < 1e-8 && bottom.1.all_converged());
+/// assert_eq!(top.1.hvps, top.1.iterations as u64 + 2 * 2);
+/// ```
+pub fn lanczos_extremes<O: SymOp>(op: &mut O, cfg: &LanczosConfig, which: Which) -> Result<Vec<(End, EigenResult<O::V>)>> {
     let start = Instant::now();
     let hvps0 = op.hvps();
     let dim = op.dim();
@@ -95,6 +180,7 @@ pub fn lanczos_top_k<O: SymOp>(op: &mut O, cfg: &LanczosConfig) -> Result<EigenR
             ),
         });
     }
+    let ends = which.ends();
     let v0 = op.vector_from_host(&ProbeStream::new(cfg.seed).draw(ProbeKind::Gaussian, dim));
     let mut kr = Krylov::new(v0, cfg.seed);
     let mut ritz;
@@ -104,35 +190,52 @@ pub fn lanczos_top_k<O: SymOp>(op: &mut O, cfg: &LanczosConfig) -> Result<EigenR
             continue;
         }
         ritz = kr.ritz();
-        let done =
-            (0..cfg.k).all(|i| kr.residual_estimate(&ritz, i) <= cfg.tol * ritz.values[i].abs());
+        let done = ends.iter().all(|end| {
+            end.select(&ritz.values, cfg.k)
+                .into_iter()
+                .all(|i| kr.residual_estimate(&ritz, i) <= cfg.tol * ritz.values[i].abs())
+        });
         if done || kr.steps() >= max_iter {
             break;
         }
     }
-    let values: Vec<f64> = ritz.values[..cfg.k].to_vec();
-    let vectors: Vec<O::V> = (0..cfg.k).map(|i| kr.ritz_vector(&ritz, i)).collect();
-    let (residuals, residual_kind) = if cfg.verify {
-        (explicit_residuals(op, &vectors, &values)?, ResidualKind::Explicit)
-    } else {
-        (
-            (0..cfg.k).map(|i| kr.residual_estimate(&ritz, i)).collect(),
-            ResidualKind::LanczosEstimate,
-        )
-    };
-    let converged = residuals
-        .iter()
-        .zip(&values)
-        .map(|(r, l)| *r <= cfg.tol * l.abs())
-        .collect();
-    Ok(EigenResult {
-        values,
-        vectors,
-        residuals,
-        residual_kind,
-        converged,
-        iterations: kr.steps(),
-        hvps: op.hvps() - hvps0,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    let mut out = Vec::with_capacity(ends.len());
+    for &end in ends {
+        let picked = end.select(&ritz.values, cfg.k);
+        let values: Vec<f64> = picked.iter().map(|&i| ritz.values[i]).collect();
+        let vectors: Vec<O::V> = picked.iter().map(|&i| kr.ritz_vector(&ritz, i)).collect();
+        let (residuals, residual_kind) = if cfg.verify {
+            (explicit_residuals(op, &vectors, &values)?, ResidualKind::Explicit)
+        } else {
+            (
+                picked.iter().map(|&i| kr.residual_estimate(&ritz, i)).collect(),
+                ResidualKind::LanczosEstimate,
+            )
+        };
+        let converged = residuals
+            .iter()
+            .zip(&values)
+            .map(|(r, l)| *r <= cfg.tol * l.abs())
+            .collect();
+        out.push((
+            end,
+            EigenResult {
+                values,
+                vectors,
+                residuals,
+                residual_kind,
+                converged,
+                iterations: kr.steps(),
+                hvps: 0,
+                seconds: 0.0,
+            },
+        ));
+    }
+    // Products and time of the whole run, verification of every end included.
+    let (hvps, seconds) = (op.hvps() - hvps0, start.elapsed().as_secs_f64());
+    for (_, r) in &mut out {
+        r.hvps = hvps;
+        r.seconds = seconds;
+    }
+    Ok(out)
 }

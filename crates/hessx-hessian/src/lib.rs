@@ -1,7 +1,7 @@
 //! hessx-hessian: the curvature engine.
 //!
 //! One operator abstraction, [`SymOp`] (`H v` on flat vectors, counted), and the algorithms on top:
-//! top-k eigenpairs by Lanczos ([`lanczos_top_k`]) or PyHessian's power iteration ([`power_iteration`]),
+//! top-k eigenpairs by Lanczos ([`lanczos_top_k`]; the bottom or both ends from one run: [`lanczos_extremes`]) or PyHessian's power iteration ([`power_iteration`]),
 //! the trace by Hutchinson ([`hutchinson`]) or Hutch++ ([`hutchpp`]), the spectral density by stochastic
 //! Lanczos quadrature ([`slq`] + [`density`]), all three from the same runs ([`one_pass`]), and the dense
 //! Hessian of small models ([`dense_hessian`]), the ground truth for the rest. Operators: [`DenseOp`] (a
@@ -54,7 +54,7 @@ mod wasserstein;
 
 pub use dense::{DenseEigen, DenseHessian, dense_eigen, dense_hessian};
 pub use error::{Error, Result};
-pub use lanczos::{LanczosConfig, lanczos_top_k};
+pub use lanczos::{End, LanczosConfig, Which, lanczos_extremes, lanczos_top_k};
 pub use layout::{ParamEntry, ParamLayout};
 pub use meyer2021hutchpp::{HutchppConfig, hutchpp};
 pub use nested::{

@@ -1,13 +1,14 @@
-//! `hx-eigen` as one library call: the top Hessian eigenpairs at every
-//! selected checkpoint, skipped where rows with the same settings exist,
-//! written beside the rows of other settings.
+//! `hx-eigen` as one library call: the top (or bottom, or both, or largest
+//! magnitude: `--which`) Hessian eigenpairs at every selected checkpoint,
+//! skipped where rows with the same settings exist, written beside the rows
+//! of other settings.
 
 use std::time::Instant;
 
 use burn::prelude::*;
-use hessx_hessian::{EigenResult, LanczosConfig, PowerConfig, SymOp, lanczos_top_k, power_iteration};
+use hessx_hessian::{EigenResult, LanczosConfig, PowerConfig, SymOp, lanczos_extremes, power_iteration};
 use hessx_store::tables::{EigenvalueRow, EigenvectorRow, write_rows};
-use hessx_store::{EigenMethod, ResidualKind, Stage};
+use hessx_store::{EigenMethod, ResidualKind, SpectrumEnd, Stage, Which};
 
 use crate::curvature::{RunContext, checkpoint_hessian};
 use crate::provenance::{Redo, SettingsRecord, existing_rows, merge_rows, record_settings};
@@ -39,7 +40,8 @@ pub fn run_eigen<B: Backend>(ctx: &RunContext, settings: &EigenSettings, redo: R
     let method = settings.method;
     let done_rows: Vec<EigenvalueRow> = existing_rows(&ctx.run.eigenvalues())?;
     let done = |step: i64| {
-        done_rows.iter().any(|r| r.settings_id == id && r.step == step) && ctx.run.eigenvectors(&id, step).exists()
+        done_rows.iter().any(|r| r.settings_id == id && r.step == step)
+            && settings.which.ends().iter().all(|&end| vectors_path(ctx, &id, step, end).exists())
     };
     let todo: Vec<_> = ctx.checkpoints.iter().filter(|c| redo == Redo::Replace || !done(c.step)).collect();
     let mut summary =
@@ -68,11 +70,12 @@ pub fn run_eigen<B: Backend>(ctx: &RunContext, settings: &EigenSettings, redo: R
     };
     record_settings(&ctx.run, &ctx.identity, &record, settings)?;
     tracing::info!(
-        "settings {id}: {} of {} checkpoints to do; Hessian over {} examples, parameters {}; top {} by {method}",
+        "settings {id}: {} of {} checkpoints to do; Hessian over {} examples, parameters {}; {} {} by {method}",
         todo.len(),
         ctx.checkpoints.len(),
         indices.len(),
         settings.hessian.params_label(),
+        settings.which,
         settings.top_k
     );
     let bar = indicatif::ProgressBar::new(todo.len() as u64);
@@ -82,30 +85,40 @@ pub fn run_eigen<B: Backend>(ctx: &RunContext, settings: &EigenSettings, redo: R
         let step = checkpoint.step;
         let t0 = Instant::now();
         let mut op = checkpoint_hessian::<B>(ctx, &settings.hessian, checkpoint, batches.clone(), device)?;
-        let result = solve(settings, &mut op).map_err(|source| Error::Checkpoint {
+        let results = solve(settings, &mut op).map_err(|source| Error::Checkpoint {
             path: ctx.run.root().join(&checkpoint.file),
             source,
         })?;
         let seconds = t0.elapsed().as_secs_f64();
         let dropped = if redo == Redo::Replace { others.clone() } else { Vec::new() };
         let written = EigenWrite { settings_id: &id, step, method, seconds, num_params: op.dim(), dropped: &dropped };
-        write_eigen_result(ctx, &result, &written)?;
+        let ends: Vec<(SpectrumEnd, &EigenResult<_>)> = results.iter().map(|(e, r)| (*e, r)).collect();
+        write_eigen_result(ctx, &ends, &written)?;
         summary.computed += 1;
-        summary.hvps += result.hvps;
-        let shown: Vec<String> = result.values.iter().map(|v| format!("{v:.4}")).collect();
+        // Every end reports the whole solve's products.
+        let (hvps, iterations) = results.first().map_or((0, 0), |(_, r)| (r.hvps, r.iterations));
+        summary.hvps += hvps;
+        let shown: Vec<String> = results
+            .iter()
+            .map(|(end, r)| {
+                let values: Vec<String> = r.values.iter().map(|v| format!("{v:.4}")).collect();
+                format!("{end} [{}]", values.join(", "))
+            })
+            .collect();
+        let worst = results
+            .iter()
+            .flat_map(|(_, r)| r.residuals.iter().zip(&r.values).map(|(res, v)| res / v.abs().max(1e-30)))
+            .fold(0.0, f64::max);
         bar.suspend(|| {
             tracing::info!(
-                "checkpoint {}/{} (step {step}): eigenvalues [{}], max residual/|lambda| {:.1e}, {} iterations, {} products, {seconds:.1} s ({:.2} s/product)",
+                "checkpoint {}/{} (step {step}): eigenvalues {}, max residual/|lambda| {worst:.1e}, {iterations} iterations, {hvps} products, {seconds:.1} s ({:.2} s/product)",
                 i + 1,
                 todo.len(),
-                shown.join(", "),
-                result.residuals.iter().zip(&result.values).map(|(r, v)| r / v.abs().max(1e-30)).fold(0.0, f64::max),
-                result.iterations,
-                result.hvps,
+                shown.join("; "),
                 op.seconds_per_hvp(),
             )
         });
-        if !result.all_converged() {
+        if !results.iter().all(|(_, r)| r.all_converged()) {
             tracing::warn!("step {step}: not every eigenpair met tol {} within {} iterations", settings.tol, settings.max_iter);
         }
         bar.inc(1);
@@ -116,18 +129,52 @@ pub fn run_eigen<B: Backend>(ctx: &RunContext, settings: &EigenSettings, redo: R
     Ok(summary)
 }
 
-fn solve<O: SymOp>(settings: &EigenSettings, op: &mut O) -> hessx_hessian::Result<EigenResult<O::V>> {
+/// The eigenpairs of each end `settings.which` asks for, labelled.
+fn solve<O: SymOp>(settings: &EigenSettings, op: &mut O) -> hessx_hessian::Result<Vec<(SpectrumEnd, EigenResult<O::V>)>> {
     let seed = settings.hessian.seed;
     match settings.method {
-        EigenMethod::Power => power_iteration(
-            op,
-            &PowerConfig { top_n: settings.top_k, max_iter: settings.max_iter, tol: settings.tol, seed, verify: true },
-        ),
+        // `validate` refuses smallest and both here: power iteration converges to the largest magnitude,
+        // which `largest` has always reported as the top (the two agree unless a negative eigenvalue
+        // dominates) and `magnitude` reports as what it is.
+        EigenMethod::Power => {
+            let result = power_iteration(
+                op,
+                &PowerConfig { top_n: settings.top_k, max_iter: settings.max_iter, tol: settings.tol, seed, verify: true },
+            )?;
+            let end = if settings.which == Which::Magnitude { SpectrumEnd::Magnitude } else { SpectrumEnd::Top };
+            Ok(vec![(end, result)])
+        }
         // `validate` refuses one-pass here; Lanczos is the default solver.
-        EigenMethod::Lanczos | EigenMethod::OnePass => lanczos_top_k(
-            op,
-            &LanczosConfig { k: settings.top_k, max_iter: settings.max_iter, tol: settings.tol, seed, verify: true },
-        ),
+        EigenMethod::Lanczos | EigenMethod::OnePass => {
+            let which = match settings.which {
+                Which::Largest => hessx_hessian::Which::Largest,
+                Which::Smallest => hessx_hessian::Which::Smallest,
+                Which::Both => hessx_hessian::Which::Both,
+                Which::Magnitude => hessx_hessian::Which::Magnitude,
+            };
+            let cfg = LanczosConfig { k: settings.top_k, max_iter: settings.max_iter, tol: settings.tol, seed, verify: true };
+            Ok(lanczos_extremes(op, &cfg, which)?
+                .into_iter()
+                .map(|(end, r)| {
+                    let end = match end {
+                        hessx_hessian::End::Top => SpectrumEnd::Top,
+                        hessx_hessian::End::Bottom => SpectrumEnd::Bottom,
+                        hessx_hessian::End::Magnitude => SpectrumEnd::Magnitude,
+                    };
+                    (end, r)
+                })
+                .collect())
+        }
+    }
+}
+
+/// Where the vectors of `end` go: the top and largest-magnitude vectors in
+/// `eigenvectors/<id>/step-N.parquet` (what the analysis and landscape
+/// stages read), the bottom ones in `eigenvectors/<id>/bottom/step-N.parquet`.
+fn vectors_path(ctx: &RunContext, id: &str, step: i64, end: SpectrumEnd) -> std::path::PathBuf {
+    match end {
+        SpectrumEnd::Top | SpectrumEnd::Magnitude => ctx.run.eigenvectors(id, step),
+        SpectrumEnd::Bottom => ctx.run.bottom_eigenvectors(id, step),
     }
 }
 
@@ -159,36 +206,38 @@ pub(crate) struct EigenWrite<'a> {
     pub dropped: &'a [String],
 }
 
-/// Write an eigen-solve's vectors (`eigenvectors/<id>/step-N.parquet`, first,
-/// so the value rows never reference a missing file) and merge its values
-/// into `eigenvalues.parquet`, replacing rows of the same fingerprint and
-/// step (and of the dropped fingerprints).
+/// Write an eigen-solve's vectors, one table per end
+/// (`eigenvectors/<id>/step-N.parquet`, `eigenvectors/<id>/bottom/step-N.parquet`;
+/// first, so the value rows never reference a missing file), and merge its
+/// values into `eigenvalues.parquet`, replacing rows of the same fingerprint
+/// and step (and of the dropped fingerprints).
 pub(crate) fn write_eigen_result<B: Backend>(
     ctx: &RunContext,
-    result: &EigenResult<Tensor<B, 1>>,
+    ends: &[(SpectrumEnd, &EigenResult<Tensor<B, 1>>)],
     w: &EigenWrite,
 ) -> Result<()> {
-    let vectors: Vec<EigenvectorRow> = result
-        .values
-        .iter()
-        .zip(&result.vectors)
-        .enumerate()
-        .map(|(rank, (&eigenvalue, v))| EigenvectorRow {
-            settings_id: w.settings_id.to_owned(),
-            step: w.step,
-            rank: rank as u32,
-            eigenvalue,
-            vector: v.to_data().iter::<f32>().collect(),
-        })
-        .collect();
-    write_rows(&ctx.run.eigenvectors(w.settings_id, w.step), &ctx.identity, &vectors)?;
-    let residual_kind = match result.residual_kind {
-        hessx_hessian::ResidualKind::LanczosEstimate => ResidualKind::LanczosEstimate,
-        hessx_hessian::ResidualKind::Explicit => ResidualKind::Explicit,
-        hessx_hessian::ResidualKind::NotComputed => ResidualKind::NotComputed,
-    };
-    let rows: Vec<EigenvalueRow> = (0..result.values.len())
-        .map(|rank| EigenvalueRow {
+    let mut rows: Vec<EigenvalueRow> = Vec::new();
+    for &(end, result) in ends {
+        let vectors: Vec<EigenvectorRow> = result
+            .values
+            .iter()
+            .zip(&result.vectors)
+            .enumerate()
+            .map(|(rank, (&eigenvalue, v))| EigenvectorRow {
+                settings_id: w.settings_id.to_owned(),
+                step: w.step,
+                rank: rank as u32,
+                eigenvalue,
+                vector: v.to_data().iter::<f32>().collect(),
+            })
+            .collect();
+        write_rows(&vectors_path(ctx, w.settings_id, w.step, end), &ctx.identity, &vectors)?;
+        let residual_kind = match result.residual_kind {
+            hessx_hessian::ResidualKind::LanczosEstimate => ResidualKind::LanczosEstimate,
+            hessx_hessian::ResidualKind::Explicit => ResidualKind::Explicit,
+            hessx_hessian::ResidualKind::NotComputed => ResidualKind::NotComputed,
+        };
+        rows.extend((0..result.values.len()).map(|rank| EigenvalueRow {
             settings_id: w.settings_id.to_owned(),
             step: w.step,
             rank: rank as u32,
@@ -201,15 +250,17 @@ pub(crate) fn write_eigen_result<B: Backend>(
             method: w.method,
             seconds: w.seconds,
             num_params: w.num_params as i64,
-        })
-        .collect();
+            spectrum_end: end,
+        }));
+    }
     merge_rows(&ctx.run.eigenvalues(), &ctx.identity, &rows, |r: &EigenvalueRow| {
         r.step == w.step && (r.settings_id == w.settings_id || (r.method == w.method && w.dropped.contains(&r.settings_id)))
     })?;
     for other in w.dropped {
-        let path = ctx.run.eigenvectors(other, w.step);
-        if path.exists() {
-            std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+        for path in [ctx.run.eigenvectors(other, w.step), ctx.run.bottom_eigenvectors(other, w.step)] {
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+            }
         }
     }
     Ok(())

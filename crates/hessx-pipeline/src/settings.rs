@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use hessx_store::{EigenMethod, Stage, TraceMethod};
+use hessx_store::{EigenMethod, Stage, TraceMethod, Which};
 
 use crate::backend::BackendKind;
 use crate::batches::Normalization;
@@ -167,6 +167,28 @@ pub struct EigenSettings {
     pub tol: f64,
     /// Lanczos: maximum Krylov steps; power: maximum products per eigenpair.
     pub max_iter: usize,
+    /// Which end(s) of the spectrum (`--which`). Default `largest`, and then left out of the JSON the
+    /// fingerprint hashes, so settings from before this field keep their fingerprints (issue 18).
+    #[serde(default, skip_serializing_if = "is_largest")]
+    pub which: Which,
+}
+
+fn is_largest(which: &Which) -> bool {
+    *which == Which::Largest
+}
+
+/// Refuse a `--which` the method cannot compute: power iteration with
+/// deflation converges to the largest |eigenvalue|, so it gives `largest`
+/// (as before) or `magnitude`, never the bottom end. Checked when the flags
+/// are resolved, before any run directory is opened.
+pub fn check_which(method: EigenMethod, which: Which) -> Result<()> {
+    if method == EigenMethod::Power && matches!(which, Which::Smallest | Which::Both) {
+        return Err(Error::invalid(format!(
+            "--which {which} needs --method lanczos: --method power (iteration with deflation) converges to the \
+             largest |eigenvalue|, so it supports only --which largest or --which magnitude"
+        )));
+    }
+    Ok(())
 }
 
 impl EigenSettings {
@@ -184,6 +206,7 @@ impl EigenSettings {
         if self.method == EigenMethod::OnePass {
             return Err(Error::invalid("--method one-pass: one-pass eigenpairs come from hx-spectrum --one-pass"));
         }
+        check_which(self.method, self.which)?;
         if !(self.tol > 0.0) || self.max_iter == 0 {
             return Err(Error::invalid("--tol must be positive and --max-iter at least 1"));
         }
@@ -329,7 +352,14 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn eigen() -> EigenSettings {
-        EigenSettings { hessian: hessian(), method: EigenMethod::Lanczos, top_k: 5, tol: 1e-3, max_iter: 100 }
+        EigenSettings {
+            hessian: hessian(),
+            method: EigenMethod::Lanczos,
+            top_k: 5,
+            tol: 1e-3,
+            max_iter: 100,
+            which: Which::Largest,
+        }
     }
 
     #[test]
@@ -347,6 +377,9 @@ pub(crate) mod tests {
             EigenSettings { hessian: HessianSettings { batch_size: None, ..hessian() }, ..eigen() },
             EigenSettings { hessian: HessianSettings { bn_mode: HessianBnMode::Train, ..hessian() }, ..eigen() },
             EigenSettings { hessian: HessianSettings { backend: BackendKind::Libtorch, ..hessian() }, ..eigen() },
+            EigenSettings { which: Which::Smallest, ..eigen() },
+            EigenSettings { which: Which::Both, ..eigen() },
+            EigenSettings { which: Which::Magnitude, ..eigen() },
         ];
         let mut ids: Vec<String> = variants.iter().map(EigenSettings::id).collect();
         ids.push(base.id());
@@ -354,6 +387,47 @@ pub(crate) mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), n, "every variant has its own fingerprint");
+    }
+
+    /// `EigenSettings` as it was before `which` (issue 18).
+    #[derive(Serialize)]
+    struct EigenSettingsBefore18 {
+        hessian: HessianSettings,
+        method: EigenMethod,
+        top_k: usize,
+        tol: f64,
+        max_iter: usize,
+    }
+
+    #[test]
+    fn largest_keeps_the_fingerprints_settings_had_before_which_existed() {
+        let s = eigen();
+        let before = EigenSettingsBefore18 {
+            hessian: s.hessian.clone(),
+            method: s.method,
+            top_k: s.top_k,
+            tol: s.tol,
+            max_iter: s.max_iter,
+        };
+        assert_eq!(s.id(), fingerprint(Stage::Eigen, &before));
+        assert_ne!(EigenSettings { which: Which::Both, ..eigen() }.id(), s.id());
+        // Saved settings without the field read back as `largest`; others round-trip.
+        let text = toml::to_string(&before).unwrap();
+        assert!(!toml::to_string(&s).unwrap().contains("which"));
+        assert_eq!(toml::from_str::<EigenSettings>(&text).unwrap(), s);
+        let both = EigenSettings { which: Which::Both, ..eigen() };
+        assert_eq!(toml::from_str::<EigenSettings>(&toml::to_string(&both).unwrap()).unwrap(), both);
+    }
+
+    #[test]
+    fn power_iteration_refuses_the_bottom_end_naming_both_flags() {
+        for which in [Which::Smallest, Which::Both] {
+            let err = EigenSettings { method: EigenMethod::Power, which, ..eigen() }.validate().unwrap_err().to_string();
+            assert!(err.contains("--which") && err.contains("--method"), "{err}");
+        }
+        for which in [Which::Largest, Which::Magnitude] {
+            EigenSettings { method: EigenMethod::Power, which, ..eigen() }.validate().unwrap();
+        }
     }
 
     #[test]

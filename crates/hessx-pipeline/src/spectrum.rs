@@ -10,7 +10,7 @@ use hessx_hessian::{
     one_pass, pyhessian_grid, slq, slq_trace,
 };
 use hessx_store::tables::{DensityRow, EigenvalueRow, QuadratureRow, TraceRow};
-use hessx_store::{EigenMethod, Stage, TraceMethod};
+use hessx_store::{EigenMethod, SpectrumEnd, Stage, TraceMethod};
 
 use crate::curvature::{ModelHessian, RunContext, checkpoint_hessian};
 use crate::eigen::{EigenWrite, StageSummary, other_settings, write_eigen_result};
@@ -211,7 +211,7 @@ fn quadrature<B: Backend>(
         num_params: op.dim(),
         dropped: &dropped,
     };
-    write_eigen_result(ctx, &result.eigen, &written)?;
+    write_eigen_result(ctx, &[(SpectrumEnd::Top, &result.eigen)], &written)?;
     Ok((result.runs, Some(result.trace)))
 }
 

@@ -188,11 +188,25 @@ pub fn read_parquet(path: &Path) -> Result<RecordBatch> {
     arrow::compute::concat_batches(&schema, &batches).map_err(|source| Error::Arrow { path: path.to_owned(), source })
 }
 
+/// Column `name` of `batch` as [`read_column`] reads it, or `default` in
+/// every row when the table has no such column and `default` is given: a
+/// column added to a table later (issue 18's `spectrum_end`) still reads
+/// from tables written before it, as the value those tables meant.
+pub fn read_column_or<T: Column>(batch: &RecordBatch, name: &str, path: &Path, default: Option<T>) -> Result<Vec<T>> {
+    match default {
+        Some(d) if batch.column_by_name(name).is_none() => Ok(vec![d; batch.num_rows()]),
+        _ => read_column(batch, name, path),
+    }
+}
+
 /// Define a row type whose fields are [`Column`]s, with conversions to and
-/// from a record batch. Field names are the column names.
+/// from a record batch. Field names are the column names. A field may give
+/// a default, `pub f: T = expr`, read in every row of a table that lacks
+/// the column (a column added after tables were written; see
+/// [`read_column_or`]).
 #[macro_export]
 macro_rules! row_type {
-    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty),* $(,)? }) => {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty $(= $default:expr)?),* $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq)]
         pub struct $name { $($(#[$fmeta])* pub $field: $ty),* }
@@ -202,7 +216,10 @@ macro_rules! row_type {
                 vec![$((stringify!($field), <$ty as $crate::column::Column>::to_array(rows.iter().map(|r| &r.$field).collect()))),*]
             }
             fn from_batch(batch: &$crate::arrow::record_batch::RecordBatch, path: &std::path::Path) -> $crate::Result<Vec<Self>> {
-                $(let mut $field = $crate::column::read_column::<$ty>(batch, stringify!($field), path)?.into_iter();)*
+                $(
+                    let default: Option<$ty> = None $(.or(Some($default)))?;
+                    let mut $field = $crate::column::read_column_or::<$ty>(batch, stringify!($field), path, default)?.into_iter();
+                )*
                 Ok((0..batch.num_rows()).map(|_| Self { $($field: $field.next().expect("column length equals row count")),* }).collect())
             }
         }

@@ -20,6 +20,12 @@
 //! order never matter: readers look columns up by name. Everything else is
 //! refused, and the caller's error names the column, the type found and the
 //! type expected.
+//!
+//! A missing column is an error, except for a column added to a table after
+//! tables were written with it absent: its row type declares the value old
+//! tables meant (`pub spectrum_end: SpectrumEnd = SpectrumEnd::Top` in
+//! `eigenvalues.parquet`, issue 18), read in every row
+//! ([`read_column_or`](crate::column::read_column_or)).
 
 use std::sync::Arc;
 

@@ -64,6 +64,24 @@ impl RunDir {
     pub fn eigenvectors(&self, settings_id: &str, step: i64) -> PathBuf {
         self.eigenvectors_dir().join(settings_id).join(format!("step-{step:08}.parquet"))
     }
+    /// Bottom-end eigenvectors (`hx-eigen --which smallest|both`) of the
+    /// checkpoint at `step`: in a folder of their own under the settings'
+    /// folder, so [`RunDir::eigenvector_tables`] (the top vectors every
+    /// analysis uses) never lists them.
+    pub fn bottom_eigenvectors(&self, settings_id: &str, step: i64) -> PathBuf {
+        self.eigenvectors_dir().join(settings_id).join("bottom").join(format!("step-{step:08}.parquet"))
+    }
+    /// Every bottom-end eigenvector table of the run as `(settings id, step,
+    /// path)`, ordered as [`RunDir::eigenvector_tables`].
+    pub fn bottom_eigenvector_tables(&self) -> Result<Vec<(String, i64, PathBuf)>> {
+        let mut out = Vec::new();
+        for dir in subdirs(&self.eigenvectors_dir())? {
+            let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            out.extend(step_tables(&dir.join("bottom"))?.into_iter().map(|(step, path)| (id.clone(), step, path)));
+        }
+        out.sort();
+        Ok(out)
+    }
     /// Every eigenvector table of the run as `(settings id, step, path)`,
     /// ordered by settings id then step; empty when there are none. Files of
     /// interrupted writes (`.*.tmp`) are not listed.
@@ -71,14 +89,7 @@ impl RunDir {
         let mut out = Vec::new();
         for dir in subdirs(&self.eigenvectors_dir())? {
             let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-                let path = entry.map_err(|e| Error::io(&dir, e))?.path();
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let step = name.strip_prefix("step-").and_then(|n| n.strip_suffix(".parquet")).and_then(|n| n.parse().ok());
-                if let Some(step) = step {
-                    out.push((id.clone(), step, path));
-                }
-            }
+            out.extend(step_tables(&dir)?.into_iter().map(|(step, path)| (id.clone(), step, path)));
         }
         out.sort();
         Ok(out)
@@ -164,6 +175,24 @@ impl RunDir {
     }
 }
 
+/// The `step-N.parquet` files directly in `dir` (none when it does not
+/// exist) as `(step, path)`; folders and `.*.tmp` leftovers are not tables.
+fn step_tables(dir: &Path) -> Result<Vec<(i64, PathBuf)>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let step = name.strip_prefix("step-").and_then(|n| n.strip_suffix(".parquet")).and_then(|n| n.parse().ok());
+        if let Some(step) = step.filter(|_| path.is_file()) {
+            out.push((step, path));
+        }
+    }
+    Ok(out)
+}
+
 /// Sub-folders of `dir` (none when it does not exist), ordered by name.
 fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
@@ -234,6 +263,21 @@ mod tests {
         let listed: Vec<(String, i64)> = run.eigenvector_tables().unwrap().into_iter().map(|(id, s, _)| (id, s)).collect();
         assert_eq!(listed, [("aaa".into(), 0), ("aaa".into(), 10), ("bbb".into(), 20)]);
         assert!(RunDir::new(dir.path().join("none")).eigenvector_tables().unwrap().is_empty());
+    }
+
+    #[test]
+    fn bottom_eigenvectors_are_listed_apart_from_the_top() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        crate::write_bytes_atomic(&run.eigenvectors("aaa", 10), b"x").unwrap();
+        crate::write_bytes_atomic(&run.bottom_eigenvectors("aaa", 10), b"x").unwrap();
+        crate::write_bytes_atomic(&run.bottom_eigenvectors("bbb", 0), b"x").unwrap();
+        assert!(run.bottom_eigenvectors("aaa", 10).ends_with("eigenvectors/aaa/bottom/step-00000010.parquet"));
+        let top: Vec<(String, i64)> = run.eigenvector_tables().unwrap().into_iter().map(|(id, s, _)| (id, s)).collect();
+        assert_eq!(top, [("aaa".into(), 10)], "the top listing never holds bottom vectors");
+        let bottom: Vec<(String, i64)> =
+            run.bottom_eigenvector_tables().unwrap().into_iter().map(|(id, s, _)| (id, s)).collect();
+        assert_eq!(bottom, [("aaa".into(), 10), ("bbb".into(), 0)]);
     }
 
     #[test]

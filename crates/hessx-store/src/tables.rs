@@ -15,8 +15,9 @@
 //! |---|---|
 //! | `checkpoints.parquet` | `step` Int64, `epoch` Int64, `batch` Int64, `lr` Float64, `train_loss` Float64, `train_accuracy` Float64, `heldout_loss` Float64, `heldout_accuracy` Float64, `file` Utf8, `sha256` Utf8 |
 //! | `train_log.parquet` | `step` Int64, `epoch` Int64, `batch` Int64, `lr` Float64, `loss` Float64, `accuracy` Float64, `seconds` Float64 |
-//! | `eigenvalues.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `residual` Float64, `residual_kind` Utf8, `converged` Boolean, `iterations` Int64, `hvps` Int64, `method` Utf8, `seconds` Float64, `num_params` Int64 |
+//! | `eigenvalues.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `residual` Float64, `residual_kind` Utf8, `converged` Boolean, `iterations` Int64, `hvps` Int64, `method` Utf8, `seconds` Float64, `num_params` Int64, `spectrum_end` Utf8 |
 //! | `eigenvectors/<settings_id>/step-NNNNNNNN.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `vector` FixedSizeList of Float32 |
+//! | `eigenvectors/<settings_id>/bottom/step-NNNNNNNN.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `vector` FixedSizeList of Float32 |
 //! | `trace.parquet` | `settings_id` Utf8, `step` Int64, `method` Utf8, `estimate` Float64, `std_error` Float64, `probes` Int64, `converged` Boolean, `hvps` Int64, `seconds` Float64 |
 //! | `density.parquet` | `settings_id` Utf8, `step` Int64, `lambda` Float64, `density` Float64, `sigma` Float64 |
 //! | `lanczos_nodes.parquet` | `settings_id` Utf8, `step` Int64, `probe` UInt32, `node` Float64, `weight` Float64 |
@@ -32,7 +33,7 @@ use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::column::{Column, batch_from_columns, read_column, read_parquet, write_parquet};
-use crate::vocab::{EigenMethod, ResidualKind, Stage, TraceMethod};
+use crate::vocab::{EigenMethod, ResidualKind, SpectrumEnd, Stage, TraceMethod};
 use crate::{Error, Result, row_type};
 
 /// Columns that say which experiment a row belongs to, so that tables of
@@ -175,7 +176,7 @@ row_type! {
         pub settings_id: String,
         /// Checkpoint step.
         pub step: i64,
-        /// 0 for the largest eigenvalue, then descending.
+        /// 0 for the first eigenvalue of its `spectrum_end` (the largest for `top`), then on inward.
         pub rank: u32,
         /// The eigenvalue estimate (Ritz value).
         pub eigenvalue: f64,
@@ -195,17 +196,22 @@ row_type! {
         pub seconds: f64,
         /// Number of parameters the Hessian is taken over.
         pub num_params: i64,
+        /// The end of the spectrum (`hx-eigen --which`): `top`, `bottom` (rank 0 = most negative) or
+        /// `magnitude` (rank 0 = largest |eigenvalue|). Absent in tables written before issue 18: `top`.
+        pub spectrum_end: SpectrumEnd = SpectrumEnd::Top,
     }
 }
 
 row_type! {
-    /// One Hessian eigenvector (`eigenvectors/<settings_id>/step-NNNNNNNN.parquet`).
+    /// One Hessian eigenvector (`eigenvectors/<settings_id>/step-NNNNNNNN.parquet`: the top end, or the
+    /// largest-magnitude pairs; `eigenvectors/<settings_id>/bottom/step-NNNNNNNN.parquet`: the bottom end).
     pub struct EigenvectorRow {
         /// Fingerprint of the settings that computed it.
         pub settings_id: String,
         /// Checkpoint step.
         pub step: i64,
-        /// 0 for the largest eigenvalue, then descending.
+        /// Rank within its end, as in `eigenvalues.parquet`: 0 for the largest eigenvalue in the top file,
+        /// for the most negative one in the bottom file.
         pub rank: u32,
         /// Its eigenvalue.
         pub eigenvalue: f64,
@@ -330,6 +336,72 @@ mod tests {
         let (back_id, back) = read_rows_with_identity::<EigenvectorRow>(&path).unwrap();
         assert_eq!(back, rows);
         assert_eq!(back_id, Some(id));
+    }
+
+    row_type! {
+        /// `eigenvalues.parquet` as written before issue 18: no `spectrum_end`.
+        pub struct EigenvalueRowBefore18 {
+            /// As in [`EigenvalueRow`].
+            pub settings_id: String,
+            /// As in [`EigenvalueRow`].
+            pub step: i64,
+            /// As in [`EigenvalueRow`].
+            pub rank: u32,
+            /// As in [`EigenvalueRow`].
+            pub eigenvalue: f64,
+            /// As in [`EigenvalueRow`].
+            pub residual: f64,
+            /// As in [`EigenvalueRow`].
+            pub residual_kind: ResidualKind,
+            /// As in [`EigenvalueRow`].
+            pub converged: bool,
+            /// As in [`EigenvalueRow`].
+            pub iterations: i64,
+            /// As in [`EigenvalueRow`].
+            pub hvps: i64,
+            /// As in [`EigenvalueRow`].
+            pub method: EigenMethod,
+            /// As in [`EigenvalueRow`].
+            pub seconds: f64,
+            /// As in [`EigenvalueRow`].
+            pub num_params: i64,
+        }
+    }
+
+    #[test]
+    fn eigenvalue_tables_without_spectrum_end_read_as_the_top() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("eigenvalues.parquet");
+        let id = RunIdentity::new("r", "mlp", "digits", "none", 0);
+        let old: Vec<EigenvalueRowBefore18> = (0..2)
+            .map(|rank| EigenvalueRowBefore18 {
+                settings_id: "abc".into(),
+                step: 3,
+                rank,
+                eigenvalue: 2.0 - rank as f64,
+                residual: 1e-4,
+                residual_kind: ResidualKind::Explicit,
+                converged: true,
+                iterations: 20,
+                hvps: 22,
+                method: EigenMethod::Lanczos,
+                seconds: 0.5,
+                num_params: 100,
+            })
+            .collect();
+        write_rows(&path, &id, &old).unwrap();
+        let back = read_rows::<EigenvalueRow>(&path).unwrap();
+        assert_eq!(back.len(), 2);
+        assert!(back.iter().all(|r| r.spectrum_end == SpectrumEnd::Top));
+        assert_eq!((back[1].rank, back[1].eigenvalue, back[1].hvps), (1, 1.0, 22));
+        // Written back, the column is there and round-trips.
+        let mut rows = back.clone();
+        rows[1].spectrum_end = SpectrumEnd::Bottom;
+        write_rows(&path, &id, &rows).unwrap();
+        assert_eq!(read_rows::<EigenvalueRow>(&path).unwrap(), rows);
+        // A column without a default is still required.
+        let err = read_rows::<TraceRow>(&path).unwrap_err().to_string();
+        assert!(err.contains("has no column `method`") || err.contains("`method`"), "{err}");
     }
 
     #[test]

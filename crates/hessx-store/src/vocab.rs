@@ -84,6 +84,52 @@ impl EigenMethod {
 }
 
 vocabulary! {
+    /// Which end(s) of the spectrum `hx-eigen --which` computes (issue 18).
+    Which {
+        /// The k algebraically largest eigenvalues (the default, and the only end before issue 18).
+        Largest = "largest",
+        /// The k algebraically smallest: the most negative curvature.
+        Smallest = "smallest",
+        /// Both ends, k pairs each, from one Lanczos run.
+        Both = "both",
+        /// The k of largest |lambda| (PyHessian's "top", what power iteration converges to).
+        Magnitude = "magnitude",
+    }
+}
+
+// By hand: `vocabulary!` derives only what every vocabulary needs, and a default is `--which`'s alone.
+#[allow(clippy::derivable_impls)]
+impl Default for Which {
+    fn default() -> Self {
+        Which::Largest
+    }
+}
+
+impl Which {
+    /// The ends whose rows this choice writes.
+    pub fn ends(self) -> &'static [SpectrumEnd] {
+        match self {
+            Which::Largest => &[SpectrumEnd::Top],
+            Which::Smallest => &[SpectrumEnd::Bottom],
+            Which::Both => &[SpectrumEnd::Top, SpectrumEnd::Bottom],
+            Which::Magnitude => &[SpectrumEnd::Magnitude],
+        }
+    }
+}
+
+vocabulary! {
+    /// The end of the spectrum an eigenvalue row belongs to (`spectrum_end`); its `rank` counts within it.
+    SpectrumEnd {
+        /// Algebraically largest; rank 0 = largest. Tables written before the column existed read as this.
+        Top = "top",
+        /// Algebraically smallest; rank 0 = most negative.
+        Bottom = "bottom",
+        /// Largest |lambda|; rank 0 = largest magnitude.
+        Magnitude = "magnitude",
+    }
+}
+
+vocabulary! {
     /// How a trace was estimated.
     TraceMethod {
         /// From the stochastic Lanczos quadrature runs of the density (no extra products).

@@ -100,6 +100,7 @@ fn main() {
                 method: hessx_store::EigenMethod::Lanczos,
                 seconds: 10.0,
                 num_params: dim as i64,
+                spectrum_end: hessx_store::SpectrumEnd::Top,
             });
         }
         write_rows(&run.eigenvectors(SETTINGS_ID, step), &id, &rows).expect("eigenvectors should be written");

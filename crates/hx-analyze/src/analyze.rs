@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use hessx_plot::fmt_num;
 use hessx_store::tables::{Row, write_rows};
-use hessx_store::{RunDir, RunIdentity};
+use hessx_store::{RunDir, RunIdentity, SpectrumEnd};
 use tracing::info;
 
 use crate::figures::{self, Figure, Metric};
@@ -19,8 +19,8 @@ use crate::numbers::{eigenvalue_table, trace_table};
 use crate::report::{Report, ReportFigure, ReportTable, render};
 use crate::similarity::{abs_cosine_matrix, overlap_by_distance, overlap_matrix};
 use crate::tables::{
-    CosineRow, DensityGridRow, FigureSeriesRow, OverlapDistanceRow, OverlapRow, PcaProjectionRow, PcaVarianceRow,
-    TrackedRow,
+    CosineRow, DensityGridRow, FigureSeriesRow, NegativeCurvatureRow, OverlapDistanceRow, OverlapRow,
+    PcaProjectionRow, PcaVarianceRow, TrackedRow,
 };
 use crate::tracking::{Checkpoint, track};
 use crate::{Result, gram};
@@ -170,6 +170,7 @@ pub fn analyze(run: &RunDir, opts: &Options) -> Result<Summary> {
         eigenvector_analysis(&data, opts, &mut out)?;
     }
     curvature_figures(&data, &mut out)?;
+    negative_curvature(&data, &mut out)?;
     training_figures(&data, &mut out)?;
     landscape_figures(&mut out)?;
     if !out.series.is_empty() {
@@ -551,9 +552,16 @@ const DENSITY_COLUMNS: usize = 160;
 
 /// Top eigenvalues per rank (preferring `eigenvalues.parquet`), trace and density.
 fn curvature_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
+    // The top end (the largest-magnitude pairs where only those were computed); the bottom end has its own
+    // figures.
+    let end = match &data.eigenvalues {
+        Some(rows) if !rows.iter().any(|r| r.spectrum_end == SpectrumEnd::Top) => SpectrumEnd::Magnitude,
+        _ => SpectrumEnd::Top,
+    };
     let by_rank: Vec<(i64, u32, f64)> = match &data.eigenvalues {
-        Some(rows) if !rows.is_empty() => rows
+        Some(rows) if rows.iter().any(|r| r.spectrum_end == end) => rows
             .iter()
+            .filter(|r| r.spectrum_end == end)
             .map(|r| (r.step, r.rank, r.eigenvalue))
             .collect(),
         _ => data
@@ -630,6 +638,48 @@ fn curvature_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
             out.table("density_heatmap", &table)?;
             out.figure(figures::density_heatmap(&grid), "density_heatmap")?;
         }
+    }
+    Ok(())
+}
+
+/// Where the bottom end was computed (`hx-eigen --which smallest|both`):
+/// lambda_min and |lambda_min| / lambda_max per checkpoint, as a table, two
+/// figures and key numbers.
+fn negative_curvature(data: &RunData, out: &mut Out<'_>) -> Result<()> {
+    let Some(values) = data.eigenvalues.as_ref() else {
+        return Ok(());
+    };
+    let first_of = |end: SpectrumEnd| -> BTreeMap<i64, f64> {
+        values.iter().filter(|r| r.spectrum_end == end && r.rank == 0).map(|r| (r.step, r.eigenvalue)).collect()
+    };
+    let (top, bottom) = (first_of(SpectrumEnd::Top), first_of(SpectrumEnd::Bottom));
+    if bottom.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<NegativeCurvatureRow> = bottom
+        .iter()
+        .map(|(&step, &lambda_min)| {
+            let lambda_max = top.get(&step).copied().unwrap_or(f64::NAN);
+            NegativeCurvatureRow { step, lambda_max, lambda_min, ratio: lambda_min.abs() / lambda_max }
+        })
+        .collect();
+    out.table("negative_curvature", &rows)?;
+    let most = rows.iter().min_by(|a, b| a.lambda_min.total_cmp(&b.lambda_min)).expect("bottom is not empty");
+    out.key("most negative eigenvalue", format!("{} at step {}", fmt_num(most.lambda_min), most.step));
+    let ratios: Vec<&NegativeCurvatureRow> = rows.iter().filter(|r| r.ratio.is_finite()).collect();
+    match (ratios.first(), ratios.last()) {
+        (Some(a), Some(b)) if ratios.len() > 1 => out.key(
+            "|λ_min| / λ_max, first → last checkpoint",
+            format!("{} at step {} → {} at step {}", fmt_num(a.ratio), a.step, fmt_num(b.ratio), b.step),
+        ),
+        (Some(a), _) => out.key("|λ_min| / λ_max", format!("{} at step {}", fmt_num(a.ratio), a.step)),
+        _ => out.notes.push("bottom eigenvalues without top ones (--which smallest): no |λ_min| / λ_max".into()),
+    }
+    let points: Vec<(i64, f64)> = rows.iter().map(|r| (r.step, r.lambda_min)).collect();
+    out.figure(figures::lambda_min(&points), "negative_curvature")?;
+    if !ratios.is_empty() {
+        let points: Vec<(i64, f64)> = rows.iter().map(|r| (r.step, r.ratio)).collect();
+        out.figure(figures::negative_curvature_ratio(&points), "negative_curvature")?;
     }
     Ok(())
 }

@@ -288,6 +288,45 @@ pub fn eigenvalues_by_rank(points: &[(i64, u32, f64)]) -> Figure {
     }
 }
 
+/// The most negative eigenvalue over training; `points` are `(step, lambda_min)`.
+pub fn lambda_min(points: &[(i64, f64)]) -> Figure {
+    let mut c = LineChart::new(
+        "Smallest Hessian eigenvalue",
+        STEP_AXIS,
+        "λ_min (most negative curvature)",
+    );
+    c.series.push(Series::new("λ_min", points.iter().map(|&(s, v)| (s as f64, v)).collect(), categorical(0)));
+    Figure {
+        stem: "lambda_min",
+        chart: Chart::Line(c),
+        caption: "The algebraically smallest eigenvalue at each checkpoint (bottom end of one Lanczos run): below \
+                  zero the loss curves downward along its eigenvector, i.e. the checkpoint is not at a local minimum."
+            .into(),
+    }
+}
+
+/// `|lambda_min| / lambda_max` over training; `points` are `(step, ratio)`.
+pub fn negative_curvature_ratio(points: &[(i64, f64)]) -> Figure {
+    let mut c = LineChart::new(
+        "Negative curvature relative to the sharpest direction",
+        STEP_AXIS,
+        "|λ_min| / λ_max",
+    );
+    c.series.push(Series::new(
+        "|λ_min| / λ_max",
+        points.iter().filter(|p| p.1.is_finite()).map(|&(s, v)| (s as f64, v)).collect(),
+        categorical(1),
+    ));
+    Figure {
+        stem: "negative_curvature_ratio",
+        chart: Chart::Line(c),
+        caption: "How large the most negative eigenvalue is against the largest: near 0 the landscape is locally \
+                  almost convex; a ratio that shrinks during training means the negative curvature fades as the \
+                  model settles."
+            .into(),
+    }
+}
+
 /// Eigenvalue trajectories that follow one direction.
 pub fn eigenvalues_tracked(points: &[TrackPoint]) -> Figure {
     let mut by_track: BTreeMap<u32, Vec<(f64, f64)>> = BTreeMap::new();

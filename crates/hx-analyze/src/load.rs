@@ -9,7 +9,7 @@ use hessx_store::tables::{
     CheckpointRow, DensityRow, EigenvalueRow, EigenvectorRow, Row, SettingsRow, TraceRow, TrainLogRow, read_rows,
     read_rows_with_identity,
 };
-use hessx_store::{RunDir, RunIdentity};
+use hessx_store::{RunDir, RunIdentity, SpectrumEnd};
 use tracing::info;
 
 use crate::{Error, Result};
@@ -34,7 +34,8 @@ pub struct RunData {
     pub identity: Option<RunIdentity>,
     /// Eigenvectors per checkpoint, ordered by step (of the chosen eigenpair settings).
     pub blocks: Vec<EigenBlock>,
-    /// `eigenvalues.parquet` rows of the chosen eigenpair settings.
+    /// `eigenvalues.parquet` rows of the chosen eigenpair settings, every `spectrum_end` (the blocks hold
+    /// only the top vectors).
     pub eigenvalues: Option<Vec<EigenvalueRow>>,
     /// `trace.parquet` rows of the chosen spectrum settings.
     pub trace: Option<Vec<TraceRow>>,
@@ -153,8 +154,13 @@ pub fn load(run: &RunDir, asked: &[String]) -> Result<RunData> {
         eigen_ids.entry(sid.clone()).or_insert((u8::MAX, BTreeSet::new(), "eigenvectors only".into())).1.insert(*step);
     }
     let with_vectors = |sid: &str| vector_tables.iter().any(|(v, _, _)| v == sid);
+    // Between settings that differ only in `--which`, the one with the bottom end too (issue 18).
+    let with_bottom: BTreeSet<&str> =
+        values.iter().flatten().filter(|r| r.spectrum_end == SpectrumEnd::Bottom).map(|r| r.settings_id.as_str()).collect();
     let mut ranked: Vec<(&String, &(u8, BTreeSet<i64>, String))> = eigen_ids.iter().collect();
-    ranked.sort_by_key(|(sid, (pref, steps, _))| (!with_vectors(sid.as_str()), *pref, usize::MAX - steps.len(), (*sid).clone()));
+    ranked.sort_by_key(|(sid, (pref, steps, _))| {
+        (!with_vectors(sid.as_str()), *pref, usize::MAX - steps.len(), !with_bottom.contains(sid.as_str()), (*sid).clone())
+    });
     let eigen_candidates: Vec<(String, String)> = ranked
         .iter()
         .map(|(sid, (_, steps, method))| {

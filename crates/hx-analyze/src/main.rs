@@ -11,6 +11,10 @@ use hessx_store::RunDir;
 /// eigenvectors of all checkpoints, |cosine| between them, overlap of the
 /// top-r subspaces between checkpoints, eigenvalues tracked by direction,
 /// and curves of eigenvalues, trace, spectral density, loss and accuracy.
+/// Where hx-eigen --which smallest|both computed the bottom end, also the
+/// most negative eigenvalue and |lambda_min| / lambda_max per checkpoint
+/// (analysis/negative_curvature.parquet); the eigenvector analysis always
+/// uses the top vectors.
 ///
 /// Reads RUN/eigenvectors/<settings>/step-*.parquet, eigenvalues.parquet,
 /// trace.parquet, density.parquet, checkpoints.parquet, train_log.parquet

@@ -60,14 +60,14 @@ fn error_bar_note(r: &TraceRow) -> &'static str {
 /// One row per eigenpair, by step, method and rank.
 pub fn eigenvalue_table(rows: &[EigenvalueRow]) -> ReportTable {
     let mut rs: Vec<&EigenvalueRow> = rows.iter().collect();
-    rs.sort_by_key(|r| (r.step, r.method, r.rank));
+    rs.sort_by_key(|r| (r.step, r.method, r.spectrum_end, r.rank));
     ReportTable {
         id: "eigenpairs".into(),
         title: "Eigenvalues and residuals".into(),
         caption: "Every eigenvalue with the residual ||Hv − λv|| of the unit vector saved with it (NaN: not \
                   computed). An eigenvalue is accurate to about residual² / gap, and to at most the residual."
             .into(),
-        header: ["step", "method", "rank", "eigenvalue", "residual", "residual / |λ|", "converged", "products", "settings"]
+        header: ["step", "method", "end", "rank", "eigenvalue", "residual", "residual / |λ|", "converged", "products", "settings"]
             .map(String::from)
             .to_vec(),
         rows: rs
@@ -76,6 +76,7 @@ pub fn eigenvalue_table(rows: &[EigenvalueRow]) -> ReportTable {
                 vec![
                     r.step.to_string(),
                     r.method.name().into(),
+                    r.spectrum_end.name().into(),
                     r.rank.to_string(),
                     fmt_num(r.eigenvalue),
                     fmt_num(r.residual),
@@ -92,7 +93,7 @@ pub fn eigenvalue_table(rows: &[EigenvalueRow]) -> ReportTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hessx_store::{EigenMethod, ResidualKind, TraceMethod};
+    use hessx_store::{EigenMethod, ResidualKind, SpectrumEnd, TraceMethod};
 
     fn trace(step: i64, probes: i64, std_error: f64) -> TraceRow {
         TraceRow {
@@ -133,9 +134,10 @@ mod tests {
             method: EigenMethod::Lanczos,
             seconds: 1.0,
             num_params: 100,
+            spectrum_end: SpectrumEnd::Top,
         };
         let t = eigenvalue_table(&[row(1, 2.0, 0.5), row(0, 4.0, 1e-4)]);
-        assert_eq!(t.rows[0], ["3", "lanczos", "0", "4", "1e-4", "2.5e-5", "yes", "40", "3f2a9c41d0b7"]);
-        assert_eq!(t.rows[1][4..7], ["0.5", "0.25", "no"]);
+        assert_eq!(t.rows[0], ["3", "lanczos", "top", "0", "4", "1e-4", "2.5e-5", "yes", "40", "3f2a9c41d0b7"]);
+        assert_eq!(t.rows[1][5..8], ["0.5", "0.25", "no"]);
     }
 }

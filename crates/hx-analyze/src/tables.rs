@@ -143,3 +143,18 @@ row_type! {
         pub log10_density: f64,
     }
 }
+
+row_type! {
+    /// Both ends of the spectrum at one checkpoint (`analysis/negative_curvature.parquet`), written when
+    /// `hx-eigen --which smallest|both` computed the bottom end.
+    pub struct NegativeCurvatureRow {
+        /// Checkpoint step.
+        pub step: i64,
+        /// Largest eigenvalue (top rank 0; NaN when only the bottom end was computed).
+        pub lambda_max: f64,
+        /// Smallest eigenvalue (bottom rank 0): negative where the loss curves down.
+        pub lambda_min: f64,
+        /// `|lambda_min| / lambda_max`: how strong the negative curvature is against the sharpest direction.
+        pub ratio: f64,
+    }
+}

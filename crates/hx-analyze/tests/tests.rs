@@ -110,6 +110,7 @@ fn write_eigen_with(run: &RunDir, sid: &str, method: EigenMethod, dim: usize, th
                 method,
                 seconds: 1.0,
                 num_params: dim as i64,
+                spectrum_end: hessx_store::SpectrumEnd::Top,
             });
         }
         write_rows(&run.eigenvectors(sid, step), &id, &rows).unwrap();
@@ -259,7 +260,7 @@ fn full_run_writes_every_figure_table_and_the_report() {
     assert!(html.contains("<h2 id=\"trace-estimates\">") && html.contains("<h2 id=\"eigenpairs\">"));
     assert!(html.contains("<td>0</td><td>hutchinson</td><td>40</td><td>2</td><td>20</td><td>20</td>"));
     assert_eq!(html.matches("<td>hutchinson</td>").count() + html.matches("<td>slq</td>").count(), 8);
-    assert!(html.contains("<td>150</td><td>lanczos</td><td>2</td><td>3</td><td>1e-4</td>"));
+    assert!(html.contains("<td>150</td><td>lanczos</td><td>top</td><td>2</td><td>3</td><td>1e-4</td>"));
     assert_eq!(html.matches("<td>lanczos</td>").count(), 12);
 
     // PCA: 12 vectors of dimension 500 give 12 components whose ratios sum to 1.
@@ -859,4 +860,50 @@ fn same_table<R: hessx_store::tables::Row + std::fmt::Debug, K: PartialEq + std:
         let close = nums(p).iter().zip(nums(q)).all(|(u, v)| (u - v).abs() <= 1e-9 || (u.is_nan() && v.is_nan()));
         assert!(close, "{name} changed when eigenvector signs were flipped:\n{p:?}\n{q:?}");
     }
+}
+
+/// Issue 18: with bottom eigenvalues (`hx-eigen --which both`), the analysis
+/// writes `negative_curvature.parquet`, draws lambda_min and the ratio, puts
+/// the key numbers in the report, and keeps the eigenvector analysis and the
+/// eigenvalue curves on the top end only (bottom vectors live apart and are
+/// never read).
+#[test]
+fn bottom_eigenvalues_give_the_negative_curvature() {
+    use hx_analyze::tables::NegativeCurvatureRow;
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path().join("r"));
+    let mut values = Vec::new();
+    write_eigen_with(&run, LANCZOS_ID, EigenMethod::Lanczos, DIM, THETA, &mut values);
+    let mut bottom_values = Vec::new();
+    for (k, &step) in STEPS.iter().enumerate() {
+        for rank in 0..2u32 {
+            let mut row = values[0].clone();
+            row.step = step;
+            row.rank = rank;
+            row.eigenvalue = -2.0 / (1.0 + k as f64) + rank as f64;
+            row.spectrum_end = hessx_store::SpectrumEnd::Bottom;
+            bottom_values.push(row);
+        }
+        // A bottom vector that would change the PCA if it were read.
+        let v = EigenvectorRow { settings_id: LANCZOS_ID.into(), step, rank: 0, eigenvalue: -1.0, vector: vec![1.0; DIM] };
+        write_rows(&run.bottom_eigenvectors(LANCZOS_ID, step), &identity(), &[v]).unwrap();
+    }
+    values.extend(bottom_values);
+    write_rows(&run.eigenvalues(), &identity(), &values).unwrap();
+    assert_ok(&hx_analyze(&[], run.root()));
+
+    let rows: Vec<NegativeCurvatureRow> = read_rows(&run.analysis_table("negative_curvature")).unwrap();
+    assert_eq!(rows.len(), STEPS.len());
+    for (k, r) in rows.iter().enumerate() {
+        let top = (0..3).map(|a| eigenvalue(a, k)).fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!((r.step, r.lambda_min, r.lambda_max), (STEPS[k], -2.0 / (1.0 + k as f64), top));
+        assert!((r.ratio - r.lambda_min.abs() / top).abs() < 1e-12);
+    }
+    let html = std::fs::read_to_string(run.report()).unwrap();
+    assert!(html.contains("most negative eigenvalue") && html.contains("first → last checkpoint"), "key numbers");
+    assert!(run.plots_dir().join("lambda_min.png").exists() && run.plots_dir().join("negative_curvature_ratio.png").exists());
+    let proj: Vec<PcaProjectionRow> = read_rows(&run.analysis_table("pca_projection")).unwrap();
+    assert_eq!(proj.len(), 12, "only the top vectors are analysed");
+    let series: Vec<hx_analyze::tables::FigureSeriesRow> = read_rows(&run.analysis_table("figure_series")).unwrap();
+    assert!(series.iter().filter(|s| s.figure == "eigenvalues").all(|s| s.y > 0.0), "the eigenvalue curves are the top end");
 }

@@ -1,14 +1,15 @@
-//! `hx-eigen`: the top Hessian eigenpairs at every checkpoint of a training run.
+//! `hx-eigen`: the top (or bottom, both, largest-magnitude: `--which`) Hessian eigenpairs at every
+//! checkpoint of a training run.
 
 use anyhow::Result;
 use clap::Parser;
 use hessx_flags::{HessianFlags, count, names, positive};
 use hessx_pipeline::eigen::run_eigen;
-use hessx_pipeline::settings::EigenSettings;
+use hessx_pipeline::settings::{EigenSettings, check_which};
 use hessx_pipeline::with_backend;
-use hessx_store::EigenMethod;
+use hessx_store::{EigenMethod, Which};
 
-/// Compute the top-k Hessian eigenvalues and eigenvectors at each checkpoint.
+/// Compute the top-k (or bottom-k, --which) Hessian eigenvalues and eigenvectors at each checkpoint.
 ///
 /// The Hessian is that of the mean cross-entropy over a fixed batch of
 /// --hessian-batch-size training examples (or the whole split with
@@ -34,6 +35,11 @@ struct Cli {
     /// Lanczos: maximum Krylov steps; power: maximum products per eigenpair.
     #[arg(long, default_value_t = 100, value_parser = count)]
     max_iter: usize,
+    /// Which end of the spectrum: the k algebraically largest eigenvalues, the k smallest (most negative
+    /// first), both ends from one Lanczos run (no second solve), or the k of largest |eigenvalue|
+    /// (PyHessian's notion). --method power supports only largest and magnitude.
+    #[arg(long, default_value = "largest", value_parser = names::<Which>(Which::NAMES))]
+    which: Which,
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +48,7 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> Result<()> {
     let cli = Cli::parse_from(hessx_profile::args_with_profile("eigen")?);
+    check_which(cli.method, cli.which)?;
     let ctx = cli.hessian.open()?;
     let settings = EigenSettings {
         hessian: cli.hessian.resolve(&ctx),
@@ -49,6 +56,7 @@ fn run() -> Result<()> {
         top_k: cli.top_k,
         tol: cli.tol,
         max_iter: cli.max_iter,
+        which: cli.which,
     };
     with_backend!(settings.hessian.backend, B, device => run_eigen::<B>(&ctx, &settings, cli.hessian.redo(), &device))?;
     Ok(())

@@ -2,7 +2,10 @@
 //!
 //! Each Parquet file of a run becomes a table named after its file stem
 //! (`eigenvalues`, `trace`, `checkpoints`, `settings`, ...); the eigenvector
-//! tables of every settings and checkpoint form one table `eigenvectors`; the
+//! tables of every settings and checkpoint form one table `eigenvectors` (the
+//! bottom end's, `hx-eigen --which smallest|both`, form `bottom_eigenvectors`;
+//! an `eigenvalues` table written before issue 18 gets its `spectrum_end`
+//! column as `top`, so one query serves old and new runs); the
 //! analysis tables `analysis/*.parquet` are named after their stems too
 //! (prefixed with `analysis_` if a run table has the same stem); the tables
 //! of every loss surface (`landscape/<name>/`) form `landscape_surface`,
@@ -160,6 +163,10 @@ impl Catalog {
         if !eig.is_empty() {
             groups.push(("eigenvectors".into(), eig));
         }
+        let bottom: Vec<PathBuf> = dir.bottom_eigenvector_tables()?.into_iter().map(|(_, _, path)| path).collect();
+        if !bottom.is_empty() {
+            groups.push(("bottom_eigenvectors".into(), bottom));
+        }
         for f in parquet_files(&dir.analysis_dir())? {
             let s = stem(&f);
             let name = if groups.iter().any(|(n, _)| *n == s) {
@@ -189,10 +196,15 @@ impl Catalog {
         let mut tables = Vec::new();
         for (name, files) in groups {
             let mut lf = scan(&files)?;
-            let schema = lf.collect_schema().map_err(|source| Error::Scan {
+            let mut schema = lf.collect_schema().map_err(|source| Error::Scan {
                 path: files[0].clone(),
                 source,
             })?;
+            if files.len() == 1 && files[0] == dir.eigenvalues() && schema.get("spectrum_end").is_none() {
+                // Written before `hx-eigen --which` (issue 18): every row is the top end.
+                lf = lf.with_column(lit("top").alias("spectrum_end"));
+                schema = lf.collect_schema().map_err(|source| Error::Scan { path: files[0].clone(), source })?;
+            }
             let columns = schema
                 .iter()
                 .map(|(n, t)| (n.to_string(), t.to_string()))

@@ -38,8 +38,24 @@ fn synthetic_run(root: &Path) -> RunDir {
                 method: EigenMethod::Lanczos,
                 seconds: 0.1,
                 num_params: 3,
+                spectrum_end: hessx_store::SpectrumEnd::Top,
             });
         }
+        // The bottom end (`hx-eigen --which both`): one pair, in its own folder.
+        let bottom = EigenvectorRow {
+            settings_id: SETTINGS_ID.into(),
+            step,
+            rank: 0,
+            eigenvalue: -1.0 - k as f64,
+            vector: vec![0.0, 0.0, 1.0],
+        };
+        write_rows(&run.bottom_eigenvectors(SETTINGS_ID, step), &id, std::slice::from_ref(&bottom)).unwrap();
+        values.push(EigenvalueRow {
+            rank: 0,
+            eigenvalue: bottom.eigenvalue,
+            spectrum_end: hessx_store::SpectrumEnd::Bottom,
+            ..values.last().cloned().unwrap()
+        });
     }
     write_rows(&run.eigenvalues(), &id, &values).unwrap();
     let settings = SettingsRow {
@@ -108,6 +124,8 @@ fn lists_tables_with_columns() {
     for needle in [
         "eigenvalues (",
         "eigenvectors (3 files)",
+        "bottom_eigenvectors (3 files)",
+        "spectrum_end: str",
         "settings (",
         "settings_id: str",
         "checkpoints (",
@@ -141,7 +159,7 @@ fn readme_questions_run() {
     let r = run.root().to_str().unwrap();
     let q1 = hx_query(&[
         r,
-        "SELECT step, eigenvalue, residual, converged, hvps FROM eigenvalues WHERE rank = 0 ORDER BY step",
+        "SELECT step, eigenvalue, residual, converged, hvps FROM eigenvalues WHERE rank = 0 AND spectrum_end = 'top' ORDER BY step",
     ]);
     let t1 = String::from_utf8_lossy(&q1.stdout);
     assert!(t1.contains("shape: (3, 5)"), "{t1}");
@@ -149,7 +167,7 @@ fn readme_questions_run() {
     hx_query(&[
         r,
         "SELECT c.step, e.eigenvalue AS top_eigenvalue, c.heldout_loss, c.heldout_accuracy \
-         FROM checkpoints c JOIN (SELECT step, eigenvalue FROM eigenvalues WHERE rank = 0) e ON e.step = c.step \
+         FROM checkpoints c JOIN (SELECT step, eigenvalue FROM eigenvalues WHERE rank = 0 AND spectrum_end = 'top') e ON e.step = c.step \
          ORDER BY c.step",
         "--parquet",
         out.to_str().unwrap(),
@@ -163,7 +181,7 @@ fn readme_questions_run() {
     hx_query(&[
         r,
         "SELECT e.step, e.eigenvalue, s.methods, s.params, s.hessian_batch_size, s.seed \
-         FROM eigenvalues e JOIN settings s ON e.settings_id = s.settings_id WHERE e.rank = 0 ORDER BY e.step",
+         FROM eigenvalues e JOIN settings s ON e.settings_id = s.settings_id WHERE e.rank = 0 AND e.spectrum_end = 'top' ORDER BY e.step",
         "--csv",
         csv.to_str().unwrap(),
     ]);
@@ -172,6 +190,43 @@ fn readme_questions_run() {
         text.trim(),
         "step,eigenvalue,methods,params,hessian_batch_size,seed\n0,5.0,lanczos,layer3,200,1\n10,6.0,lanczos,layer3,200,1\n20,7.0,lanczos,layer3,200,1"
     );
+}
+
+/// Issue 18: the bottom end is one query away, and a run written before
+/// `spectrum_end` existed answers the same queries (every row is the top).
+#[test]
+fn spectrum_end_selects_the_end_in_new_and_old_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = synthetic_run(dir.path());
+    let r = run.root().to_str().unwrap();
+    let csv = dir.path().join("bottom.csv");
+    hx_query(&[
+        r,
+        "SELECT e.step, e.eigenvalue, v.eigenvalue AS stored FROM eigenvalues e JOIN bottom_eigenvectors v \
+         ON e.step = v.step AND e.rank = v.rank WHERE e.spectrum_end = 'bottom' ORDER BY e.step",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.trim(), "step,eigenvalue,stored\n0,-1.0,-1.0\n10,-2.0,-2.0\n20,-3.0,-3.0");
+
+    hessx_store::row_type! {
+        /// `eigenvalues.parquet` before issue 18.
+        pub struct OldEigenvalueRow { pub settings_id: String, pub step: i64, pub rank: u32, pub eigenvalue: f64 }
+    }
+    let old = RunDir::new(dir.path().join("old"));
+    let id = RunIdentity::new("old", "mlp", "digits", "none", 0);
+    let rows: Vec<OldEigenvalueRow> =
+        (0..2).map(|rank| OldEigenvalueRow { settings_id: SETTINGS_ID.into(), step: 5, rank, eigenvalue: 2.0 - rank as f64 }).collect();
+    write_rows(&old.eigenvalues(), &id, &rows).unwrap();
+    let csv = dir.path().join("old.csv");
+    hx_query(&[
+        old.root().to_str().unwrap(),
+        "SELECT step, eigenvalue, spectrum_end FROM eigenvalues WHERE rank = 0 AND spectrum_end = 'top'",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().trim(), "step,eigenvalue,spectrum_end\n5,2.0,top");
 }
 
 /// Issue 10: `hx-query RUN "..." | head -1` must not panic when the reader

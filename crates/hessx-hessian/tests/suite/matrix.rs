@@ -469,3 +469,65 @@ fn all_code_paths_agree_on_one_answer() {
     assert!((op1.trace.estimate - truth).abs() < 1e-9 * truth.abs());
     assert_eq!(op1.trace.hvps, 3 * 50 + 3);
 }
+
+/// Outliers at both ends (issue 18): the top five of [`outlier_spectrum`], three negative ones of which the
+/// most negative is larger in magnitude than every top eigenvalue but the first, and a bulk in [-10, 50].
+fn two_sided_spectrum() -> Vec<f64> {
+    let mut e = vec![100.0, 90.0, 81.0, 72.9, 65.61];
+    e.extend((0..42).map(|i| -10.0 + 60.0 * i as f64 / 41.0));
+    e.extend([-50.0, -60.0, -95.0]);
+    e
+}
+
+#[test]
+fn lanczos_both_ends_come_from_one_krylov_space() {
+    let eigs = two_sided_spectrum();
+    let mut sorted = eigs.clone();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let (a, q) = known_spectrum(&eigs, 4);
+    let k = 3;
+    let cfg = LanczosConfig { k, max_iter: 50, tol: 1e-10, seed: 3, verify: true };
+    let run = |which| lanczos_extremes(&mut DenseOp::new(a.clone()).unwrap(), &cfg, which).unwrap();
+    let largest = run(Which::Largest);
+    let smallest = run(Which::Smallest);
+    let both = run(Which::Both);
+    let magnitude = run(Which::Magnitude);
+    let ends = |r: &[(End, EigenResult<Vec<f64>>)]| r.iter().map(|(e, _)| *e).collect::<Vec<_>>();
+    assert_eq!(ends(&largest), [End::Top]);
+    assert_eq!(ends(&smallest), [End::Bottom]);
+    assert_eq!(ends(&both), [End::Top, End::Bottom]);
+    assert_eq!(ends(&magnitude), [End::Magnitude]);
+
+    // `Largest` is today's `lanczos_top_k`, bit for bit and product for product.
+    let top_k = lanczos_top_k(&mut DenseOp::new(a.clone()).unwrap(), &cfg).unwrap();
+    assert_eq!(largest[0].1.values, top_k.values);
+    assert_eq!((largest[0].1.hvps, largest[0].1.iterations), (top_k.hvps, top_k.iterations));
+
+    let close = |got: &[f64], want: &[f64]| {
+        got.iter().zip(want).all(|(g, w)| (g - w).abs() <= 1e-8 * w.abs())
+    };
+    let (top, bottom) = (&both[0].1, &both[1].1);
+    assert!(close(&top.values, &sorted[..k]), "top {:?}", top.values);
+    assert!(close(&bottom.values, &[-95.0, -60.0, -50.0]), "bottom {:?} (rank 0 = most negative)", bottom.values);
+    assert!(close(&smallest[0].1.values, &[-95.0, -60.0, -50.0]), "{:?}", smallest[0].1.values);
+    assert!(close(&magnitude[0].1.values, &[100.0, -95.0, 90.0]), "largest |lambda|: {:?}", magnitude[0].1.values);
+    for (_, r) in both.iter().chain(&smallest).chain(&magnitude) {
+        assert!(r.all_converged(), "{:?}", r.residuals);
+        assert_eq!(r.residual_kind, ResidualKind::Explicit);
+    }
+    // The bottom vectors are the eigenvectors of -95, -60, -50 (the last three columns of Q).
+    for (i, col) in [49, 48, 47].into_iter().enumerate() {
+        assert!(abs_cos(&bottom.vectors[i], &column(&q, col)) > 0.999999, "bottom vector {i}");
+    }
+
+    // Products: one run of as many steps as the slower end needs alone, plus k verification products per end.
+    let (l, s) = (&largest[0].1, &smallest[0].1);
+    assert_eq!(top.iterations, l.iterations.max(s.iterations));
+    assert_eq!((top.hvps, bottom.hvps), (top.iterations as u64 + 2 * k as u64, top.hvps));
+    assert_eq!(l.hvps, l.iterations as u64 + k as u64);
+    assert!(top.hvps < l.hvps + s.hvps, "both {} vs largest {} + smallest {}", top.hvps, l.hvps, s.hvps);
+    eprintln!(
+        "known spectrum, k = {k}: products largest {}, smallest {}, both {}, magnitude {}",
+        l.hvps, s.hvps, top.hvps, magnitude[0].1.hvps
+    );
+}

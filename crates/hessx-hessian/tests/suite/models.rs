@@ -292,3 +292,66 @@ fn rejects_bad_batches_and_vectors() {
         Err(Error::DimensionMismatch { .. })
     ));
 }
+
+/// Issue 18: both ends of the MLP's Hessian at its (random) initialisation, where it has negative
+/// eigenvalues, from one Lanczos run, against the dense Hessian (one product per column, nalgebra's `eigh`:
+/// no Lanczos code involved).
+///
+/// Tolerance `1e-4 * ||H||`: a Ritz value lies within its residual of an eigenvalue of a symmetric matrix,
+/// and a converged pair has `residual <= tol * |lambda| <= 1e-4 * ||H||` with `tol = 1e-4`; the f32
+/// products perturb both sides by ~1e-6 `||H||` (the dense matrix's asymmetry), far below that.
+#[test]
+fn mlp_both_ends_at_initialisation_match_the_dense_hessian() {
+    let mut h = mlp_op(&[(0, 10), (10, 24)]);
+    let dense = dense_hessian(&mut h).unwrap();
+    assert!(dense.asymmetry < 1e-5, "{}", dense.asymmetry);
+    let eig = dense_eigen(&dense.matrix);
+    let n = eig.values.len();
+    let norm = eig.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(eig.values[n - 1] < -1e-3 * norm, "the fixture should have negative curvature: {:?}", &eig.values[n - 3..]);
+    let k = 3;
+    let cfg = LanczosConfig { k, max_iter: MLP_PARAMS, tol: 1e-4, seed: 1, verify: true };
+    let mut run = |which| lanczos_extremes(&mut h, &cfg, which).unwrap();
+    let both = run(Which::Both);
+    let largest = run(Which::Largest);
+    let smallest = run(Which::Smallest);
+    let (top, bottom) = (&both[0].1, &both[1].1);
+    assert_eq!((both[0].0, both[1].0), (End::Top, End::Bottom));
+    let bottom_truth: Vec<f64> = (0..k).map(|i| eig.values[n - 1 - i]).collect();
+    eprintln!(
+        "MLP at init, {n} params, ||H|| {norm:.4}: top {:?} (dense {:?}), bottom {:?} (dense {bottom_truth:?}); \
+         products largest {}, smallest {}, both {}",
+        top.values,
+        &eig.values[..k],
+        bottom.values,
+        largest[0].1.hvps,
+        smallest[0].1.hvps,
+        top.hvps
+    );
+    for i in 0..k {
+        assert!((top.values[i] - eig.values[i]).abs() <= 1e-4 * norm, "top {i}: {} vs {}", top.values[i], eig.values[i]);
+        assert!(
+            (bottom.values[i] - bottom_truth[i]).abs() <= 1e-4 * norm,
+            "bottom {i}: {} vs {}",
+            bottom.values[i],
+            bottom_truth[i]
+        );
+        // Same pairs as the single-ended runs, which share the Krylov space.
+        assert!((top.values[i] - largest[0].1.values[i]).abs() <= 1e-4 * norm);
+        assert!((bottom.values[i] - smallest[0].1.values[i]).abs() <= 1e-4 * norm);
+        // Vectors where the eigenvalue is separated by more than 1 % of ||H|| from its neighbours.
+        let j = n - 1 - i;
+        let gap = (eig.values[j - 1] - eig.values[j]).min(if j + 1 < n { eig.values[j] - eig.values[j + 1] } else { f64::INFINITY });
+        if gap > 1e-2 * norm {
+            let v = h.vector_to_host(&bottom.vectors[i]);
+            let truth: Vec<f64> = eig.vectors.column(j).iter().copied().collect();
+            assert!(abs_cos(&v, &truth) > 0.99, "bottom vector {i}: |cos| {}", abs_cos(&v, &truth));
+        }
+    }
+    assert!(top.all_converged() && bottom.all_converged(), "{:?} {:?}", top.residuals, bottom.residuals);
+    // One run: the slower end's steps plus k verification products per end.
+    let (l, s) = (&largest[0].1, &smallest[0].1);
+    assert_eq!(top.iterations, l.iterations.max(s.iterations));
+    assert_eq!(top.hvps, top.iterations as u64 + 2 * k as u64);
+    assert!(top.hvps < l.hvps + s.hvps);
+}

@@ -32,6 +32,7 @@ fn tables() -> Vec<(&'static str, String)> {
         ("train_log.parquet", columns_line::<TrainLogRow>()),
         ("eigenvalues.parquet", columns_line::<EigenvalueRow>()),
         ("eigenvectors/<settings_id>/step-NNNNNNNN.parquet", columns_line::<EigenvectorRow>()),
+        ("eigenvectors/<settings_id>/bottom/step-NNNNNNNN.parquet", columns_line::<EigenvectorRow>()),
         ("trace.parquet", columns_line::<TraceRow>()),
         ("density.parquet", columns_line::<DensityRow>()),
         ("lanczos_nodes.parquet", columns_line::<QuadratureRow>()),

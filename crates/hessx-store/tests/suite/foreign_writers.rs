@@ -175,6 +175,7 @@ fn eigenvalues_read_back() {
                 method: if r < 2 { EigenMethod::Lanczos } else { EigenMethod::Power },
                 seconds: 0.75,
                 num_params: 272_474,
+                spectrum_end: if r == 3 { hessx_store::SpectrumEnd::Bottom } else { hessx_store::SpectrumEnd::Top },
             })
             .collect(),
     );
