@@ -125,3 +125,34 @@ fn numeric_flags_are_checked_at_parse_time_naming_the_flag() {
     }
     assert!(!s.join("runs/x").exists(), "a refused flag must not create the run directory");
 }
+
+/// Issue 16: a run that diverges keeps its checkpoints, warns about the one
+/// whose held-out loss is not finite, and the curvature stages skip it by
+/// name (or refuse, naming the steps, when nothing else is selected).
+#[test]
+fn diverged_checkpoints_are_skipped_by_name() {
+    let s = Scratch::new();
+    s.ok("hx-fetch", FETCH);
+    // A learning rate of 1e20 makes the held-out loss NaN after one step
+    // and the training loss NaN at the second, where training stops.
+    let train = s.run(
+        "hx-train",
+        &[
+            "--run", "runs/nan", "--dataset", "tiny", "--model", "mlp", "--hidden", "12", "--activation", "relu",
+            "--batch-size", "32", "--epochs", "2", "--lr", "1e20", "--momentum", "0", "--save-interval", "1",
+        ],
+    );
+    let log = String::from_utf8_lossy(&train.stderr);
+    assert!(!train.status.success() && log.contains("checkpoint step 1 diverged"), "{log}");
+    let run = RunDir::new(s.join("runs/nan"));
+    let checkpoints: Vec<CheckpointRow> = read_rows(&run.checkpoints()).unwrap();
+    assert_eq!(checkpoints.iter().map(|c| (c.step, c.heldout_loss.is_finite())).collect::<Vec<_>>(), [(0, true), (1, false)]);
+
+    let eigen = s.ok("hx-eigen", &["--run", "runs/nan", "--hessian-batch-size", "40", "--top-k", "2"]);
+    let log = String::from_utf8_lossy(&eigen.stderr);
+    assert!(log.contains("skipping checkpoint 1") && log.contains("step-00000001"), "{log}");
+    let values: Vec<EigenvalueRow> = read_rows(&run.eigenvalues()).unwrap();
+    assert!(values.iter().all(|r| r.step == 0 && r.eigenvalue.is_finite()));
+    let err = s.fails("hx-spectrum", &["--run", "runs/nan", "--steps", "1", "--hessian-batch-size", "40"]);
+    assert!(err.contains("diverged") && err.contains("[1]"), "{err}");
+}
