@@ -16,10 +16,21 @@ use std::path::{Path, PathBuf};
 use crate::{Error, Result};
 
 /// The temporary name used while `path` is being written (same directory, so
-/// the rename stays on one file system).
+/// the rename stays on one file system): `.<name>.<pid>@<host>.tmp`. The host
+/// lets [`remove_stale_temps`] leave alone the temporaries of processes on
+/// other machines writing to a shared file system (MPI ranks, cluster jobs).
 pub fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+    path.with_file_name(format!(".{name}.{}@{}.tmp", std::process::id(), host()))
+}
+
+/// This machine's host name (Linux's `/proc/sys/kernel/hostname`), with
+/// characters unfit for a file name replaced; `unknown` elsewhere.
+fn host() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name: String =
+        name.trim().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    if name.is_empty() { "unknown".into() } else { name }
 }
 
 /// Write `path` atomically: `write` fills a buffered temporary file, which is
@@ -55,33 +66,40 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |out| out.write_all(bytes).map_err(|e| Error::io(path, e)))
 }
 
-/// Remove the temporaries (`.<name>.<pid>.tmp`) that a killed process left
-/// in `dir`. A process still running keeps its own; on a system without
-/// `/proc` nothing is removed, since liveness cannot be told. Best effort:
-/// a file that cannot be removed is left.
+/// Remove the temporaries (`.<name>.<pid>@<host>.tmp`, or the older
+/// `.<name>.<pid>.tmp`) that a killed process of this machine left in `dir`.
+/// A process still running keeps its own, and another host's temporaries
+/// are never touched; on a system without `/proc` nothing is removed, since
+/// liveness cannot be told. Best effort: a file that cannot be removed is left.
 pub fn remove_stale_temps(dir: &Path) {
     let proc = Path::new("/proc");
     if !proc.join("self").exists() {
         return;
     }
     let Ok(entries) = fs::read_dir(dir) else { return };
+    let here = host();
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = temp_owner(&name.to_string_lossy()) else { continue };
-        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((pid, owner_host)) = temp_owner(&name) else { continue };
+        let local = owner_host.is_none_or(|h| h == here);
+        if local && pid != std::process::id() && !proc.join(pid.to_string()).exists() {
             let _ = fs::remove_file(entry.path());
         }
     }
 }
 
-/// The process id in a name made by [`temp_path`], if it is one.
-fn temp_owner(name: &str) -> Option<u32> {
+/// The process id and host (absent in the older form) in a name made by
+/// [`temp_path`], if it is one.
+fn temp_owner(name: &str) -> Option<(u32, Option<&str>)> {
     let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
-    let (target, pid) = rest.rsplit_once('.')?;
+    let (target, owner) = rest.rsplit_once('.')?;
     if target.is_empty() {
         return None;
     }
-    pid.parse().ok()
+    match owner.split_once('@') {
+        Some((pid, host)) => Some((pid.parse().ok()?, Some(host))),
+        None => Some((owner.parse().ok()?, None)),
+    }
 }
 
 /// Where a user-named output goes, decided by what the path is now.
@@ -192,17 +210,21 @@ mod tests {
     fn stale_temps_of_dead_processes_are_removed_live_ones_kept() {
         let dir = tempfile::tempdir().unwrap();
         // pid 4999999 is above Linux's pid_max (4194304), so no process has it.
-        let dead = dir.path().join(".overlap.parquet.4999999.tmp");
+        let dead = dir.path().join(format!(".overlap.parquet.4999999@{}.tmp", host()));
+        let dead_old_form = dir.path().join(".trace.parquet.4999999.tmp");
+        let other_host = dir.path().join(".density.parquet.4999999@another-node.tmp");
         let live = temp_path(&dir.path().join("other.parquet"));
         let unrelated = dir.path().join(".notes.tmp");
-        for p in [&dead, &live, &unrelated] {
+        for p in [&dead, &dead_old_form, &other_host, &live, &unrelated] {
             fs::write(p, b"x").unwrap();
         }
         write_bytes_atomic(&dir.path().join("table.parquet"), b"new").unwrap();
-        assert!(!dead.exists(), "a dead process's temp must be removed");
+        assert!(!dead.exists() && !dead_old_form.exists(), "a dead local process's temp must be removed");
+        assert!(other_host.exists(), "another host's temp may belong to a live writer there");
         assert!(live.exists(), "this process's own temp must stay");
         assert!(unrelated.exists(), "a name without a pid is not ours");
-        assert_eq!(temp_owner(".a.parquet.12.tmp"), Some(12));
+        assert_eq!(temp_owner(".a.parquet.12.tmp"), Some((12, None)));
+        assert_eq!(temp_owner(".a.parquet.12@node-3.tmp"), Some((12, Some("node-3"))));
         assert_eq!(temp_owner(".12.tmp"), None);
         assert_eq!(temp_owner("a.parquet.12.tmp"), None);
     }

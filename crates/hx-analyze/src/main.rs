@@ -84,7 +84,7 @@ fn run() -> anyhow::Result<()> {
         tracing::info!("{k}: {v}");
     }
     for n in &summary.notes {
-        tracing::warn!("skipped: {n}");
+        tracing::warn!("not shown: {n}");
     }
     tracing::info!(
         figures = summary.figures.len(),
