@@ -608,8 +608,8 @@ pub enum StabilityRule {
 impl StabilityRule {
     /// The rule for a run's `config/train.toml` text (None: no such file, plain SGD assumed).
     pub fn from_train_config(text: Option<&str>) -> StabilityRule {
-        let value: Option<toml::Value> = text.and_then(|t| t.parse().ok());
-        let get = |k: &str| value.as_ref().and_then(|v| v.get(k).cloned());
+        let table: Option<toml::Table> = text.and_then(|t| toml::from_str(t).ok());
+        let get = |k: &str| table.as_ref().and_then(|v| v.get(k).cloned());
         if get("optimizer").and_then(|o| o.as_str().map(str::to_owned)).is_some_and(|o| o != "sgd") {
             return StabilityRule::Adaptive;
         }
