@@ -6,4 +6,5 @@ mod util;
 mod pipeline;
 mod regression_provenance;
 mod regression_resume;
+mod regression_sharpness;
 mod regression_which;

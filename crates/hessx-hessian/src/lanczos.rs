@@ -158,6 +158,37 @@ pub fn lanczos_top_k<O: SymOp>(op: &mut O, cfg: &LanczosConfig) -> Result<EigenR
 /// assert_eq!(top.1.hvps, top.1.iterations as u64 + 2 * 2);
 /// ```
 pub fn lanczos_extremes<O: SymOp>(op: &mut O, cfg: &LanczosConfig, which: Which) -> Result<Vec<(End, EigenResult<O::V>)>> {
+    lanczos_extremes_from(op, cfg, which, None)
+}
+
+/// [`lanczos_top_k`] started from `start` (any nonzero vector of the operator's dimension, normalised
+/// here) instead of the seeded Gaussian vector: a warm start from a previous estimate's eigenvector, as
+/// when tracking the top eigenvalue of a slowly changing Hessian during training. `None` is
+/// [`lanczos_top_k`]. A start of the wrong length or without a finite, nonzero norm is refused.
+///
+/// ```
+/// use hessx_hessian::{DenseOp, LanczosConfig, lanczos_top_k_from};
+/// use nalgebra::{DMatrix, DVector};
+/// let mut op = DenseOp::new(DMatrix::from_diagonal(&DVector::from_fn(50, |i, _| (i + 1) as f64))).unwrap();
+/// // Almost the top eigenvector: two steps and the residual product suffice.
+/// let mut start = vec![1e-6; 50];
+/// start[49] = 1.0;
+/// let cfg = LanczosConfig { k: 1, max_iter: 2, tol: 1e-6, ..Default::default() };
+/// let top = lanczos_top_k_from(&mut op, &cfg, Some(&start)).unwrap();
+/// assert!((top.values[0] - 50.0).abs() < 1e-6, "{}", top.values[0]);
+/// assert!(top.hvps <= 3, "{}", top.hvps);
+/// ```
+pub fn lanczos_top_k_from<O: SymOp>(op: &mut O, cfg: &LanczosConfig, start: Option<&[f64]>) -> Result<EigenResult<O::V>> {
+    let mut ends = lanczos_extremes_from(op, cfg, Which::Largest, start)?;
+    Ok(ends.pop().expect("Which::Largest returns one end").1)
+}
+
+fn lanczos_extremes_from<O: SymOp>(
+    op: &mut O,
+    cfg: &LanczosConfig,
+    which: Which,
+    start_vector: Option<&[f64]>,
+) -> Result<Vec<(End, EigenResult<O::V>)>> {
     let start = Instant::now();
     let hvps0 = op.hvps();
     let dim = op.dim();
@@ -181,7 +212,23 @@ pub fn lanczos_extremes<O: SymOp>(op: &mut O, cfg: &LanczosConfig, which: Which)
         });
     }
     let ends = which.ends();
-    let v0 = op.vector_from_host(&ProbeStream::new(cfg.seed).draw(ProbeKind::Gaussian, dim));
+    let v0 = match start_vector {
+        None => op.vector_from_host(&ProbeStream::new(cfg.seed).draw(ProbeKind::Gaussian, dim)),
+        Some(x) => {
+            let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if x.len() != dim || !norm.is_finite() || norm == 0.0 {
+                return Err(Error::InvalidArgument {
+                    name: "start",
+                    reason: format!(
+                        "a start vector of length {} and norm {norm} for a {dim}-dimensional operator; \
+                         pass a nonzero, finite vector of length {dim} (or none for a random start)",
+                        x.len()
+                    ),
+                });
+            }
+            op.vector_from_host(x)
+        }
+    };
     let mut kr = Krylov::new(v0, cfg.seed);
     let mut ritz;
     loop {

@@ -54,7 +54,7 @@ mod wasserstein;
 
 pub use dense::{DenseEigen, DenseHessian, dense_eigen, dense_hessian};
 pub use error::{Error, Result};
-pub use lanczos::{End, LanczosConfig, Which, lanczos_extremes, lanczos_top_k};
+pub use lanczos::{End, LanczosConfig, Which, lanczos_extremes, lanczos_top_k, lanczos_top_k_from};
 pub use layout::{ParamEntry, ParamLayout};
 pub use meyer2021hutchpp::{HutchppConfig, hutchpp};
 pub use nested::{

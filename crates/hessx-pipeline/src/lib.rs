@@ -18,6 +18,7 @@ pub mod hessian_op;
 pub mod models;
 pub mod provenance;
 pub mod settings;
+pub mod sharpness;
 pub mod spectrum;
 pub mod train;
 pub mod train_config;

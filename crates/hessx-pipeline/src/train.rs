@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::batches::{epoch_order, image_batch, step_rng};
 use crate::checksum::sha256_file;
-pub use crate::train_config::{OptimizerKind, TrainConfig};
+use crate::sharpness::{SharpnessEstimate, estimate_sharpness, lift};
+use hessx_hessian::B2;
+pub use crate::train_config::{OptimizerKind, SharpnessTracking, TrainConfig};
 use crate::{Error, Result};
 
 /// The data a run trains on and evaluates with.
@@ -146,6 +148,16 @@ pub fn train<B: AutodiffBackend>(
         write_tables(run, &cfg.identity, &checkpoints, &log)?;
     }
 
+    if let Some(t) = cfg.sharpness
+        && (t.every == 0 || t.hvps < 2)
+    {
+        return Err(Error::invalid(format!(
+            "--track-sharpness {} --sharpness-hvps {}: need N >= 1 and K >= 2 (K - 1 Lanczos steps and the residual product)",
+            t.every, t.hvps
+        )));
+    }
+    // The previous estimate's eigenvector: the next one's start (cold after a resume).
+    let mut warm: Option<Vec<f64>> = None;
     let bar = progress_bar(total_steps as u64, start_step as u64);
     let started = Instant::now();
     let mut since_checkpoint: Vec<TrainLogRow> = Vec::new();
@@ -154,6 +166,10 @@ pub fn train<B: AutodiffBackend>(
         let order = epoch_order(n, cfg.seed, epoch);
         let indices = &order[batch * cfg.batch_size..((batch + 1) * cfg.batch_size).min(n)];
         let lr = cfg.lr_at(epoch);
+        let estimate = match cfg.sharpness {
+            Some(t) if t.due(step) => sharpness_at::<B>(cfg, t, &model, data, indices, step, &mut warm, device, &bar),
+            _ => None,
+        };
         let t0 = Instant::now();
         let mut rng = step_rng(cfg.seed, step as u64);
         let augment = cfg.augment.map(|a| (a, &mut rng));
@@ -179,6 +195,10 @@ pub fn train<B: AutodiffBackend>(
             loss: loss_value,
             accuracy,
             seconds: t0.elapsed().as_secs_f64(),
+            sharpness: estimate.as_ref().map_or(f64::NAN, |e| e.value),
+            sharpness_residual: estimate.as_ref().map_or(f64::NAN, |e| e.residual),
+            sharpness_hvps: estimate.as_ref().map_or(0, |e| e.hvps as i64),
+            sharpness_seconds: estimate.as_ref().map_or(0.0, |e| e.seconds),
         };
         since_checkpoint.push(row.clone());
         log.push(row);
@@ -215,6 +235,39 @@ pub fn train<B: AutodiffBackend>(
         seconds_per_step: if ran == 0 { f64::NAN } else { started.elapsed().as_secs_f64() / ran as f64 },
         final_heldout_accuracy: checkpoints.last().map_or(f64::NAN, |c| c.heldout_accuracy),
     })
+}
+
+/// The sharpness estimate for step `step` (0-based) on detached copies of the weights and of the batch
+/// (rebuilt from the same indices and augmentation seed), warm-started from and updating `warm`. A failed
+/// estimate (a non-finite product, say) is logged and recorded as NaN: it never stops training.
+#[allow(clippy::too_many_arguments)]
+fn sharpness_at<B: AutodiffBackend>(
+    cfg: &TrainConfig,
+    tracking: SharpnessTracking,
+    model: &Net<B>,
+    data: &TrainData,
+    indices: &[usize],
+    step: usize,
+    warm: &mut Option<Vec<f64>>,
+    device: &B::Device,
+    bar: &ProgressBar,
+) -> Option<SharpnessEstimate> {
+    let lifted = lift::<B>(model);
+    let mut rng = step_rng(cfg.seed, step as u64);
+    let augment = cfg.augment.map(|a| (a, &mut rng));
+    let (x, y) = image_batch::<B2<B::InnerBackend>>(&data.train, indices, &cfg.normalization, augment, device);
+    let seed = cfg.seed ^ (step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    match estimate_sharpness::<B::InnerBackend>(&lifted, x, y, tracking.hvps, warm.as_deref(), seed) {
+        Ok(e) => {
+            *warm = Some(e.vector.clone());
+            Some(e)
+        }
+        Err(err) => {
+            bar.suspend(|| tracing::warn!("sharpness estimate at step {} failed ({err}); recorded as NaN", step + 1));
+            *warm = None;
+            None
+        }
+    }
 }
 
 fn initial_model<B: AutodiffBackend>(cfg: &TrainConfig, device: &B::Device) -> Result<Net<B>> {

@@ -8,6 +8,7 @@ use hessx_store::RunIdentity;
 use serde::{Deserialize, Serialize};
 
 use crate::batches::{Augment, Normalization};
+pub use crate::sharpness::SharpnessTracking;
 
 /// Which optimiser updates the weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +57,9 @@ pub struct TrainConfig {
     pub eval_batch_size: usize,
     /// Fraction of a test-only corrupted set held out (see `data_setup`).
     pub heldout_fraction: f64,
+    /// Sharpness tracking (`--track-sharpness`); none in configs written before it existed.
+    #[serde(default)]
+    pub sharpness: Option<SharpnessTracking>,
 }
 
 impl TrainConfig {

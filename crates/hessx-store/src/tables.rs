@@ -14,7 +14,7 @@
 //! | file | columns after the identity columns |
 //! |---|---|
 //! | `checkpoints.parquet` | `step` Int64, `epoch` Int64, `batch` Int64, `lr` Float64, `train_loss` Float64, `train_accuracy` Float64, `heldout_loss` Float64, `heldout_accuracy` Float64, `file` Utf8, `sha256` Utf8 |
-//! | `train_log.parquet` | `step` Int64, `epoch` Int64, `batch` Int64, `lr` Float64, `loss` Float64, `accuracy` Float64, `seconds` Float64 |
+//! | `train_log.parquet` | `step` Int64, `epoch` Int64, `batch` Int64, `lr` Float64, `loss` Float64, `accuracy` Float64, `seconds` Float64, `sharpness` Float64, `sharpness_residual` Float64, `sharpness_hvps` Int64, `sharpness_seconds` Float64 |
 //! | `eigenvalues.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `residual` Float64, `residual_kind` Utf8, `converged` Boolean, `iterations` Int64, `hvps` Int64, `method` Utf8, `seconds` Float64, `num_params` Int64, `spectrum_end` Utf8 |
 //! | `eigenvectors/<settings_id>/step-NNNNNNNN.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `vector` FixedSizeList of Float32 |
 //! | `eigenvectors/<settings_id>/bottom/step-NNNNNNNN.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `vector` FixedSizeList of Float32 |
@@ -164,8 +164,18 @@ row_type! {
         pub loss: f64,
         /// Accuracy on the batch.
         pub accuracy: f64,
-        /// Seconds this step took (forward, backward, update).
+        /// Seconds this step took (forward, backward, update; the sharpness estimate not included).
         pub seconds: f64,
+        /// `hx-train --track-sharpness`: estimate of the largest Hessian eigenvalue of this batch's loss at
+        /// the weights the step started from (BN in eval mode); NaN on steps without one (and in tables
+        /// written before the column existed).
+        pub sharpness: f64 = f64::NAN,
+        /// `||H v - sharpness v||` of the returned unit vector; NaN when not computed.
+        pub sharpness_residual: f64 = f64::NAN,
+        /// Hessian-vector products the estimate used (residual included); 0 without an estimate.
+        pub sharpness_hvps: i64 = 0,
+        /// Seconds the estimate took (not part of `seconds`); 0 without an estimate.
+        pub sharpness_seconds: f64 = 0.0,
     }
 }
 
@@ -402,6 +412,57 @@ mod tests {
         // A column without a default is still required.
         let err = read_rows::<TraceRow>(&path).unwrap_err().to_string();
         assert!(err.contains("has no column `method`") || err.contains("`method`"), "{err}");
+    }
+
+    row_type! {
+        /// `train_log.parquet` as written before issue 18 part 2: no sharpness columns.
+        pub struct TrainLogRowBefore18 {
+            /// As in [`TrainLogRow`].
+            pub step: i64,
+            /// As in [`TrainLogRow`].
+            pub epoch: i64,
+            /// As in [`TrainLogRow`].
+            pub batch: i64,
+            /// As in [`TrainLogRow`].
+            pub lr: f64,
+            /// As in [`TrainLogRow`].
+            pub loss: f64,
+            /// As in [`TrainLogRow`].
+            pub accuracy: f64,
+            /// As in [`TrainLogRow`].
+            pub seconds: f64,
+        }
+    }
+
+    #[test]
+    fn train_logs_without_sharpness_columns_read_as_not_estimated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("train_log.parquet");
+        let id = RunIdentity::new("r", "mlp", "digits", "none", 0);
+        let old: Vec<TrainLogRowBefore18> = (1..4)
+            .map(|step| TrainLogRowBefore18 {
+                step,
+                epoch: 0,
+                batch: step - 1,
+                lr: 0.1,
+                loss: 2.0 / step as f64,
+                accuracy: 0.5,
+                seconds: 0.25,
+            })
+            .collect();
+        write_rows(&path, &id, &old).unwrap();
+        let back = read_rows::<TrainLogRow>(&path).unwrap();
+        assert_eq!(back.len(), 3);
+        assert!(back.iter().all(|r| r.sharpness.is_nan() && r.sharpness_residual.is_nan()));
+        assert!(back.iter().all(|r| r.sharpness_hvps == 0 && r.sharpness_seconds == 0.0));
+        assert_eq!((back[2].step, back[2].loss, back[2].seconds), (3, 2.0 / 3.0, 0.25));
+        // Written back with an estimate, the columns are there and round-trip.
+        let mut rows = back.clone();
+        for r in &mut rows {
+            (r.sharpness, r.sharpness_residual, r.sharpness_hvps, r.sharpness_seconds) = (12.5, 0.3, 10, 0.02);
+        }
+        write_rows(&path, &id, &rows).unwrap();
+        assert_eq!(read_rows::<TrainLogRow>(&path).unwrap(), rows);
     }
 
     #[test]

@@ -154,6 +154,10 @@ fn main() {
             accuracy: (0.9 - 0.4 * (-(s as f64) / 300.0).exp() + 0.05 * rng.normal())
                 .clamp(0.0, 1.0),
             seconds: 0.2,
+            sharpness: f64::NAN,
+            sharpness_residual: f64::NAN,
+            sharpness_hvps: 0,
+            sharpness_seconds: 0.0,
         })
         .collect();
     write_rows(&run.train_log(), &id, &log).expect("train log should be written");

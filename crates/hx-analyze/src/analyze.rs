@@ -713,5 +713,18 @@ fn training_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
         "step",
         "accuracy",
     )?;
+    if let Some(log) = log {
+        let text = data.configs.iter().find(|(name, _)| name == "train.toml").map(|(_, t)| t.as_str());
+        let rule = figures::StabilityRule::from_train_config(text);
+        if let Some(fig) = figures::sharpness(log, rule) {
+            let last = *figures::sharpness_rows(log).last().expect("a sharpness figure has an estimate");
+            let value = match rule.threshold(last.lr) {
+                Some(t) => format!("{} vs {} ({:.0}% of it)", fmt_num(last.sharpness), fmt_num(t), 100.0 * last.sharpness / t),
+                None => format!("{} (no 2/lr threshold for an adaptive optimiser)", fmt_num(last.sharpness)),
+            };
+            out.key(format!("last sharpness estimate (step {}) vs edge-of-stability threshold", last.step), value);
+            out.series_figure(fig, "step", "sharpness")?;
+        }
+    }
     Ok(())
 }

@@ -589,3 +589,160 @@ pub fn density_heatmap(grid: &[(i64, f64, f64)]) -> Figure {
             .into(),
     }
 }
+
+/// The optimiser a run trained with, as far as the edge-of-stability threshold needs it (from
+/// `config/train.toml`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StabilityRule {
+    /// (Heavy-ball) SGD with momentum `beta` (0: plain SGD): threshold `(2 + 2 beta) / lr`.
+    Sgd {
+        /// Momentum.
+        beta: f64,
+        /// Whether `beta` was recorded (else 0 is assumed).
+        recorded: bool,
+    },
+    /// An adaptive optimiser (Adam): no threshold of the form `c / lr`.
+    Adaptive,
+}
+
+impl StabilityRule {
+    /// The rule for a run's `config/train.toml` text (None: no such file, plain SGD assumed).
+    pub fn from_train_config(text: Option<&str>) -> StabilityRule {
+        let table: Option<toml::Table> = text.and_then(|t| toml::from_str(t).ok());
+        let get = |k: &str| table.as_ref().and_then(|v| v.get(k).cloned());
+        if get("optimizer").and_then(|o| o.as_str().map(str::to_owned)).is_some_and(|o| o != "sgd") {
+            return StabilityRule::Adaptive;
+        }
+        match get("momentum").and_then(|m| m.as_float()) {
+            Some(beta) => StabilityRule::Sgd { beta, recorded: true },
+            None => StabilityRule::Sgd { beta: 0.0, recorded: false },
+        }
+    }
+
+    /// The threshold at learning rate `lr` (None for an adaptive optimiser or a non-positive `lr`).
+    pub fn threshold(self, lr: f64) -> Option<f64> {
+        match self {
+            StabilityRule::Sgd { beta, .. } if lr > 0.0 => Some((2.0 + 2.0 * beta) / lr),
+            _ => None,
+        }
+    }
+}
+
+/// Steps of the log with a sharpness estimate, sorted by step.
+pub fn sharpness_rows(log: &[TrainLogRow]) -> Vec<&TrainLogRow> {
+    let mut rows: Vec<&TrainLogRow> = log.iter().filter(|r| r.sharpness.is_finite()).collect();
+    rows.sort_by_key(|r| r.step);
+    rows
+}
+
+/// Sharpness (`hx-train --track-sharpness`) against the edge-of-stability threshold; None when the
+/// log has no estimate.
+pub fn sharpness(log: &[TrainLogRow], rule: StabilityRule) -> Option<Figure> {
+    let rows = sharpness_rows(log);
+    if rows.is_empty() {
+        return None;
+    }
+    let mut c = LineChart::new(
+        "Sharpness during training: top Hessian eigenvalue of the batch loss",
+        STEP_AXIS,
+        "largest Hessian eigenvalue",
+    );
+    c.series.push(Series::new(
+        "sharpness estimate (current batch)",
+        rows.iter().map(|r| (r.step as f64, r.sharpness)).collect(),
+        categorical(0),
+    ));
+    let mut all: Vec<&TrainLogRow> = log.iter().collect();
+    all.sort_by_key(|r| r.step);
+    let line: Vec<(f64, f64)> =
+        all.iter().filter_map(|r| rule.threshold(r.lr).map(|t| (r.step as f64, t))).collect();
+    let rule_text = match rule {
+        StabilityRule::Sgd { beta, .. } if beta == 0.0 => "2/lr".to_string(),
+        StabilityRule::Sgd { beta, .. } => format!("(2 + 2·{})/lr", fmt_num(beta)),
+        StabilityRule::Adaptive => String::new(),
+    };
+    if !line.is_empty() {
+        c.series.push(
+            Series::new(format!("edge of stability {rule_text}"), line, categorical(1)).mark(Mark::Line),
+        );
+    }
+    c.legend = LegendAt::LowerRight;
+    let caption = match rule {
+        StabilityRule::Sgd { beta, recorded } => format!(
+            "Dots: the largest eigenvalue of the Hessian of each tracked step's mini-batch loss (Lanczos, batch norm \
+             with running statistics). Line: {rule_text} with the learning rate of each step{}, the largest \
+             curvature at which gradient descent{} on a quadratic is stable; estimates at or above it mean training \
+             is at the edge of stability (Cohen et al. 2021).",
+            if recorded { format!(" and momentum {} from config/train.toml", fmt_num(beta)) } else {
+                " (momentum not recorded in config/train.toml: 0 assumed)".to_string()
+            },
+            if beta > 0.0 { " with heavy-ball momentum" } else { "" }
+        ),
+        StabilityRule::Adaptive => "Dots: the largest eigenvalue of the Hessian of each tracked step's mini-batch \
+             loss (Lanczos, batch norm with running statistics). No stability line: for an adaptive optimiser \
+             (Adam) the threshold depends on the preconditioner, not on 2/lr."
+            .into(),
+    };
+    Some(Figure { stem: "sharpness", chart: Chart::Line(c), caption })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_row(step: i64, lr: f64, sharpness: f64) -> TrainLogRow {
+        TrainLogRow {
+            step,
+            epoch: 0,
+            batch: step - 1,
+            lr,
+            loss: 1.0,
+            accuracy: 0.5,
+            seconds: 0.1,
+            sharpness,
+            sharpness_residual: if sharpness.is_nan() { f64::NAN } else { 0.01 },
+            sharpness_hvps: if sharpness.is_nan() { 0 } else { 10 },
+            sharpness_seconds: if sharpness.is_nan() { 0.0 } else { 0.05 },
+        }
+    }
+
+    #[test]
+    fn stability_rule_from_the_training_config() {
+        let sgd = StabilityRule::from_train_config(Some("optimizer = \"sgd\"\nmomentum = 0.9\nlr = 0.1\n"));
+        assert_eq!(sgd, StabilityRule::Sgd { beta: 0.9, recorded: true });
+        assert!((sgd.threshold(0.1).unwrap() - 38.0).abs() < 1e-12);
+        let plain = StabilityRule::from_train_config(Some("optimizer = \"sgd\"\nmomentum = 0.0\n"));
+        assert_eq!(plain.threshold(0.5), Some(4.0));
+        assert_eq!(StabilityRule::from_train_config(None), StabilityRule::Sgd { beta: 0.0, recorded: false });
+        let adam = StabilityRule::from_train_config(Some("optimizer = \"adam\"\nmomentum = 0.9\n"));
+        assert_eq!((adam, adam.threshold(0.1)), (StabilityRule::Adaptive, None));
+    }
+
+    #[test]
+    fn sharpness_figure_draws_the_estimates_and_the_threshold_per_step() {
+        // Estimates every other step; the learning rate halves at step 5.
+        let log: Vec<TrainLogRow> = (1..=8)
+            .map(|s| log_row(s, if s < 5 { 0.1 } else { 0.05 }, if s % 2 == 1 { 10.0 * s as f64 } else { f64::NAN }))
+            .collect();
+        assert!(sharpness(&log[..0], StabilityRule::Adaptive).is_none());
+        let no_estimates: Vec<TrainLogRow> = (1..=3).map(|s| log_row(s, 0.1, f64::NAN)).collect();
+        assert!(sharpness(&no_estimates, StabilityRule::Sgd { beta: 0.0, recorded: true }).is_none());
+        let fig = sharpness(&log, StabilityRule::Sgd { beta: 0.0, recorded: true }).unwrap();
+        assert_eq!(fig.stem, "sharpness");
+        assert!(fig.caption.contains("2/lr") && fig.caption.contains("edge of stability"), "{}", fig.caption);
+        let Chart::Line(c) = &fig.chart else { panic!("a line chart") };
+        assert_eq!(c.series[0].points, [(1.0, 10.0), (3.0, 30.0), (5.0, 50.0), (7.0, 70.0)]);
+        let line = &c.series[1];
+        assert!(line.name.as_deref().unwrap().contains("2/lr"));
+        assert_eq!(line.points.len(), 8);
+        assert_eq!((line.points[0], line.points[7]), ((1.0, 20.0), (8.0, 40.0)));
+        // With momentum the line is (2 + 2 beta)/lr; Adam has none and says why.
+        let fig = sharpness(&log, StabilityRule::Sgd { beta: 0.5, recorded: true }).unwrap();
+        let Chart::Line(c) = &fig.chart else { panic!("a line chart") };
+        assert_eq!(c.series[1].points[0], (1.0, 30.0));
+        let fig = sharpness(&log, StabilityRule::Adaptive).unwrap();
+        let Chart::Line(c) = &fig.chart else { panic!("a line chart") };
+        assert_eq!(c.series.len(), 1);
+        assert!(fig.caption.contains("Adam"));
+    }
+}

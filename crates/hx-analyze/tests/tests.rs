@@ -192,6 +192,10 @@ fn write_training(run: &RunDir) {
             loss: 1.0 / (1.0 + s as f64 / 50.0) + 0.05 * ((s * 7 % 11) as f64 / 11.0 - 0.5),
             accuracy: 0.6 + s as f64 / 1000.0,
             seconds: 0.1,
+            sharpness: f64::NAN,
+            sharpness_residual: f64::NAN,
+            sharpness_hvps: 0,
+            sharpness_seconds: 0.0,
         })
         .collect();
     write_rows(&run.train_log(), &id, &log).unwrap();

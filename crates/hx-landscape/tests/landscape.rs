@@ -103,6 +103,7 @@ fn fixture(spec: ModelSpec) -> Fixture {
         seed: 1,
         eval_batch_size: 100,
         heldout_fraction: 0.2,
+        sharpness: None,
     };
     hessx_pipeline::config::save_stage_config(&run, "train", &cfg).unwrap();
     let dev = Default::default();

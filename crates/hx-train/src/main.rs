@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use hessx_flags::{ModelFlags, count, fraction, names, non_negative, positive};
+use hessx_flags::{ModelFlags, at_least, count, fraction, names, non_negative, positive};
 use hessx_pipeline::backend::BackendKind;
 use hessx_pipeline::batches::{Augment, Normalization};
-use hessx_pipeline::train::{OptimizerKind, TrainConfig, train};
+use hessx_pipeline::train::{OptimizerKind, SharpnessTracking, TrainConfig, train};
 use hessx_pipeline::{data_setup, with_backend};
 use hessx_store::{DataDir, RunDir, RunIdentity};
 
@@ -87,6 +87,22 @@ struct Cli {
     /// Batch size for held-out evaluation.
     #[arg(long, default_value_t = 500, value_parser = count)]
     eval_batch_size: usize,
+    /// Every N optimiser steps, estimate the sharpness: the largest Hessian eigenvalue of that step's
+    /// mini-batch loss at the weights the step starts from, recorded in train_log.parquet (`sharpness`,
+    /// `sharpness_residual`, `sharpness_hvps`, `sharpness_seconds`; NaN / 0 on other steps) and drawn
+    /// by hx-analyze against the edge-of-stability threshold 2/lr ((2 + 2 momentum)/lr with momentum).
+    /// Estimated on steps 1, N+1, 2N+1, ... by Lanczos warm-started from the previous estimate's
+    /// eigenvector, on detached copies of the weights and batch: training takes the same RNG draws and
+    /// ends with the same weights bit for bit as without the flag. Batch norm uses the running
+    /// statistics (eval mode, as the curvature stages' default `--hessian-bn-mode eval`) and the
+    /// estimate never updates them. A resumed run keeps tracking (the settings are saved with the run)
+    /// but its first estimate after the resume starts cold, from a random vector. Off by default.
+    #[arg(long, value_name = "N", value_parser = count)]
+    track_sharpness: Option<usize>,
+    /// Hessian-vector products per sharpness estimate (K - 1 Lanczos steps, fewer once converged to
+    /// 1e-3, plus one for the explicit residual); needs --track-sharpness.
+    #[arg(long, value_name = "K", default_value_t = SharpnessTracking::DEFAULT_HVPS, value_parser = at_least(2), requires = "track_sharpness")]
+    sharpness_hvps: usize,
     /// Compute backend: flex (pure Rust, default), libtorch (feature `tch`) or cuda (feature `cuda`).
     #[arg(long, alias = "device", default_value = "flex", value_parser = hessx_flags::backend())]
     backend: BackendKind,
@@ -135,6 +151,7 @@ fn run() -> Result<()> {
         seed: cli.seed,
         eval_batch_size: cli.eval_batch_size,
         heldout_fraction: cli.heldout_fraction,
+        sharpness: cli.track_sharpness.map(|every| SharpnessTracking { every, hvps: cli.sharpness_hvps }),
     };
     tracing::info!(
         "training {} on {} ({} train / {} held-out images), {} epochs of {} steps",

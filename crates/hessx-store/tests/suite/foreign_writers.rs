@@ -238,6 +238,10 @@ fn training_tables_read_back() {
                 loss: 1.0 / i as f64,
                 accuracy: 0.5,
                 seconds: 0.1,
+                sharpness: 2.0 + i as f64,
+                sharpness_residual: 0.01,
+                sharpness_hvps: 11,
+                sharpness_seconds: 0.05,
             })
             .collect(),
     );
