@@ -62,8 +62,13 @@ all profile=default_profile backend="flex":
     has landscape            && "{{bin}}/hx-landscape" --profile "{{profile}}" --section landscape --backend {{backend}}
     has landscape-eigen      && "{{bin}}/hx-landscape" --profile "{{profile}}" --section landscape-eigen --backend {{backend}}
     has landscape-trajectory && "{{bin}}/hx-landscape" --profile "{{profile}}" --section landscape-trajectory --backend {{backend}}
+    has robustness && "{{bin}}/hx-robustness" --profile "{{profile}}" --section robustness --backend {{backend}}
     has analyze  && "{{bin}}/hx-analyze"  --profile "{{profile}}" --section analyze
     echo "just all {{profile}} ({{backend}}): $(( $(date +%s) - start )) s"
+
+# The robustness study offline: train on clean digits, then accuracy and curvature on all corruptions x severities (report: runs/robust-digits/robustness/*/robustness.html).
+robustness backend="flex":
+    just all pipelines/robustness-digits.toml {{backend}}
 
 # Re-run only the analysis (plots, tables, report) of a run from its saved tables.
 analyze run:

@@ -18,6 +18,7 @@ pub mod hessian_op;
 pub mod models;
 pub mod provenance;
 pub mod settings;
+pub mod shard;
 pub mod sharpness;
 pub mod spectrum;
 pub mod train;

@@ -237,6 +237,34 @@ pub fn train<B: AutodiffBackend>(
     })
 }
 
+/// `steps` optimiser steps of `cfg`'s optimiser, learning rate and batch
+/// size on `set` (its seeded epoch orders, `cfg`'s augmentation), from
+/// `model`, with no checkpoint or log: the short fine-tune of
+/// `hx-robustness --finetune-steps`. A non-finite loss is an error naming the step.
+pub fn fine_tune<B: AutodiffBackend>(cfg: &TrainConfig, mut model: Net<B>, set: &ImageSet, steps: usize, device: &B::Device) -> Result<Net<B>> {
+    if set.is_empty() || cfg.batch_size == 0 {
+        return Err(Error::invalid(format!("fine-tuning needs images and a batch size of at least 1 ({} images, batch {})", set.len(), cfg.batch_size)));
+    }
+    let n = set.len();
+    let spe = cfg.steps_per_epoch(n);
+    let mut optim = optimizer::<B>(cfg);
+    for step in 0..steps {
+        let (epoch, batch) = (step / spe, step % spe);
+        let order = epoch_order(n, cfg.seed, epoch);
+        let indices = &order[batch * cfg.batch_size..((batch + 1) * cfg.batch_size).min(n)];
+        let mut rng = step_rng(cfg.seed, step as u64);
+        let (x, y) = image_batch::<B>(set, indices, &cfg.normalization, cfg.augment.map(|a| (a, &mut rng)), device);
+        let loss = cross_entropy(model.forward(Input::Images(x), BnMode::Train), y);
+        let value: f64 = loss.clone().into_scalar().elem();
+        if !value.is_finite() {
+            return Err(Error::Training(format!("fine-tuning: the loss became {value} at step {}; lower the learning rate", step + 1)));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(cfg.lr_at(epoch), model, grads);
+    }
+    Ok(model)
+}
+
 /// The sharpness estimate for step `step` (0-based) on detached copies of the weights and of the batch
 /// (rebuilt from the same indices and augmentation seed), warm-started from and updating `warm`. A failed
 /// estimate (a non-finite product, say) is logged and recorded as NaN: it never stops training.

@@ -21,6 +21,7 @@ pub mod conform;
 mod error;
 pub mod landscape;
 pub mod layout;
+pub mod robustness;
 pub mod tables;
 pub mod vocab;
 

@@ -163,6 +163,8 @@ vocabulary! {
         Eigen = "eigen",
         /// `hx-spectrum`: trace and spectral density.
         Spectrum = "spectrum",
+        /// `hx-robustness`: accuracy and curvature over corruptions and severities.
+        Robustness = "robustness",
     }
 }
 

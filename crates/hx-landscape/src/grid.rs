@@ -2,7 +2,6 @@
 //! points in a fixed order, and how `--shard i/n` splits them.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -104,48 +103,7 @@ impl Grid {
     }
 }
 
-/// `--shard i/n`: this process computes the points whose index is `i` modulo
-/// `n` (0 <= i < n). Interleaving spreads cheap and costly regions evenly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shard {
-    /// This shard, `0..count`.
-    pub index: usize,
-    /// How many shards share the grid.
-    pub count: usize,
-}
-
-impl Shard {
-    /// The whole grid in one process.
-    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
-
-    /// Whether point `index` belongs to this shard.
-    pub fn owns(&self, index: usize) -> bool {
-        index % self.count == self.index
-    }
-}
-
-impl FromStr for Shard {
-    type Err = Error;
-    fn from_str(text: &str) -> Result<Self> {
-        let bad = |why: &str| Error::Input(format!("--shard {text}: {why}; expected i/n with 0 <= i < n, e.g. --shard 0/4 ... --shard 3/4"));
-        let (i, n) = text.split_once('/').ok_or_else(|| bad("no `/`"))?;
-        let index: usize = i.trim().parse().map_err(|_| bad("i is not a whole number"))?;
-        let count: usize = n.trim().parse().map_err(|_| bad("n is not a whole number"))?;
-        if count == 0 {
-            return Err(bad("n must be at least 1"));
-        }
-        if index >= count {
-            return Err(bad("i must be smaller than n"));
-        }
-        Ok(Shard { index, count })
-    }
-}
-
-impl fmt::Display for Shard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
+pub use hessx_pipeline::shard::Shard;
 
 #[cfg(test)]
 mod tests {
@@ -184,17 +142,5 @@ mod tests {
         assert_eq!((p[2].x, p[2].y), (0.0, 1.0));
         let line = Grid { x: Axis::parse("--x", "0:1:3").unwrap(), y: None };
         assert!(line.points().iter().all(|p| p.y == 0.0));
-    }
-
-    #[test]
-    fn shards_partition_the_grid() {
-        let shards: Vec<Shard> = (0..3).map(|i| format!("{i}/3").parse().unwrap()).collect();
-        for point in 0..10 {
-            assert_eq!(shards.iter().filter(|s| s.owns(point)).count(), 1);
-        }
-        for (text, want) in [("3/2", "smaller than n"), ("1/0", "at least 1"), ("x/2", "not a whole"), ("2", "no `/`")] {
-            let err = text.parse::<Shard>().unwrap_err().to_string();
-            assert!(err.contains(&format!("--shard {text}")) && err.contains(want), "{err}");
-        }
     }
 }

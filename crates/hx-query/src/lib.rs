@@ -10,7 +10,11 @@
 //! (prefixed with `analysis_` if a run table has the same stem); the tables
 //! of every loss surface (`landscape/<name>/`) form `landscape_surface`,
 //! `landscape_directions`, `landscape_trajectory` and `landscape_curvature`,
-//! told apart by their `fingerprint` column. Tables are scanned lazily, so a query that does not
+//! told apart by their `fingerprint` column; the per-cell tables of every
+//! robustness sweep (`robustness/<name>/`) form `robustness_cells`,
+//! `robustness_eigenvalues`, `robustness_density` and
+//! `robustness_correlations`, told apart by `settings_id`, each cell's
+//! corruption and severity in the identity columns. Tables are scanned lazily, so a query that does not
 //! select `vector` never loads the eigenvectors.
 //!
 //! ```no_run
@@ -24,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 use hessx_store::RunDir;
 use hessx_store::landscape::LandscapeDir;
+use hessx_store::robustness::SweepDir;
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
@@ -188,6 +193,25 @@ impl Catalog {
             if !files.is_empty() {
                 groups.push((name.into(), files));
             }
+        }
+        // hx-robustness's per-cell tables of every sweep form one table per kind, told apart by `settings_id`.
+        let sweeps = dir.robustness_sweeps()?;
+        for (name, folder) in [
+            ("robustness_cells", SweepDir::cells_dir as fn(&SweepDir) -> PathBuf),
+            ("robustness_eigenvalues", SweepDir::eigenvalues_dir),
+            ("robustness_density", SweepDir::density_dir),
+        ] {
+            let mut files = Vec::new();
+            for sweep in &sweeps {
+                files.extend(SweepDir::tables_in(&folder(sweep))?);
+            }
+            if !files.is_empty() {
+                groups.push((name.into(), files));
+            }
+        }
+        let correlations: Vec<PathBuf> = sweeps.iter().map(SweepDir::correlations).filter(|p| p.is_file()).collect();
+        if !correlations.is_empty() {
+            groups.push(("robustness_correlations".into(), correlations));
         }
         if groups.is_empty() {
             return Err(Error::NoTables(run.to_owned()));

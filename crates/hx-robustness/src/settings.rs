@@ -1,0 +1,139 @@
+//! What determines a sweep's numbers (fingerprinted, saved as
+//! `settings.toml`) and how this process takes part in it (not fingerprinted).
+
+use std::path::PathBuf;
+
+use hessx_pipeline::backend::BackendKind;
+use hessx_pipeline::settings::{HessianBnMode, fingerprint};
+use hessx_store::Stage;
+use serde::{Deserialize, Serialize};
+
+use crate::cells::Source;
+use crate::{Error, Result};
+
+/// Everything that determines a sweep's rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepSettings {
+    /// The training run's dataset.
+    pub dataset: String,
+    /// The model's name.
+    pub model: String,
+    /// Step of the checkpoint measured.
+    pub step: i64,
+    /// SHA-256 of that checkpoint's file (a retrained run is another sweep).
+    pub checkpoint_sha256: String,
+    /// Corruptions swept (CIFAR-10-C names), in order.
+    pub corruptions: Vec<String>,
+    /// Severities swept, ascending.
+    pub severities: Vec<u8>,
+    /// Where corrupted images come from.
+    pub source: Source,
+    /// Seed of hessx's corruptions.
+    pub corruption_seed: u64,
+    /// Test images each cell is measured on (a seeded subset, the same in every cell); `None`: all.
+    pub examples: Option<usize>,
+    /// Of those, the examples the Hessian is taken over.
+    pub hessian_examples: usize,
+    /// Examples per forward pass of the Hessian's loss.
+    pub mini_batch_size: usize,
+    /// Batch-norm mode of the Hessian's loss.
+    pub bn_mode: HessianBnMode,
+    /// Seed of the subsets and the random probes.
+    pub seed: u64,
+    /// Top eigenvalues per cell.
+    pub top_k: usize,
+    /// Lanczos steps of the one pass that gives eigenvalues, density and trace.
+    pub iter: usize,
+    /// Convergence test of the eigenpairs, `residual <= tol * |lambda|`.
+    pub tol: f64,
+    /// Hutchinson probes on the complement of the Krylov space (the trace's standard error).
+    pub trace_probes: usize,
+    /// Grid points of each density.
+    pub num_bins: usize,
+    /// Kernel variance per unit of spectrum width (PyHessian's `sigma_squared`).
+    pub sigma_squared: f64,
+    /// Compute backend.
+    pub backend: BackendKind,
+    /// Fine-tune on each cell's corrupted training images before measuring it (`None`: the trained weights).
+    pub finetune: Option<Finetune>,
+}
+
+/// A short fine-tune on each cell's corruption (`--finetune-steps`): on
+/// hessx's corruption of the run's clean training split (the archive has
+/// test images only), with the run's optimiser, momentum and weight decay,
+/// without augmentation; then the cell is measured as without it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finetune {
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Learning rate (constant).
+    pub lr: f64,
+    /// Examples per step.
+    pub batch_size: usize,
+}
+
+impl SweepSettings {
+    /// The fingerprint (the `settings_id` of every row).
+    pub fn id(&self) -> String {
+        fingerprint(Stage::Robustness, self)
+    }
+
+    /// Refuse settings that cannot work, naming the flag.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Input(m));
+        if let Some(s) = self.severities.iter().find(|s| !(1..=5).contains(*s)) {
+            return bad(format!("--severities {s}: severities are 1 to 5"));
+        }
+        if self.severities.is_empty() {
+            return bad("--severities: at least one severity (1 to 5)".into());
+        }
+        if self.examples == Some(0) || self.hessian_examples == 0 || self.mini_batch_size == 0 {
+            return bad("--examples, --hessian-examples and --mini-hessian-batch-size must be at least 1".into());
+        }
+        if let Some(n) = self.examples
+            && self.hessian_examples > n
+        {
+            return bad(format!("--hessian-examples {} is more than --examples {n}: the Hessian is taken over those images", self.hessian_examples));
+        }
+        if self.iter < 2 || self.top_k == 0 || self.top_k > self.iter {
+            return bad(format!("--top-k {} and --iter {}: need 1 <= top-k <= iter and iter >= 2", self.top_k, self.iter));
+        }
+        if self.trace_probes < 2 {
+            return bad("--trace-probes must be at least 2 (a standard error needs two probes; 10 are recommended)".into());
+        }
+        if self.num_bins < 2 || !(self.sigma_squared > 0.0) || !(self.tol > 0.0) {
+            return bad("--num-bins must be at least 2, --sigma-squared and --tol positive".into());
+        }
+        if let Some(f) = &self.finetune {
+            if f.steps == 0 || f.batch_size == 0 || !(f.lr > 0.0) {
+                return bad("--finetune-steps, --finetune-batch-size and --finetune-lr must be positive".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+pub use hessx_pipeline::shard::Shard;
+
+/// One process's part in a sweep: which run and checkpoint, which cells, and the settings.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The training run.
+    pub run: PathBuf,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// Checkpoint step (default: the last finite one).
+    pub step: Option<i64>,
+    /// Folder name under `RUN/robustness/` (default: the settings fingerprint).
+    pub name: Option<String>,
+    /// Corruptions were named on the command line (a corruption that does not apply is then an error).
+    pub explicit_corruptions: bool,
+    /// The settings, with `step`, `checkpoint_sha256`, `dataset` and `model` filled in from the run.
+    pub settings: SweepSettings,
+    /// This process's cells.
+    pub shard: Shard,
+    /// Stop after this many new cells (resume later with the same command).
+    pub max_cells: Option<usize>,
+    /// Draw the figures and the page when every cell is done.
+    pub draw: bool,
+}
