@@ -136,7 +136,8 @@ pub fn draw(dir: &SweepDir) -> Result<PathBuf> {
 }
 
 fn scatter(cells: &[Measured], clean: &Measured, name: &str, label: &str, value: fn(&CellRow) -> f64, c: &RankCorrelation) -> (Chart, String) {
-    let mut chart = LineChart::new(format!("Accuracy drop against {label}"), label.to_owned(), "accuracy drop (percentage points)");
+    let title = format!("Accuracy drop against {label}: Spearman rho {} [{}, {}]", fmt_num(c.rho), fmt_num(c.low), fmt_num(c.high));
+    let mut chart = LineChart::new(title, label.to_owned(), "accuracy drop (percentage points)");
     chart.legend = LegendAt::UpperLeft;
     let mut by_corruption: BTreeMap<usize, (String, Vec<(f64, f64)>)> = BTreeMap::new();
     for m in cells {
@@ -210,15 +211,23 @@ fn family_densities(dir: &SweepDir, cells: &[Measured], fam: &str) -> Result<Opt
     );
     chart.log_y = true;
     let shown = std::iter::once(("none", 0)).chain(members.iter().filter(|m| m.severity == top).map(|m| (m.corruption.as_str(), m.severity)));
+    let mut curves = Vec::new();
     for (corruption, severity) in shown {
         let (_, rows) = read_rows_with_identity::<CellDensityRow>(&dir.cell_density(corruption, severity))?;
-        let points: Vec<(f64, f64)> = rows.iter().map(|r| (r.lambda, r.density)).collect();
+        let points: Vec<(f64, f64)> = rows.iter().filter(|r| r.lambda.is_finite() && r.density.is_finite()).map(|r| (r.lambda, r.density)).collect();
+        curves.push((corruption, points));
+    }
+    // Kernel tails underflow towards 0, which a log axis cannot show: floor ten decades below the peak, as hx-analyze does.
+    let peak = curves.iter().flat_map(|(_, p)| p.iter().map(|&(_, d)| d)).fold(0.0f64, f64::max);
+    let floor = if peak > 0.0 { peak * 1e-10 } else { 1e-10 };
+    for (corruption, points) in curves {
         let name = if corruption == "none" { "clean".to_owned() } else { corruption.to_owned() };
+        let points = points.into_iter().map(|(l, d)| (l, d.max(floor))).collect();
         chart.series.push(Series::new(name, points, corruption_color(corruption)).mark(Mark::Line));
     }
     let caption = format!(
         "Gaussian-smoothed density of the Hessian's eigenvalues (one stochastic Lanczos run per cell) on the clean images and on each {fam} \
-         corruption at severity {top}. Tables: robustness_density in hx-query."
+         corruption at severity {top}; values below 1e-10 of the peak are drawn at that floor. Tables: robustness_density in hx-query."
     );
     Ok(Some((Chart::Line(chart), caption)))
 }
