@@ -55,6 +55,7 @@ all profile=default_profile backend="flex":
     has() { grep -q "^\[$1\]" "{{profile}}"; }
     start=$(date +%s)
     has fetch    && "{{bin}}/hx-fetch"    --profile "{{profile}}" --section fetch
+    has fetch-corrupted && "{{bin}}/hx-fetch" --profile "{{profile}}" --section fetch-corrupted
     has pretrain && "{{bin}}/hx-train"    --profile "{{profile}}" --section pretrain --backend {{backend}}
     has finetune && "{{bin}}/hx-train"    --profile "{{profile}}" --section finetune --backend {{backend}}
     has eigen    && "{{bin}}/hx-eigen"    --profile "{{profile}}" --section eigen    --backend {{backend}}
@@ -63,6 +64,7 @@ all profile=default_profile backend="flex":
     has landscape-eigen      && "{{bin}}/hx-landscape" --profile "{{profile}}" --section landscape-eigen --backend {{backend}}
     has landscape-trajectory && "{{bin}}/hx-landscape" --profile "{{profile}}" --section landscape-trajectory --backend {{backend}}
     has robustness && "{{bin}}/hx-robustness" --profile "{{profile}}" --section robustness --backend {{backend}}
+    has robustness-finetuned && "{{bin}}/hx-robustness" --profile "{{profile}}" --section robustness-finetuned --backend {{backend}}
     has analyze  && "{{bin}}/hx-analyze"  --profile "{{profile}}" --section analyze
     echo "just all {{profile}} ({{backend}}): $(( $(date +%s) - start )) s"
 

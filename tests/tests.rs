@@ -4,6 +4,7 @@
 mod util;
 
 mod pipeline;
+mod profiles;
 mod regression_provenance;
 mod regression_resume;
 mod regression_sharpness;
