@@ -10,7 +10,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::layout::RunDir;
+use crate::layout::{RunDir, subdirs};
 use crate::{Error, Result, row_type};
 
 impl RunDir {
@@ -21,20 +21,8 @@ impl RunDir {
     /// Every surface of the run (folders under `landscape/` with a
     /// `settings.toml`), ordered by name; empty when there are none.
     pub fn landscapes(&self) -> Result<Vec<LandscapeDir>> {
-        let dir = self.landscape_dir();
-        if !dir.is_dir() {
-            return Ok(Vec::new());
-        }
-        let mut out = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            let path = entry.map_err(|e| Error::io(&dir, e))?.path();
-            let surface = LandscapeDir { root: path };
-            if surface.settings().is_file() {
-                out.push(surface);
-            }
-        }
-        out.sort_by_key(LandscapeDir::name);
-        Ok(out)
+        // Folder names sort as the surfaces' names.
+        Ok(subdirs(&self.landscape_dir())?.into_iter().map(|root| LandscapeDir { root }).filter(|s| s.settings().is_file()).collect())
     }
 }
 

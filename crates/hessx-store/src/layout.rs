@@ -194,7 +194,7 @@ fn step_tables(dir: &Path) -> Result<Vec<(i64, PathBuf)>> {
 }
 
 /// Sub-folders of `dir` (none when it does not exist), ordered by name.
-fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }

@@ -15,7 +15,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::layout::RunDir;
+use crate::layout::{RunDir, subdirs};
 use crate::{Error, Result, row_type};
 
 impl RunDir {
@@ -30,19 +30,7 @@ impl RunDir {
     /// Every sweep of the run (folders under `robustness/` with a
     /// `settings.toml`), ordered by name; empty when there are none.
     pub fn robustness_sweeps(&self) -> Result<Vec<SweepDir>> {
-        let dir = self.robustness_dir();
-        if !dir.is_dir() {
-            return Ok(Vec::new());
-        }
-        let mut out = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            let sweep = SweepDir { root: entry.map_err(|e| Error::io(&dir, e))?.path() };
-            if sweep.settings().is_file() {
-                out.push(sweep);
-            }
-        }
-        out.sort_by_key(SweepDir::name);
-        Ok(out)
+        Ok(subdirs(&self.robustness_dir())?.into_iter().map(|root| SweepDir { root }).filter(|s| s.settings().is_file()).collect())
     }
 }
 
