@@ -36,6 +36,20 @@ build-libtorch:
 test-libtorch:
     {{use_libtorch}} && cargo test --release -p hessx-pipeline --features tch --test libtorch_backend
 
+# Install what the `mpi` feature needs: OpenMPI and libclang (rsmpi generates its bindings with bindgen). Debian/Ubuntu, as root.
+setup-mpi:
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenmpi-dev openmpi-bin libclang-dev
+
+# Build the stage binaries with MPI: `mpirun -n N hx-eigen|hx-spectrum ...` shares each Hessian-vector product over N ranks.
+build-mpi:
+    cargo build --release --workspace --bins --features mpi
+
+# Check 2-rank hx-eigen and hx-spectrum against 1 rank under mpirun (needs `just setup-mpi`).
+test-mpi:
+    cargo build --workspace --bins --features mpi
+    cargo test --workspace --features mpi --test tests -- --ignored mpi::
+
 # Check CUDA's gradients, Hessian-vector products and top eigenvalues against Flex's (needs an NVIDIA GPU).
 test-cuda:
     cargo test --release -p hessx-pipeline --features cuda --test cuda_backend -- --nocapture

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod mpi;
 mod pipeline;
 mod profiles;
 mod regression_provenance;

@@ -15,6 +15,7 @@ use hessx_store::{DataDir, RunDir, RunIdentity};
 
 use crate::batches::{Normalization, epoch_order, image_batch};
 use crate::data_setup::load_train_data;
+use crate::distributed::Shared;
 pub use crate::hessian_op::{HessianBatch, LossFn, ModelHessian, ProductEngine};
 pub use crate::settings::HessianBnMode;
 use crate::settings::HessianSettings;
@@ -85,7 +86,8 @@ impl RunContext {
         order
     }
 
-    /// The Hessian batches over `indices`, on the device, built once per
+    /// This process's Hessian batches over `indices` (all of them, or its
+    /// share under MPI: [`crate::distributed`]), on the device, built once per
     /// stage run and shared (tensors are reference counted) by every checkpoint.
     pub fn hessian_batches<B: Backend>(
         &self,
@@ -93,8 +95,9 @@ impl RunContext {
         indices: &[usize],
         device: &B::Device,
     ) -> Vec<Batch<HessianBatch<B>>> {
-        let chunk = settings.mini_batch_size.min(indices.len());
-        hessian_batches::<B>(&self.data, indices, chunk, &self.train.normalization, settings.bn_mode, device)
+        let mine = crate::distributed::my_share(indices);
+        let chunk = settings.mini_batch_size.min(mine.len());
+        hessian_batches::<B>(&self.data, &mine, chunk, &self.train.normalization, settings.bn_mode, device)
     }
 }
 
@@ -163,22 +166,27 @@ pub fn hessian_batches<B: Backend>(
         .collect()
 }
 
-/// The Hessian operator of the checkpoint at `checkpoint`, over `batches`,
-/// restricted to the parameters `settings` selects. Checks that products are
-/// deterministic (2 products, not counted by the solvers) before returning it.
-/// The one place where the curvature stages build their operator.
+/// The Hessian operator of the checkpoint at `checkpoint`, over this
+/// process's `batches` of the `examples` the Hessian is taken over (all of
+/// them unless MPI shares them out), restricted to the parameters `settings`
+/// selects. Checks that products are deterministic (2 products, not counted
+/// by the solvers) before returning it. The one place where the curvature
+/// stages build their operator.
 pub fn checkpoint_hessian<B: Backend>(
     ctx: &RunContext,
     settings: &HessianSettings,
     checkpoint: &CheckpointRow,
     batches: Vec<Batch<HessianBatch<B>>>,
+    examples: usize,
     device: &B::Device,
-) -> Result<ModelHessian<B>> {
+) -> Result<Shared<ModelHessian<B>>> {
     let path = ctx.run.root().join(&checkpoint.file);
     let (_, model) = hessx_models::load_checkpoint::<B1<B>>(&path, Some(&ctx.train.model), device)?;
     let layout = param_layout(&model, settings)?;
-    let mut op = ModelHessian::new(model, layout, batches, ProductEngine::Auto)?;
-    op.check_deterministic(DEFAULT_DETERMINISM_TOL).map_err(|source| Error::Checkpoint { path, source })?;
+    let local: usize = batches.iter().map(|b| b.size).sum();
+    crate::distributed::share_weight(local, examples)?;
+    let mut op = Shared::new(ModelHessian::new(model, layout, batches, ProductEngine::Auto)?, local, examples)?;
+    hessx_hessian::check_deterministic(&mut op, DEFAULT_DETERMINISM_TOL).map_err(|source| Error::Checkpoint { path, source })?;
     Ok(op)
 }
 

@@ -11,6 +11,7 @@ use hessx_store::tables::{EigenvalueRow, EigenvectorRow, write_rows};
 use hessx_store::{EigenMethod, ResidualKind, SpectrumEnd, Stage, Which};
 
 use crate::curvature::{RunContext, checkpoint_hessian};
+use crate::distributed::{is_writer, world};
 use crate::provenance::{Redo, SettingsRecord, existing_rows, merge_rows, record_settings};
 use crate::settings::EigenSettings;
 use crate::{Error, Result};
@@ -68,7 +69,11 @@ pub fn run_eigen<B: Backend>(ctx: &RunContext, settings: &EigenSettings, redo: R
         hessian: &settings.hessian,
         examples: indices.len(),
     };
-    record_settings(&ctx.run, &ctx.identity, &record, settings)?;
+    // Every rank has read the tables (and so agrees on what to do) before rank 0 writes any.
+    world().barrier();
+    if is_writer() {
+        record_settings(&ctx.run, &ctx.identity, &record, settings)?;
+    }
     tracing::info!(
         "settings {id}: {} of {} checkpoints to do; Hessian over {} examples, parameters {}; {} {} by {method}",
         todo.len(),
@@ -78,13 +83,13 @@ pub fn run_eigen<B: Backend>(ctx: &RunContext, settings: &EigenSettings, redo: R
         settings.which,
         settings.top_k
     );
-    let bar = indicatif::ProgressBar::new(todo.len() as u64);
+    let bar = progress_bar(todo.len());
     let started = Instant::now();
     let batches = ctx.hessian_batches::<B>(&settings.hessian, &indices, device);
     for (i, checkpoint) in todo.iter().enumerate() {
         let step = checkpoint.step;
         let t0 = Instant::now();
-        let mut op = checkpoint_hessian::<B>(ctx, &settings.hessian, checkpoint, batches.clone(), device)?;
+        let mut op = checkpoint_hessian::<B>(ctx, &settings.hessian, checkpoint, batches.clone(), indices.len(), device)?;
         let results = solve(settings, &mut op).map_err(|source| Error::Checkpoint {
             path: ctx.run.root().join(&checkpoint.file),
             source,
@@ -93,7 +98,9 @@ pub fn run_eigen<B: Backend>(ctx: &RunContext, settings: &EigenSettings, redo: R
         let dropped = if redo == Redo::Replace { others.clone() } else { Vec::new() };
         let written = EigenWrite { settings_id: &id, step, method, seconds, num_params: op.dim(), dropped: &dropped };
         let ends: Vec<(SpectrumEnd, &EigenResult<_>)> = results.iter().map(|(e, r)| (*e, r)).collect();
-        write_eigen_result(ctx, &ends, &written)?;
+        if is_writer() {
+            write_eigen_result(ctx, &ends, &written)?;
+        }
         summary.computed += 1;
         // Every end reports the whole solve's products.
         let (hvps, iterations) = results.first().map_or((0, 0), |(_, r)| (r.hvps, r.iterations));
@@ -127,6 +134,11 @@ pub fn run_eigen<B: Backend>(ctx: &RunContext, settings: &EigenSettings, redo: R
     summary.seconds = started.elapsed().as_secs_f64();
     tracing::info!("done: settings {id}, {} Hessian-vector products in {:.1} s", summary.hvps, summary.seconds);
     Ok(summary)
+}
+
+/// A progress bar over `len` checkpoints, drawn by rank 0 only.
+pub(crate) fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    if is_writer() { indicatif::ProgressBar::new(len as u64) } else { indicatif::ProgressBar::hidden() }
 }
 
 /// The eigenpairs of each end `settings.which` asks for, labelled.

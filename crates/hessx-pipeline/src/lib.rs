@@ -12,6 +12,7 @@ pub mod checksum;
 pub mod config;
 pub mod curvature;
 pub mod data_setup;
+pub mod distributed;
 pub mod eigen;
 mod error;
 pub mod hessian_op;

@@ -13,7 +13,8 @@ use hessx_store::tables::{DensityRow, EigenvalueRow, QuadratureRow, TraceRow};
 use hessx_store::{EigenMethod, SpectrumEnd, Stage, TraceMethod};
 
 use crate::curvature::{ModelHessian, RunContext, checkpoint_hessian};
-use crate::eigen::{EigenWrite, StageSummary, other_settings, write_eigen_result};
+use crate::distributed::{Shared, is_writer, world};
+use crate::eigen::{EigenWrite, StageSummary, other_settings, progress_bar, write_eigen_result};
 use crate::provenance::{Redo, SettingsRecord, existing_rows, merge_rows, record_settings};
 use crate::settings::SpectrumSettings;
 use crate::{Error, Result};
@@ -74,7 +75,11 @@ pub fn run_spectrum<B: Backend>(
         hessian: &settings.hessian,
         examples: indices.len(),
     };
-    record_settings(&ctx.run, &ctx.identity, &record, settings)?;
+    // Every rank has read the tables (and so agrees on what to do) before rank 0 writes any.
+    world().barrier();
+    if is_writer() {
+        record_settings(&ctx.run, &ctx.identity, &record, settings)?;
+    }
     tracing::info!(
         "settings {id}: {} of {} checkpoints to do; Hessian over {} examples, parameters {}; SLQ iter {} x n_v {}; trace: {}",
         todo.len(),
@@ -85,13 +90,13 @@ pub fn run_spectrum<B: Backend>(
         settings.n_v,
         if trace_methods.is_empty() { "none".into() } else { trace_methods.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ") },
     );
-    let bar = indicatif::ProgressBar::new(todo.len() as u64);
+    let bar = progress_bar(todo.len());
     let started = Instant::now();
     let batches = ctx.hessian_batches::<B>(&settings.hessian, &indices, device);
     for (i, checkpoint) in todo.iter().enumerate() {
         let step = checkpoint.step;
         let t0 = Instant::now();
-        let mut op = checkpoint_hessian::<B>(ctx, &settings.hessian, checkpoint, batches.clone(), device)?;
+        let mut op = checkpoint_hessian::<B>(ctx, &settings.hessian, checkpoint, batches.clone(), indices.len(), device)?;
         let at = |source| Error::Checkpoint { path: ctx.run.root().join(&checkpoint.file), source };
         let dropped = if redo == Redo::Replace { others.clone() } else { Vec::new() };
         let is_dropped = |row_id: &String| dropped.contains(row_id);
@@ -144,10 +149,12 @@ pub fn run_spectrum<B: Backend>(
             });
         }
         let replaced = |row_id: &String, row_step: i64| row_step == step && (*row_id == id || is_dropped(row_id));
-        merge_rows(&ctx.run.quadrature(), &ctx.identity, &nodes, |r: &QuadratureRow| replaced(&r.settings_id, r.step))?;
-        merge_rows(&ctx.run.trace(), &ctx.identity, &trace_rows, |r: &TraceRow| replaced(&r.settings_id, r.step))?;
-        // The density goes last: its rows are what marks a checkpoint done.
-        merge_rows(&ctx.run.density(), &ctx.identity, &density_rows, |r: &DensityRow| replaced(&r.settings_id, r.step))?;
+        if is_writer() {
+            merge_rows(&ctx.run.quadrature(), &ctx.identity, &nodes, |r: &QuadratureRow| replaced(&r.settings_id, r.step))?;
+            merge_rows(&ctx.run.trace(), &ctx.identity, &trace_rows, |r: &TraceRow| replaced(&r.settings_id, r.step))?;
+            // The density goes last: its rows are what marks a checkpoint done.
+            merge_rows(&ctx.run.density(), &ctx.identity, &density_rows, |r: &DensityRow| replaced(&r.settings_id, r.step))?;
+        }
         summary.computed += 1;
         summary.hvps += op.hvps();
         let shown: Vec<String> =
@@ -182,7 +189,7 @@ fn quadrature<B: Backend>(
     id: &str,
     step: i64,
     stream: u64,
-    op: &mut ModelHessian<B>,
+    op: &mut Shared<ModelHessian<B>>,
     redo: Redo,
     one_pass_others: &[String],
 ) -> Result<(SlqRuns, Option<TraceResult>)> {
@@ -211,7 +218,9 @@ fn quadrature<B: Backend>(
         num_params: op.dim(),
         dropped: &dropped,
     };
-    write_eigen_result(ctx, &[(SpectrumEnd::Top, &result.eigen)], &written)?;
+    if is_writer() {
+        write_eigen_result(ctx, &[(SpectrumEnd::Top, &result.eigen)], &written)?;
+    }
     Ok((result.runs, Some(result.trace)))
 }
 

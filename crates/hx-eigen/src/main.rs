@@ -43,7 +43,7 @@ struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
-    hessx_profile::main_wrapper("info", run)
+    hessx_pipeline::distributed::stage_main("hx-eigen", run)
 }
 
 fn run() -> Result<()> {

@@ -168,6 +168,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<()> {
+    hessx_pipeline::distributed::refuse_mpi("hx-landscape", "split the grid with --shard i/n, one process per shard, then --merge")?;
     let cli = Cli::parse_from(hessx_profile::args_with_profile("landscape")?);
     let plots = PlotOptions { vmin: cli.vmin, vmax: cli.vmax, vlevel: cli.vlevel, zmax: cli.zmax, log: cli.log };
     if cli.merge {

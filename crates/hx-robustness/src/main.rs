@@ -125,6 +125,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<()> {
+    hessx_pipeline::distributed::refuse_mpi("hx-robustness", "split the cells with --shard i/n, one process per shard")?;
     let cli = Cli::parse_from(hessx_profile::args_with_profile("robustness")?);
     if cli.merge {
         let run = RunDir::new(&cli.run);

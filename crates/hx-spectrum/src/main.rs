@@ -61,7 +61,7 @@ struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
-    hessx_profile::main_wrapper("info", run)
+    hessx_pipeline::distributed::stage_main("hx-spectrum", run)
 }
 
 fn run() -> Result<()> {

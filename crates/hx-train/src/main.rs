@@ -113,6 +113,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<()> {
+    hessx_pipeline::distributed::refuse_mpi("hx-train", "train in one process")?;
     let cli = Cli::parse_from(hessx_profile::args_with_profile("train")?);
     let data_dir = DataDir::new(&cli.data_dir);
     let corruption = cli.corruption.as_deref().map(|c| (c, cli.severity));

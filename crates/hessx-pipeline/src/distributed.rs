@@ -1,0 +1,308 @@
+//! Several processes sharing one Hessian, on MPI (the cargo feature `mpi`,
+//! rsmpi over the system's OpenMPI or MPICH): `mpirun -n N hx-eigen ...`.
+//!
+//! Data parallelism, the way PyTorch's distributed data parallel does it for
+//! gradients: each rank takes every N-th example of the Hessian's batch (or
+//! of the whole split with `--full-dataset`), computes its size-weighted
+//! share of each product, and one all-reduce (sum) of the vector makes the
+//! full product on every rank ([`Shared`]). The solvers then run identically
+//! on every rank (same seeds, same vectors), so only rank 0 writes tables.
+//!
+//! Without the feature, or when not launched by `mpirun`, the world is one
+//! process and nothing here costs anything.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hessx_hessian::SymOp;
+
+use crate::{Error, Result};
+
+/// The processes of one job.
+pub trait World {
+    /// This process, `0..size`.
+    fn rank(&self) -> usize;
+    /// How many processes.
+    fn size(&self) -> usize;
+    /// Replace `values` on every rank by their element-wise sum over the ranks.
+    fn sum_in_place(&self, values: &mut [f64]);
+    /// Wait until every rank is here.
+    fn barrier(&self);
+    /// Stop every rank of the job with `code` (after a failure on this one).
+    fn abort(&self, code: i32) -> !;
+}
+
+/// One process on its own.
+struct Alone;
+
+impl World for Alone {
+    fn rank(&self) -> usize {
+        0
+    }
+    fn size(&self) -> usize {
+        1
+    }
+    fn sum_in_place(&self, _values: &mut [f64]) {}
+    fn barrier(&self) {}
+    fn abort(&self, code: i32) -> ! {
+        std::process::exit(code)
+    }
+}
+
+thread_local! {
+    // MPI is initialised at its default thread level: the thread that joined the job makes every
+    // MPI call, so the handle lives there.
+    static WORLD: RefCell<Option<Rc<dyn World>>> = const { RefCell::new(None) };
+}
+
+/// Ranks in the job, for threads that do not hold the handle (0: not joined).
+static JOINED_SIZE: AtomicUsize = AtomicUsize::new(0);
+
+/// The job this process belongs to (one process until [`init`] joins MPI).
+/// Panics on a thread other than the one that joined an MPI job of several
+/// ranks: products there would silently skip the all-reduce.
+pub fn world() -> Rc<dyn World> {
+    if let Some(w) = WORLD.with(|w| w.borrow().clone()) {
+        return w;
+    }
+    assert!(
+        JOINED_SIZE.load(Ordering::Relaxed) <= 1,
+        "MPI calls must come from the thread that joined the job (the main thread)"
+    );
+    Rc::new(Alone)
+}
+
+/// Whether this process writes the tables (rank 0; the others compute the same numbers).
+pub fn is_writer() -> bool {
+    world().rank() == 0
+}
+
+/// How many processes `mpirun` (OpenMPI or MPICH's hydra) started, from the environment; `None`
+/// when this process was not started by a launcher.
+pub fn launched_size() -> Option<usize> {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"].iter().find_map(|k| std::env::var(k).ok()?.parse().ok())
+}
+
+/// The rank the launcher gave this process (0 when not launched by one).
+pub fn launched_rank() -> usize {
+    ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"].iter().find_map(|k| std::env::var(k).ok()?.parse().ok()).unwrap_or(0)
+}
+
+/// Join the MPI job when `mpirun` started this process with more than one
+/// rank. `stage` names the binary for the error a build without the `mpi`
+/// feature gives: N copies of one stage would each do the whole job and
+/// write the same files.
+pub fn init(stage: &str) -> Result<()> {
+    let Some(size) = launched_size().filter(|&n| n > 1) else {
+        return Ok(());
+    };
+    #[cfg(feature = "mpi")]
+    {
+        let _ = stage;
+        let world = mpi_world::MpiWorld::initialize()?;
+        if world.size() != size {
+            return Err(Error::invalid(format!("MPI reports {} ranks, the launcher {size}", world.size())));
+        }
+        JOINED_SIZE.store(size, Ordering::Relaxed);
+        WORLD.with(|w| *w.borrow_mut() = Some(Rc::new(world)));
+        Ok(())
+    }
+    #[cfg(not(feature = "mpi"))]
+    Err(Error::invalid(format!(
+        "{stage} was started by mpirun with {size} processes, but this build has no MPI support: build it with \
+         `just build-mpi` (cargo feature `mpi`), or run one process"
+    )))
+}
+
+/// Refuse to run under `mpirun` with more than one process: for stages that
+/// do not share their work over MPI (yet), where N copies would each do it all.
+pub fn refuse_mpi(stage: &str, instead: &str) -> Result<()> {
+    match launched_size() {
+        Some(n) if n > 1 => Err(Error::invalid(format!("{stage} does not run under mpirun ({n} processes): {instead}"))),
+        _ => Ok(()),
+    }
+}
+
+/// Leave the MPI job: after a failure (`failed`) on one rank of several, stop
+/// them all with its error already printed (the others would otherwise wait
+/// in the next all-reduce for ever); otherwise finalise MPI.
+pub fn finish(failed: bool) {
+    {
+        let world = world();
+        if world.size() > 1 && failed {
+            eprintln!("rank {} of {} failed: stopping the job", world.rank(), world.size());
+            world.abort(1);
+        }
+    }
+    #[cfg(feature = "mpi")]
+    mpi_world::finalize();
+}
+
+/// A stage binary's `main` for stages that share their work over MPI: join
+/// the job ([`init`]), log from rank 0 only (the others compute the same
+/// things), run, and [`finish`] (stopping every rank when this one failed).
+pub fn stage_main(stage: &str, run: impl FnOnce() -> anyhow::Result<()>) -> std::process::ExitCode {
+    let mut failed = false;
+    let code = hessx_profile::main_wrapper("info", || {
+        let result = init(stage).map_err(anyhow::Error::from).and_then(|()| {
+            if !is_writer() {
+                hessx_profile::quiet();
+            }
+            run()
+        });
+        failed = result.is_err();
+        result
+    });
+    finish(failed);
+    code
+}
+
+/// This rank's share of `indices`: every `size`-th one from position `rank`.
+pub fn my_share(indices: &[usize]) -> Vec<usize> {
+    let w = world();
+    indices.iter().skip(w.rank()).step_by(w.size()).copied().collect()
+}
+
+/// A Hessian whose examples are spread over the ranks: `local` is this
+/// rank's operator (the mean loss over its own examples), `weight` its share
+/// of the examples, and a product is the all-reduced sum of the weighted
+/// local products, the same full product on every rank.
+pub struct Shared<O> {
+    /// This rank's operator.
+    pub local: O,
+    weight: f64,
+}
+
+impl<O: SymOp> Shared<O> {
+    /// Share `local` (over `local_examples` of `total_examples`) with the other ranks.
+    pub fn new(local: O, local_examples: usize, total_examples: usize) -> Result<Self> {
+        Ok(Shared { local, weight: share_weight(local_examples, total_examples)? })
+    }
+}
+
+/// This rank's weight in a sum of products: its share of the examples.
+/// A rank without examples is an error (its operator would have no batch).
+pub fn share_weight(local_examples: usize, total_examples: usize) -> Result<f64> {
+    if local_examples == 0 {
+        return Err(Error::invalid(format!(
+            "{} processes for {total_examples} examples: rank {} has none; run fewer processes or take the Hessian on more examples",
+            world().size(),
+            world().rank()
+        )));
+    }
+    Ok(local_examples as f64 / total_examples as f64)
+}
+
+impl<O> std::ops::Deref for Shared<O> {
+    type Target = O;
+    fn deref(&self) -> &O {
+        &self.local
+    }
+}
+
+impl<O: SymOp> SymOp for Shared<O> {
+    type V = O::V;
+
+    fn dim(&self) -> usize {
+        self.local.dim()
+    }
+
+    fn apply(&mut self, v: &O::V) -> hessx_hessian::Result<O::V> {
+        let product = self.local.apply(v)?;
+        if world().size() == 1 {
+            return Ok(product);
+        }
+        // Host round trip in f64: the sum over ranks is then exact to f64 rounding, whatever the order.
+        let mut host = self.local.vector_to_host(&product);
+        host.iter_mut().for_each(|x| *x *= self.weight);
+        world().sum_in_place(&mut host);
+        Ok(self.local.vector_from_host(&host))
+    }
+
+    fn hvps(&self) -> u64 {
+        self.local.hvps()
+    }
+
+    fn vector_from_host(&self, x: &[f64]) -> O::V {
+        self.local.vector_from_host(x)
+    }
+
+    fn vector_to_host(&self, v: &O::V) -> Vec<f64> {
+        self.local.vector_to_host(v)
+    }
+}
+
+#[cfg(feature = "mpi")]
+mod mpi_world {
+    //! rsmpi behind [`World`], on the thread that joined the job.
+
+    use std::cell::RefCell;
+
+    use mpi::collective::SystemOperation;
+    use mpi::topology::SimpleCommunicator;
+    use mpi::traits::*;
+
+    use super::World;
+    use crate::{Error, Result};
+
+    thread_local! {
+        /// The universe, kept so that [`finalize`] can drop it (dropping it finalises MPI).
+        static UNIVERSE: RefCell<Option<mpi::environment::Universe>> = const { RefCell::new(None) };
+    }
+
+    pub struct MpiWorld {
+        comm: SimpleCommunicator,
+    }
+
+    impl MpiWorld {
+        pub fn initialize() -> Result<Self> {
+            let universe = mpi::initialize().ok_or_else(|| Error::invalid("MPI was already initialised"))?;
+            let comm = universe.world();
+            UNIVERSE.with(|u| *u.borrow_mut() = Some(universe));
+            Ok(MpiWorld { comm })
+        }
+    }
+
+    impl World for MpiWorld {
+        fn rank(&self) -> usize {
+            self.comm.rank() as usize
+        }
+        fn size(&self) -> usize {
+            self.comm.size() as usize
+        }
+        fn sum_in_place(&self, values: &mut [f64]) {
+            let local = values.to_vec();
+            self.comm.all_reduce_into(&local[..], values, SystemOperation::sum());
+        }
+        fn barrier(&self) {
+            self.comm.barrier();
+        }
+        fn abort(&self, code: i32) -> ! {
+            self.comm.abort(code)
+        }
+    }
+
+    pub fn finalize() {
+        super::WORLD.with(|w| w.borrow_mut().take());
+        UNIVERSE.with(|u| drop(u.borrow_mut().take()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hessx_hessian::DenseOp;
+
+    #[test]
+    fn alone_the_share_is_everything_and_products_pass_through() {
+        assert_eq!(my_share(&[4, 2, 9]), [4, 2, 9]);
+        assert!(is_writer());
+        let dense = DenseOp::new(nalgebra::DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 3.0])).unwrap();
+        let mut shared = Shared::new(dense, 3, 3).unwrap();
+        let v = shared.vector_from_host(&[1.0, 0.0]);
+        assert_eq!(shared.vector_to_host(&shared.apply(&v).unwrap()), [2.0, 1.0]);
+        let one = DenseOp::new(nalgebra::DMatrix::from_row_slice(1, 1, &[1.0])).unwrap();
+        assert!(Shared::new(one, 0, 3).err().unwrap().to_string().contains("rank 0 has none"));
+    }
+}
