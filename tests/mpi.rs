@@ -94,3 +94,30 @@ fn a_failure_on_one_rank_stops_the_job_with_its_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("does not run under mpirun"), "{stderr}");
 }
+
+/// A robustness sweep under `mpirun -n 2`: the ranks claim cells dynamically, a job stopped after one
+/// cell per rank resumes where it stopped, and the cells hold the numbers one process computes (each
+/// cell is computed whole by one rank, so they agree to the last bit).
+#[test]
+#[ignore = "needs the binaries built with --features mpi and mpirun: just test-mpi"]
+fn a_robustness_sweep_shared_by_two_ranks_resumes_and_equals_one_process() {
+    use hessx_store::robustness::{CellRow, SweepDir};
+    use hessx_store::tables::read_rows_with_identity;
+    let s = two_runs();
+    let sweep = ["--corruptions", "gaussian_noise,fog", "--severities", "1,5", "--hessian-examples", "50", "--iter", "12", "--top-k", "2", "--name", "s"];
+    s.ok("hx-robustness", &[&["--run", "runs/one"][..], &sweep].concat());
+    let first = mpirun(&s, "hx-robustness", &[&["--run", "runs/two", "--max-cells", "1"][..], &sweep].concat());
+    assert!(first.status.success(), "{}", describe("mpirun hx-robustness --max-cells 1", &sweep, &first));
+    let cells = |run: &str| SweepDir::tables_in(&s.join(&format!("runs/{run}/robustness/s/cells"))).unwrap();
+    assert_eq!(cells("two").len(), 2, "each rank computed one cell");
+    let second = mpirun(&s, "hx-robustness", &[&["--run", "runs/two"][..], &sweep].concat());
+    assert!(second.status.success(), "{}", describe("mpirun hx-robustness", &sweep, &second));
+    assert_eq!(cells("two").len(), 5);
+    assert!(s.join("runs/two/robustness/s/robustness.html").is_file(), "rank 0 drew the page");
+    for (a, b) in cells("one").iter().zip(cells("two")) {
+        let (ia, ra) = read_rows_with_identity::<CellRow>(a).unwrap();
+        let (ib, rb) = read_rows_with_identity::<CellRow>(&b).unwrap();
+        assert_eq!(ia.map(|i| (i.corruption, i.severity)), ib.map(|i| (i.corruption, i.severity)));
+        assert_eq!((ra[0].accuracy, ra[0].lambda_max, ra[0].trace), (rb[0].accuracy, rb[0].lambda_max, rb[0].trace), "{}", a.display());
+    }
+}

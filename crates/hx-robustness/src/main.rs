@@ -121,11 +121,10 @@ struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
-    hessx_profile::main_wrapper("info", run)
+    hessx_pipeline::distributed::stage_main("hx-robustness", run)
 }
 
 fn run() -> Result<()> {
-    hessx_pipeline::distributed::refuse_mpi("hx-robustness", "split the cells with --shard i/n, one process per shard")?;
     let cli = Cli::parse_from(hessx_profile::args_with_profile("robustness")?);
     if cli.merge {
         let run = RunDir::new(&cli.run);
@@ -146,6 +145,9 @@ fn run() -> Result<()> {
             }
         };
         anyhow::ensure!(dir.settings().is_file(), "--name {}: {} is not a sweep (no settings.toml)", dir.name(), dir.root().display());
+        if !hessx_pipeline::distributed::is_writer() {
+            return Ok(());
+        }
         let page = hx_robustness::page::draw(&dir)?;
         println!("{}", page.display());
         return Ok(());

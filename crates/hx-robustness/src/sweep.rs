@@ -16,6 +16,7 @@ use hessx_models::{Net, load_checkpoint};
 use hessx_pipeline::batches::epoch_order;
 use hessx_pipeline::config::{load_stage_config, save_config};
 use hessx_pipeline::curvature::{ModelHessian, ProductEngine, hessian_batches, without_diverged};
+use hessx_pipeline::distributed::{is_writer, world};
 use hessx_pipeline::train::{TrainConfig, evaluate, fine_tune};
 use hessx_store::robustness::{CellDensityRow, CellEigenvalueRow, CellRow, SweepDir};
 use hessx_store::tables::{CheckpointRow, read_rows, write_rows};
@@ -23,7 +24,7 @@ use hessx_store::{DataDir, RunDir, RunIdentity, remove_stale_temps};
 use serde::{Deserialize, Serialize};
 
 use crate::cells::{Cell, cell_images, sweep_cells};
-use crate::settings::{Request, SweepSettings};
+use crate::settings::{Request, Shard, SweepSettings};
 use crate::{Error, Result};
 
 /// `settings.toml` of a sweep: the fingerprint beside what it is a fingerprint of.
@@ -137,13 +138,19 @@ pub fn run_sweep<B: Backend>(req: &Request, device: &B::Device) -> Result<SweepO
         remove_stale_temps(&folder);
     }
 
+    // Under mpirun the ranks share the cells dynamically (each claims the next free one), so every
+    // rank starts from every missing cell; --shard splits them statically between separate processes.
+    let ranks = world().size();
+    if ranks > 1 && req.shard != Shard::WHOLE {
+        return Err(Error::Input(format!("--shard {} under mpirun: the {ranks} ranks already share the cells; use one or the other", req.shard)));
+    }
     let todo: Vec<Cell> = cells
         .iter()
         .enumerate()
         .filter(|(position, cell)| req.shard.owns(*position) && !is_done(&dir, cell, &id).unwrap_or(false))
         .map(|(_, cell)| *cell)
-        .take(req.max_cells.unwrap_or(usize::MAX))
         .collect();
+    let claims = Claims::new(&dir, ranks > 1)?;
     let mut outcome = SweepOutcome {
         dir: dir.clone(),
         settings_id: id.clone(),
@@ -155,7 +162,8 @@ pub fn run_sweep<B: Backend>(req: &Request, device: &B::Device) -> Result<SweepO
         seconds: 0.0,
         page: None,
     };
-    if !todo.is_empty() {
+    let budget = req.max_cells.unwrap_or(usize::MAX);
+    if !todo.is_empty() && budget > 0 {
         let path = run.root().join(&checkpoint.file);
         let (_, plain) = load_checkpoint::<B>(&path, Some(&train.model), device)?;
         let (_, model) = load_checkpoint::<B1<B>>(&path, Some(&train.model), device)?;
@@ -179,9 +187,17 @@ pub fn run_sweep<B: Backend>(req: &Request, device: &B::Device) -> Result<SweepO
             shared.settings.hessian_examples.min(shared.subset.len()),
             shared.layout.dim(),
         );
-        let bar = indicatif::ProgressBar::new(todo.len() as u64);
+        // One bar for the job, on rank 0: it counts every rank's finished cells.
+        let bar = if is_writer() { indicatif::ProgressBar::new(todo.len() as u64) } else { indicatif::ProgressBar::hidden() };
+        let done_before = cells.len() - todo.len();
         let started = Instant::now();
         for cell in &todo {
+            if outcome.computed == budget {
+                break;
+            }
+            if !claims.take(cell)? {
+                continue;
+            }
             let row = measure_cell(&shared, &dir, *cell, device)?;
             outcome.computed += 1;
             outcome.hvps += row.hvps as u64;
@@ -197,16 +213,61 @@ pub fn run_sweep<B: Backend>(req: &Request, device: &B::Device) -> Result<SweepO
                     row.seconds
                 )
             });
-            bar.inc(1);
+            let finished = SweepDir::tables_in(&dir.cells_dir())?.len();
+            bar.set_position(finished.saturating_sub(done_before) as u64);
         }
         bar.finish_and_clear();
         outcome.seconds = started.elapsed().as_secs_f64();
     }
+    // Every rank's cells are on disk before anyone counts them.
+    world().barrier();
     outcome.missing = missing_cells(&dir, &cells, &id)?.len();
-    if outcome.missing == 0 && req.draw {
+    if outcome.missing == 0 && req.draw && is_writer() {
         outcome.page = Some(crate::page::draw(&dir)?);
     }
     Ok(outcome)
+}
+
+/// How the ranks of an MPI job share the cells: a rank claims a cell by
+/// creating `cells/.<cell>.claim` (create-new is atomic on a shared file
+/// system), so a free rank takes the next unclaimed cell and a slow one holds
+/// nobody back. Rank 0 clears the claims of an earlier, killed job before
+/// anyone claims; a claimed cell with no table is then computed again.
+struct Claims {
+    dir: Option<PathBuf>,
+}
+
+impl Claims {
+    fn new(sweep: &SweepDir, shared: bool) -> Result<Self> {
+        if !shared {
+            return Ok(Claims { dir: None });
+        }
+        let dir = sweep.cells_dir();
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+        if is_writer() {
+            for entry in std::fs::read_dir(&dir).map_err(|source| Error::Io { path: dir.clone(), source })? {
+                let path = entry.map_err(|source| Error::Io { path: dir.clone(), source })?.path();
+                if path.extension().is_some_and(|e| e == "claim") {
+                    std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
+                }
+            }
+        }
+        world().barrier();
+        Ok(Claims { dir: Some(dir) })
+    }
+
+    /// Whether this rank gets `cell` (always, outside MPI).
+    fn take(&self, cell: &Cell) -> Result<bool> {
+        let Some(dir) = &self.dir else {
+            return Ok(true);
+        };
+        let path = dir.join(format!(".{}.claim", SweepDir::cell_stem(cell.name(), cell.severity)));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(source) => Err(Error::Io { path, source }),
+        }
+    }
 }
 
 /// The cells of `cells` that have no finished table in `dir` with settings `id`.
