@@ -121,3 +121,28 @@ fn a_robustness_sweep_shared_by_two_ranks_resumes_and_equals_one_process() {
         assert_eq!((ra[0].accuracy, ra[0].lambda_max, ra[0].trace), (rb[0].accuracy, rb[0].lambda_max, rb[0].trace), "{}", a.display());
     }
 }
+
+/// A loss surface under `mpirun -n 2`: rank i computes shard i/2 into its own table, rank 0 merges
+/// them through the `--merge` checks and draws; the merged grid equals one process's point for point.
+#[test]
+#[ignore = "needs the binaries built with --features mpi and mpirun: just test-mpi"]
+fn a_surface_split_over_two_ranks_equals_one_process() {
+    use hessx_store::landscape::SurfaceRow;
+    let s = two_runs();
+    let grid = ["--x=-1:1:5", "--y=-1:1:4", "--examples", "100", "--name", "g", "--no-plot"];
+    s.ok("hx-landscape", &[&["--run", "runs/one"][..], &grid].concat());
+    let out = mpirun(&s, "hx-landscape", &[&["--run", "runs/two"][..], &grid].concat());
+    assert!(out.status.success(), "{}", describe("mpirun hx-landscape", &grid, &out));
+    let rows = |run: &str| {
+        let mut r: Vec<SurfaceRow> = read_rows(&s.join(&format!("runs/{run}/landscape/g/surface.parquet"))).unwrap();
+        r.sort_by(|a, b| (a.point, &a.split).cmp(&(b.point, &b.split)));
+        r
+    };
+    let (one, two) = (rows("one"), rows("two"));
+    assert_eq!(one.len(), 20);
+    assert_eq!(two.len(), 20);
+    for (a, b) in one.iter().zip(&two) {
+        assert_eq!((a.point, a.x, a.y, a.loss, a.accuracy), (b.point, b.x, b.y, b.loss, b.accuracy));
+    }
+    assert!(s.join("runs/two/landscape/g/shards").is_dir(), "each rank wrote its own shard table");
+}

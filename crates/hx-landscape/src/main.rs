@@ -164,13 +164,15 @@ enum Ignore {
 }
 
 fn main() -> std::process::ExitCode {
-    hessx_profile::main_wrapper("info", run)
+    hessx_pipeline::distributed::stage_main("hx-landscape", run)
 }
 
 fn run() -> Result<()> {
-    hessx_pipeline::distributed::refuse_mpi("hx-landscape", "split the grid with --shard i/n, one process per shard, then --merge")?;
     let cli = Cli::parse_from(hessx_profile::args_with_profile("landscape")?);
     let plots = PlotOptions { vmin: cli.vmin, vmax: cli.vmax, vlevel: cli.vlevel, zmax: cli.zmax, log: cli.log };
+    if cli.merge && !hessx_pipeline::distributed::is_writer() {
+        return Ok(());
+    }
     if cli.merge {
         let name = cli.name.as_deref().context("--merge: name the surface whose shards to merge with --name")?;
         let report = hx_landscape::run::merge(&cli.run, name, (!cli.no_plot).then_some(&plots))?;
@@ -189,9 +191,11 @@ fn run() -> Result<()> {
 fn resolve(cli: &Cli) -> Result<Request> {
     let x = Axis::parse("--x", cli.x.as_deref().context("--x is required: the x axis as min:max:num, e.g. --x=-1:1:51")?)?;
     let y = cli.y.as_deref().map(|y| Axis::parse("--y", y)).transpose()?;
+    let world = hessx_pipeline::distributed::world();
     let shard = match &cli.shard {
+        Some(s) if world.size() > 1 => anyhow::bail!("--shard {s} under mpirun: the {} ranks already split the grid (rank i computes shard i/n); use one or the other", world.size()),
         Some(s) => s.parse::<Shard>()?,
-        None => Shard::WHOLE,
+        None => Shard { index: world.rank(), count: world.size() },
     };
     let ignore = |i: Option<Ignore>| i == Some(Ignore::Biasbn);
     let axes = match (&cli.model_file2, cli.axes) {

@@ -23,6 +23,7 @@ use crate::directions::{DirType, Norm, normalize, random_direction, zero_biasbn}
 use crate::error::{Error, Result};
 use crate::eval::{EvalSet, LossKind, ModelObjective, Split};
 use crate::grid::{Grid, Shard};
+use hessx_pipeline::distributed::{is_writer, world};
 use crate::plots::{self, PlotOptions};
 use crate::settings::{DataSettings, DirectionSource, Origin, SavedSettings, SurfaceSettings, fingerprint, record_or_check};
 use crate::state::StateLayout;
@@ -594,7 +595,7 @@ fn write_directions(
 /// Compute (or resume) a surface and, once it is complete, draw it:
 /// everything `hx-landscape` does for one request. Returns a short report.
 pub fn surface_stage<B: Backend>(req: &Request, plots: Option<&PlotOptions>, device: &B::Device) -> Result<String> {
-    let bar = indicatif::ProgressBar::new(req.grid.len() as u64);
+    let bar = if is_writer() { indicatif::ProgressBar::new(req.grid.len() as u64) } else { indicatif::ProgressBar::hidden() };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} point {pos}/{len} [{elapsed_precise} < {eta_precise}] {wide_bar}")
             .expect("progress template is valid"),
@@ -628,6 +629,15 @@ pub fn surface_stage<B: Backend>(req: &Request, plots: Option<&PlotOptions>, dev
             "\ncost of a point: {:.1} x one forward pass over the same examples ({forward:.3} s)",
             per_point / forward
         ));
+    }
+    if world().size() > 1 {
+        // Under mpirun every rank computed its shard: once all have, rank 0 merges and draws.
+        world().barrier();
+        if is_writer() {
+            report.push('\n');
+            report.push_str(&merge(&req.run, &out.dir.name(), plots)?);
+        }
+        return Ok(report);
     }
     if req.shard.count > 1 {
         if p.complete() {
