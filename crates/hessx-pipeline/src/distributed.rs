@@ -172,12 +172,19 @@ pub struct Shared<O> {
     /// This rank's operator.
     pub local: O,
     weight: f64,
+    /// Wall time spent in the all-reduce so far (host copies included).
+    reduce_seconds: f64,
 }
 
 impl<O: SymOp> Shared<O> {
     /// Share `local` (over `local_examples` of `total_examples`) with the other ranks.
     pub fn new(local: O, local_examples: usize, total_examples: usize) -> Result<Self> {
-        Ok(Shared { local, weight: share_weight(local_examples, total_examples)? })
+        Ok(Shared { local, weight: share_weight(local_examples, total_examples)?, reduce_seconds: 0.0 })
+    }
+
+    /// Seconds spent combining products over the ranks (0 alone).
+    pub fn reduce_seconds(&self) -> f64 {
+        self.reduce_seconds
     }
 }
 
@@ -214,10 +221,13 @@ impl<O: SymOp> SymOp for Shared<O> {
             return Ok(product);
         }
         // Host round trip in f64: the sum over ranks is then exact to f64 rounding, whatever the order.
+        let t0 = std::time::Instant::now();
         let mut host = self.local.vector_to_host(&product);
         host.iter_mut().for_each(|x| *x *= self.weight);
         world().sum_in_place(&mut host);
-        Ok(self.local.vector_from_host(&host))
+        let combined = self.local.vector_from_host(&host);
+        self.reduce_seconds += t0.elapsed().as_secs_f64();
+        Ok(combined)
     }
 
     fn hvps(&self) -> u64 {
