@@ -311,7 +311,9 @@ mod tests {
         let dense = DenseOp::new(nalgebra::DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 3.0])).unwrap();
         let mut shared = Shared::new(dense, 3, 3).unwrap();
         let v = shared.vector_from_host(&[1.0, 0.0]);
-        assert_eq!(shared.vector_to_host(&shared.apply(&v).unwrap()), [2.0, 1.0]);
+        let product = shared.apply(&v).unwrap();
+        assert_eq!(shared.vector_to_host(&product), [2.0, 1.0]);
+        assert_eq!(shared.reduce_seconds(), 0.0, "alone, nothing is combined");
         let one = DenseOp::new(nalgebra::DMatrix::from_row_slice(1, 1, &[1.0])).unwrap();
         assert!(Shared::new(one, 0, 3).err().unwrap().to_string().contains("rank 0 has none"));
     }
