@@ -138,7 +138,8 @@ pub fn draw(dir: &SweepDir) -> Result<PathBuf> {
 fn scatter(cells: &[Measured], clean: &Measured, name: &str, label: &str, value: fn(&CellRow) -> f64, c: &RankCorrelation) -> (Chart, String) {
     let title = format!("Accuracy drop against {label}: Spearman rho {} [{}, {}]", fmt_num(c.rho), fmt_num(c.low), fmt_num(c.high));
     let mut chart = LineChart::new(title, label.to_owned(), "accuracy drop (percentage points)");
-    chart.legend = LegendAt::UpperLeft;
+    // Accuracy drop grows with curvature here, so the lower right is where the points are not.
+    chart.legend = LegendAt::LowerRight;
     let mut by_corruption: BTreeMap<usize, (String, Vec<(f64, f64)>)> = BTreeMap::new();
     for m in cells {
         let point = (value(&m.row), 100.0 * (clean.row.accuracy - m.row.accuracy));
@@ -283,7 +284,10 @@ fn html(saved: &SavedSettings, cells: &[Measured], clean: &Measured, corr: &[(&s
     h.push_str(
         "</table><p>Spearman's rho over the corrupted cells, interval from Fisher's z with the Bonett-Wright variance. A positive rho: \
          cells where the measure is larger lose more accuracy. Cells are not independent draws (severities of one corruption are \
-         nested), so read the interval as a guide, not a test.</p><h2>Figures</h2>",
+         nested), so read the interval as a guide, not a test. The curvature is that of the loss on each cell's own images at the \
+         same weights, and a Hessian of cross-entropy grows where predictions are wrong or unsure, so part of a high correlation is \
+         built in; whether the curvature of the clean loss predicts robustness is a question across models (one clean cell each: \
+         run a sweep per model and compare their clean rows with their accuracy drops).</p><h2>Figures</h2>",
     );
     for (stem, caption) in figures {
         let _ = write!(h, "<figure><img src=\"plots/{stem}.svg\" alt=\"{stem}\"><figcaption>{caption}</figcaption></figure>");
