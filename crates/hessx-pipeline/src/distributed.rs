@@ -186,6 +186,20 @@ impl<O: SymOp> Shared<O> {
     pub fn reduce_seconds(&self) -> f64 {
         self.reduce_seconds
     }
+
+    /// What the all-reduce cost per product next to the local product's
+    /// `local_seconds` (for the log); `None` alone.
+    pub fn reduce_note(&self, local_seconds: f64) -> Option<String> {
+        let ranks = world().size();
+        (ranks > 1).then(|| {
+            let per = self.reduce_seconds / self.local.hvps().max(1) as f64;
+            format!(
+                "{ranks} ranks: the all-reduce took {per:.4} s a product, {:.1}% of a product's {:.3} s",
+                100.0 * per / (local_seconds + per).max(1e-12),
+                local_seconds + per
+            )
+        })
+    }
 }
 
 /// This rank's weight in a sum of products: its share of the examples.

@@ -171,15 +171,8 @@ pub fn run_spectrum<B: Backend>(
                 op.seconds_per_hvp()
             )
         });
-        if world().size() > 1 {
-            let n = op.hvps().max(1) as f64;
-            bar.suspend(|| tracing::info!(
-                "{} ranks: the all-reduce took {:.4} s a product, {:.1}% of a product's {:.3} s",
-                world().size(),
-                op.reduce_seconds() / n,
-                100.0 * op.reduce_seconds() / n / op.seconds_per_hvp().max(1e-12),
-                op.seconds_per_hvp() + op.reduce_seconds() / n
-            ));
+        if let Some(note) = op.reduce_note(op.seconds_per_hvp()) {
+            bar.suspend(|| tracing::info!("{note}"));
         }
         bar.inc(1);
     }
