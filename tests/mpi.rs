@@ -122,8 +122,9 @@ fn a_robustness_sweep_shared_by_two_ranks_resumes_and_equals_one_process() {
     }
 }
 
-/// A loss surface under `mpirun -n 2`: rank i computes shard i/2 into its own table, rank 0 merges
-/// them through the `--merge` checks and draws; the merged grid equals one process's point for point.
+/// A loss surface under `mpirun -n 2`: the ranks claim shards of the grid as they become free, each
+/// shard into its own table, and rank 0 merges them through the `--merge` checks; the merged grid
+/// equals one process's point for point.
 #[test]
 #[ignore = "needs the binaries built with --features mpi and mpirun: just test-mpi"]
 fn a_surface_split_over_two_ranks_equals_one_process() {
@@ -144,5 +145,9 @@ fn a_surface_split_over_two_ranks_equals_one_process() {
     for (a, b) in one.iter().zip(&two) {
         assert_eq!((a.point, a.x, a.y, a.loss, a.accuracy), (b.point, b.x, b.y, b.loss, b.accuracy));
     }
-    assert!(s.join("runs/two/landscape/g/shards").is_dir(), "each rank wrote its own shard table");
+    let shards = std::fs::read_dir(s.join("runs/two/landscape/g/shards")).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "parquet")).count();
+    assert_eq!(shards, 20, "one table per shard: 20 points give 20 shards (at most 64)");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let claimed: Vec<usize> = report.lines().filter_map(|l| l.split(" of ").nth(1)?.split_whitespace().next()?.parse().ok()).collect();
+    assert_eq!(claimed.iter().sum::<usize>(), 20, "every shard claimed once: {report}");
 }

@@ -191,11 +191,9 @@ fn run() -> Result<()> {
 fn resolve(cli: &Cli) -> Result<Request> {
     let x = Axis::parse("--x", cli.x.as_deref().context("--x is required: the x axis as min:max:num, e.g. --x=-1:1:51")?)?;
     let y = cli.y.as_deref().map(|y| Axis::parse("--y", y)).transpose()?;
-    let world = hessx_pipeline::distributed::world();
     let shard = match &cli.shard {
-        Some(s) if world.size() > 1 => anyhow::bail!("--shard {s} under mpirun: the {} ranks already split the grid (rank i computes shard i/n); use one or the other", world.size()),
         Some(s) => s.parse::<Shard>()?,
-        None => Shard { index: world.rank(), count: world.size() },
+        None => Shard::WHOLE,
     };
     let ignore = |i: Option<Ignore>| i == Some(Ignore::Biasbn);
     let axes = match (&cli.model_file2, cli.axes) {

@@ -595,7 +595,10 @@ fn write_directions(
 /// Compute (or resume) a surface and, once it is complete, draw it:
 /// everything `hx-landscape` does for one request. Returns a short report.
 pub fn surface_stage<B: Backend>(req: &Request, plots: Option<&PlotOptions>, device: &B::Device) -> Result<String> {
-    let bar = if is_writer() { indicatif::ProgressBar::new(req.grid.len() as u64) } else { indicatif::ProgressBar::hidden() };
+    if world().size() > 1 {
+        return shared_surface_stage::<B>(req, plots, device);
+    }
+    let bar = indicatif::ProgressBar::new(req.grid.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} point {pos}/{len} [{elapsed_precise} < {eta_precise}] {wide_bar}")
             .expect("progress template is valid"),
@@ -630,15 +633,6 @@ pub fn surface_stage<B: Backend>(req: &Request, plots: Option<&PlotOptions>, dev
             per_point / forward
         ));
     }
-    if world().size() > 1 {
-        // Under mpirun every rank computed its shard: once all have, rank 0 merges and draws.
-        world().barrier();
-        if is_writer() {
-            report.push('\n');
-            report.push_str(&merge(&req.run, &out.dir.name(), plots)?);
-        }
-        return Ok(report);
-    }
     if req.shard.count > 1 {
         if p.complete() {
             report.push_str(&format!(
@@ -657,6 +651,72 @@ pub fn surface_stage<B: Backend>(req: &Request, plots: Option<&PlotOptions>, dev
         report.push_str(&format!("\n{} figure file(s) in {}", files.len(), out.dir.plots_dir().display()));
     } else if !p.complete() {
         report.push_str("\nnot complete yet: run the same command again to continue");
+    }
+    Ok(report)
+}
+
+/// Shards of the grid under `mpirun`: several per rank, so that ranks that
+/// finish early take more, and the same count for any job of up to 16 ranks
+/// (a killed job resumed with another rank count finds its shard tables).
+fn shared_shard_count(points: usize, ranks: usize) -> usize {
+    (4 * ranks).max(64).min(points).max(1)
+}
+
+/// [`surface_stage`] under `mpirun`: the grid is cut into
+/// [`shared_shard_count`] interleaved shards (the `--shard i/K` tables), each
+/// claimed by whichever rank is free (a create-new claim file in `shards/`),
+/// so a slow rank holds nobody back; a killed job resumes (finished shard
+/// tables are kept, a claimed but unfinished shard resumes from its saved
+/// points, and rank 0 clears the old claims first). When every rank is done,
+/// rank 0 merges the shards through the checks of `--merge` and draws.
+fn shared_surface_stage<B: Backend>(req: &Request, plots: Option<&PlotOptions>, device: &B::Device) -> Result<String> {
+    if req.curvature.is_some() {
+        return Err(Error::Input("--curvature: curvature maps are computed in one process; run it without mpirun".into()));
+    }
+    if req.shard != Shard::WHOLE {
+        return Err(Error::Input(format!("--shard {} under mpirun: the ranks already share the grid; use one or the other", req.shard)));
+    }
+    let count = shared_shard_count(req.grid.len(), world().size());
+    let hidden = indicatif::ProgressBar::hidden();
+    // Every rank derives the same folder, settings and directions; this settles them before any claim.
+    let setup = Request { shard: Shard { index: 0, count }, max_points: Some(0), ..req.clone() };
+    let dir = compute_surface::<B>(&setup, device, &hidden)?.dir;
+    let claims = dir.shards_dir();
+    if is_writer() {
+        for entry in std::fs::read_dir(&claims).map_err(|e| Error::Input(format!("{}: {e}", claims.display())))? {
+            let path = entry.map_err(|e| Error::Input(format!("{}: {e}", claims.display())))?.path();
+            if path.extension().is_some_and(|e| e == "claim") {
+                std::fs::remove_file(&path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+            }
+        }
+    }
+    world().barrier();
+    let bar = if is_writer() { indicatif::ProgressBar::new(req.grid.len() as u64) } else { hidden.clone() };
+    let (mut computed, mut seconds, mut taken) = (0, 0.0, 0);
+    for index in 0..count {
+        let claim = claims.join(format!(".shard-{index:04}-of-{count:04}.claim"));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&claim) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::Input(format!("{}: {e}", claim.display()))),
+        }
+        let part = Request { shard: Shard { index, count }, ..req.clone() };
+        let out = compute_surface::<B>(&part, device, &hidden)?;
+        computed += out.progress.computed;
+        seconds += out.progress.seconds;
+        taken += 1;
+        bar.set_position(crate::surface::done_points(&dir, &req.splits)? as u64);
+    }
+    bar.finish_and_clear();
+    world().barrier();
+    let mut report = format!(
+        "surface {}: rank {} computed {computed} point(s) of {taken} of the {count} shards in {seconds:.1} s",
+        dir.name(),
+        world().rank()
+    );
+    if is_writer() {
+        report.push('\n');
+        report.push_str(&merge(&req.run, &dir.name(), plots)?);
     }
     Ok(report)
 }

@@ -241,6 +241,19 @@ pub fn is_complete_shard(dir: &LandscapeDir, grid: Grid, splits: &[Split], shard
     Ok((0..grid.len()).filter(|&p| shard.owns(p)).all(|p| done.contains(&p)))
 }
 
+/// Points done on every split, over all shard tables of `dir` (for a job's progress bar).
+pub fn done_points(dir: &LandscapeDir, splits: &[Split]) -> Result<usize> {
+    let shards = dir.shards_dir();
+    let mut done = 0;
+    for entry in std::fs::read_dir(&shards).map_err(|e| Error::mismatch(&shards, e.to_string()))? {
+        let path = entry.map_err(|e| Error::mismatch(&shards, e.to_string()))?.path();
+        if LandscapeDir::parse_shard_name(&path).is_some() {
+            done += complete_points(&read_rows(&path)?, splits).len();
+        }
+    }
+    Ok(done)
+}
+
 /// Whether the surface table holds every point of `grid` on every split.
 pub fn is_complete(dir: &LandscapeDir, grid: Grid, splits: &[Split]) -> Result<bool> {
     let table = dir.surface();
