@@ -22,6 +22,22 @@ fn regression_issue_18_power_iteration_refuses_the_bottom_end_naming_both_flags(
     assert!(err.contains("--which") && err.contains("smallest"), "{err}");
 }
 
+/// Power iteration finds the largest |eigenvalue|: with the default `--which largest` its rows say so
+/// (`magnitude`), and hx-analyze still draws them (it reads magnitude rows where there are no top ones).
+#[test]
+fn regression_issue_18_power_rows_are_labelled_magnitude() {
+    let s = Scratch::new();
+    s.ok("hx-fetch", &["synthetic", "--name", "tiny", "--classes", "3", "--channels", "1", "--height", "8", "--width", "8",
+        "--train", "96", "--test", "48", "--seed", "3", "--quiet"]);
+    s.ok("hx-train", &["--run", "runs/p", "--dataset", "tiny", "--model", "mlp", "--hidden", "12", "--batch-size", "32",
+        "--epochs", "1", "--lr", "0.1", "--no-augment", "--save-interval", "3"]);
+    s.ok("hx-eigen", &["--run", "runs/p", "--hessian-batch-size", "40", "--top-k", "2", "--method", "power", "--max-iter", "200"]);
+    let rows: Vec<EigenvalueRow> = read_rows(&RunDir::new(s.join("runs/p")).eigenvalues()).unwrap();
+    assert!(!rows.is_empty() && rows.iter().all(|r| r.spectrum_end == SpectrumEnd::Magnitude), "{rows:?}");
+    s.ok("hx-analyze", &["--run", "runs/p"]);
+    assert!(s.join("runs/p/report.html").is_file());
+}
+
 #[test]
 fn regression_issue_18_both_ends_from_one_run() {
     let s = Scratch::new();

@@ -148,16 +148,18 @@ pub(crate) fn progress_bar(len: usize) -> indicatif::ProgressBar {
 fn solve<O: SymOp>(settings: &EigenSettings, op: &mut O) -> hessx_hessian::Result<Vec<(SpectrumEnd, EigenResult<O::V>)>> {
     let seed = settings.hessian.seed;
     match settings.method {
-        // `validate` refuses smallest and both here: power iteration converges to the largest magnitude,
-        // which `largest` has always reported as the top (the two agree unless a negative eigenvalue
-        // dominates) and `magnitude` reports as what it is.
+        // `validate` refuses smallest and both here. Power iteration converges to the largest |eigenvalue|
+        // whatever `--which` says, so its rows say `magnitude` (they are the top ones only when no negative
+        // eigenvalue dominates, which power iteration cannot know); the analysis reads them as it reads top rows.
         EigenMethod::Power => {
             let result = power_iteration(
                 op,
                 &PowerConfig { top_n: settings.top_k, max_iter: settings.max_iter, tol: settings.tol, seed, verify: true },
             )?;
-            let end = if settings.which == Which::Magnitude { SpectrumEnd::Magnitude } else { SpectrumEnd::Top };
-            Ok(vec![(end, result)])
+            if settings.which == Which::Largest {
+                tracing::info!("--method power finds the largest |eigenvalue|: its rows are labelled spectrum_end = magnitude");
+            }
+            Ok(vec![(SpectrumEnd::Magnitude, result)])
         }
         // `validate` refuses one-pass here; Lanczos is the default solver.
         EigenMethod::Lanczos | EigenMethod::OnePass => {

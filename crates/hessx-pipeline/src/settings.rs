@@ -178,8 +178,9 @@ fn is_largest(which: &Which) -> bool {
 }
 
 /// Refuse a `--which` the method cannot compute: power iteration with
-/// deflation converges to the largest |eigenvalue|, so it gives `largest`
-/// (as before) or `magnitude`, never the bottom end. Checked when the flags
+/// deflation converges to the largest |eigenvalue|, so it takes `largest`
+/// (the default, whose rows it labels `magnitude`, what they are) or
+/// `magnitude`, never the bottom end. Checked when the flags
 /// are resolved, before any run directory is opened.
 pub fn check_which(method: EigenMethod, which: Which) -> Result<()> {
     if method == EigenMethod::Power && matches!(which, Which::Smallest | Which::Both) {
