@@ -42,6 +42,7 @@ mod net;
 mod pytorch;
 pub mod resnet;
 mod spec;
+pub mod torchvision_resnet;
 pub mod transformer;
 pub mod wide_deep;
 
