@@ -29,7 +29,8 @@
 //!
 //! Checkpoints ([`save_checkpoint`], [`load_checkpoint`]) carry the
 //! [`ModelSpec`] next to the weights; [`load_pytorch`] reads PyTorch
-//! state_dicts, PyHessian's included.
+//! state_dicts, PyHessian's and torchvision's ResNets ([`torchvision_resnet`])
+//! included.
 #![deny(missing_docs)]
 
 mod checkpoint;

@@ -204,7 +204,7 @@ impl ModelSpec {
                 }
             }
             (Arch::ResNet { depth, .. }, _) if *depth < 8 || (*depth - 2) % 6 != 0 => Err(format!(
-                "resnet depth must be 6n+2 with n >= 1 (20, 32, 44, 56), got {depth}"
+                "resnet depth must be 6n+2 with n >= 1 (20, 32, 44, 56), got {depth}; torchvision's ResNets are 18, 34, 50, 101 and 152"
             )),
             (Arch::TorchResNet { depth, width }, _) => {
                 if crate::torchvision_resnet::stages(*depth).is_none() {
