@@ -2,7 +2,7 @@
 //!
 //! Every model here is written only from ops that second-differentiate in
 //! burn 0.21 (see `notes/burn-nested-autodiff.md`): linear layers from
-//! matmul + add, pooling from reshape + `max_dim`/`mean_dim`, embeddings
+//! matmul + add, pooling from reshape or slices + `max_dim`/`mean_dim`, embeddings
 //! from `select`, GELU from `erf`, and a batch norm whose train/eval mode is
 //! an argument ([`BnMode`]) rather than inferred from the backend. A model
 //! built on `Autodiff<Flex>` can be lifted to `Autodiff<Autodiff<Flex>>` with
