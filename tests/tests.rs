@@ -10,3 +10,4 @@ mod regression_provenance;
 mod regression_resume;
 mod regression_sharpness;
 mod regression_which;
+mod torchvision;

@@ -159,12 +159,22 @@ impl HessianFlags {
 /// Model flags of the stages that build a model.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelFlags {
-    /// Architecture: resnet20 (also resnet32/44/56), small-cnn, mlp or transformer.
+    /// Architecture: resnet20 (also resnet32/44/56: PyHessian's CIFAR ResNet; any depth 6n+2 as
+    /// cifar-resnetN), resnet18, resnet34, resnet50, resnet101, resnet152 (torchvision's ImageNet
+    /// ResNets, whose state_dicts --init loads unchanged), small-cnn, mlp or transformer.
     #[arg(long, default_value = "resnet20")]
     pub model: String,
-    /// ResNet depth (6n+2); overrides the number in the model name.
+    /// CIFAR ResNet depth (6n+2); overrides the number in the model name (so `--model resnet --depth
+    /// 50` is the CIFAR ResNet of depth 50, `--model resnet50` torchvision's).
     #[arg(long)]
     pub depth: Option<usize>,
+    /// Base width of a torchvision ResNet: stage i has width * 2^i planes (torchvision: 64).
+    #[arg(long, value_parser = count)]
+    pub width: Option<usize>,
+    /// Outputs of the classifier head (torchvision's num_classes; `fc` for the ResNets). Default: the
+    /// dataset's number of classes; a larger head fits a checkpoint trained with more classes.
+    #[arg(long, value_parser = count)]
+    pub num_classes: Option<usize>,
     /// Drop every batch norm from the ResNet (PyHessian's --batch-norm off).
     #[arg(long)]
     pub no_batch_norm: bool,
@@ -185,6 +195,8 @@ impl ModelFlags {
         ModelChoice {
             model: self.model.clone(),
             depth: self.depth,
+            width: self.width,
+            num_classes: self.num_classes,
             no_batch_norm: self.no_batch_norm,
             no_residual: self.no_residual,
             hidden: self.hidden.clone(),

@@ -2,7 +2,7 @@
 //!
 //! Every model here is written only from ops that second-differentiate in
 //! burn 0.21 (see `notes/burn-nested-autodiff.md`): linear layers from
-//! matmul + add, pooling from reshape + `max_dim`/`mean_dim`, embeddings
+//! matmul + add, pooling from reshape or slices + `max_dim`/`mean_dim`, embeddings
 //! from `select`, GELU from `erf`, and a batch norm whose train/eval mode is
 //! an argument ([`BnMode`]) rather than inferred from the backend. A model
 //! built on `Autodiff<Flex>` can be lifted to `Autodiff<Autodiff<Flex>>` with
@@ -29,7 +29,8 @@
 //!
 //! Checkpoints ([`save_checkpoint`], [`load_checkpoint`]) carry the
 //! [`ModelSpec`] next to the weights; [`load_pytorch`] reads PyTorch
-//! state_dicts, PyHessian's included.
+//! state_dicts, PyHessian's and torchvision's ResNets ([`torchvision_resnet`])
+//! included.
 #![deny(missing_docs)]
 
 mod checkpoint;
@@ -42,6 +43,7 @@ mod net;
 mod pytorch;
 pub mod resnet;
 mod spec;
+pub mod torchvision_resnet;
 pub mod transformer;
 pub mod wide_deep;
 

@@ -9,6 +9,7 @@ use crate::layers::{Activation, BnMode};
 use crate::mlp::Mlp;
 use crate::resnet::ResNet;
 use crate::spec::{Arch, InputSpec, ModelSpec};
+use crate::torchvision_resnet::TorchResNet;
 use crate::transformer::Transformer;
 use crate::wide_deep::WideDeep;
 
@@ -53,6 +54,8 @@ pub enum Net<B: Backend> {
     SmallCnn(SmallCnn<B>),
     /// See [`ResNet`].
     ResNet(ResNet<B>),
+    /// See [`TorchResNet`].
+    TorchResNet(TorchResNet<B>),
     /// See [`Transformer`].
     Transformer(Transformer<B>),
     /// See [`WideDeep`].
@@ -75,7 +78,7 @@ impl ModelSpec {
         self.init_with_activation(None, device)
     }
 
-    /// As [`ModelSpec::init`], with the non-linearity of the SmallCnn or ResNet
+    /// As [`ModelSpec::init`], with the non-linearity of the SmallCnn or a ResNet
     /// replaced (relu in the real models). Smooth variants (tanh, softplus)
     /// are what finite-difference tests of the Hessian need.
     pub fn init_with_activation<B: Backend>(
@@ -129,6 +132,9 @@ impl ModelSpec {
                 act,
                 device,
             )),
+            (Arch::TorchResNet { depth, width }, InputSpec::Image { channels, .. }) => Net::TorchResNet(
+                TorchResNet::new(*channels, classes, *depth, *width, act, device),
+            ),
             (
                 Arch::Transformer {
                     patch,
@@ -198,6 +204,7 @@ impl<B: Backend> Net<B> {
             Net::Mlp(m) => m.forward(input.images("mlp")),
             Net::SmallCnn(m) => m.forward(input.images("small-cnn")),
             Net::ResNet(m) => m.forward(input.images("resnet"), mode),
+            Net::TorchResNet(m) => m.forward(input.images("torchvision resnet"), mode),
             Net::Transformer(m) => m.forward(input.images("transformer")),
             Net::WideDeep(m) => match input {
                 Input::Tabular { categorical, dense } => m.forward(categorical, dense),

@@ -21,8 +21,9 @@ use crate::layers::{Activation, BnMode, Linear, batch_norm, batch_norm_layer, gl
 /// Stage widths of the CIFAR ResNet.
 const WIDTHS: [usize; 3] = [16, 32, 64];
 
-/// Convolution without bias, initialised as PyHessian: N(0, 2 / (k*k*c_out)).
-fn conv<B: Backend>(
+/// Convolution without bias, padding `k / 2`, initialised as PyHessian and
+/// torchvision (Kaiming normal, fan-out, relu gain): N(0, 2 / (k*k*c_out)).
+pub(crate) fn conv<B: Backend>(
     c_in: usize,
     c_out: usize,
     k: usize,
@@ -58,6 +59,13 @@ pub struct Downsample<B: Backend> {
     pub bn: Option<BatchNorm<B>>,
 }
 
+impl<B: Backend> Downsample<B> {
+    /// The shortcut's value for the block input `x`.
+    pub(crate) fn forward(&self, x: Tensor<B, 4>, mode: BnMode) -> Tensor<B, 4> {
+        maybe_bn(&self.bn, self.conv.forward(x), mode)
+    }
+}
+
 /// conv3x3-bn-act-conv3x3-bn (+ shortcut) -act.
 #[derive(Module, Debug)]
 pub struct BasicBlock<B: Backend> {
@@ -78,13 +86,13 @@ pub struct BasicBlock<B: Backend> {
 }
 
 impl<B: Backend> BasicBlock<B> {
-    fn forward(&self, x: Tensor<B, 4>, mode: BnMode) -> Tensor<B, 4> {
+    pub(crate) fn forward(&self, x: Tensor<B, 4>, mode: BnMode) -> Tensor<B, 4> {
         let act = self.activation;
         let out = act.apply(maybe_bn(&self.bn1, self.conv1.forward(x.clone()), mode));
         let out = maybe_bn(&self.bn2, self.conv2.forward(out), mode);
         let out = if self.residual {
             let shortcut = match &self.downsample {
-                Some(d) => maybe_bn(&d.bn, d.conv.forward(x), mode),
+                Some(d) => d.forward(x, mode),
                 None => x,
             };
             out + shortcut

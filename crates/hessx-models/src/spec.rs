@@ -41,6 +41,16 @@ pub enum Arch {
         /// PyHessian's `residual_not`: false drops every shortcut.
         residual: bool,
     },
+    /// torchvision's ImageNet ResNet (`torchvision.models.resnet18`, ...; v1.5
+    /// bottlenecks), whose `state_dict` loads unchanged.
+    TorchResNet {
+        /// 18 or 34 (basic blocks), 50, 101 or 152 (bottleneck blocks).
+        depth: usize,
+        /// Base width: stage `i` has `width * 2^i` planes; torchvision's is 64
+        /// ([`crate::torchvision_resnet::TORCHVISION_WIDTH`]), narrower ones keep
+        /// the layout at a size tests can afford.
+        width: usize,
+    },
     /// Small pre-norm Transformer encoder classifier on image patches.
     Transformer {
         /// Patch side in pixels (patches are `patch x patch`, non-overlapping).
@@ -89,7 +99,10 @@ pub enum InputSpec {
 
 impl ModelSpec {
     /// Short, file-name-safe name, e.g. `resnet20`, `resnet20-nobn`,
-    /// `mlp-32x16-tanh`, `small-cnn`, `transformer-p4-d32-l2-h4`.
+    /// `resnet18` and `resnet50-w16` (torchvision's, at base width 64 and 16),
+    /// `mlp-32x16-tanh`, `small-cnn`, `transformer-p4-d32-l2-h4`. A CIFAR ResNet
+    /// whose depth torchvision also has (50, 152) is `cifar-resnet50`, so a
+    /// name never stands for two models.
     pub fn name(&self) -> String {
         match &self.arch {
             Arch::Mlp { hidden, activation } => {
@@ -106,7 +119,11 @@ impl ModelSpec {
                 batch_norm,
                 residual,
             } => {
-                let mut name = format!("resnet{depth}");
+                let mut name = if crate::torchvision_resnet::DEPTHS.contains(depth) {
+                    format!("cifar-resnet{depth}")
+                } else {
+                    format!("resnet{depth}")
+                };
                 if !batch_norm {
                     name.push_str("-nobn");
                 }
@@ -114,6 +131,13 @@ impl ModelSpec {
                     name.push_str("-nores");
                 }
                 name
+            }
+            Arch::TorchResNet { depth, width } => {
+                if *width == crate::torchvision_resnet::TORCHVISION_WIDTH {
+                    format!("resnet{depth}")
+                } else {
+                    format!("resnet{depth}-w{width}")
+                }
             }
             Arch::Transformer {
                 patch,
@@ -180,8 +204,22 @@ impl ModelSpec {
                 }
             }
             (Arch::ResNet { depth, .. }, _) if *depth < 8 || (*depth - 2) % 6 != 0 => Err(format!(
-                "resnet depth must be 6n+2 with n >= 1 (20, 32, 44, 56), got {depth}"
+                "resnet depth must be 6n+2 with n >= 1 (20, 32, 44, 56), got {depth}; torchvision's ResNets are 18, 34, 50, 101 and 152"
             )),
+            (Arch::TorchResNet { depth, width }, _) => {
+                if crate::torchvision_resnet::stages(*depth).is_none() {
+                    Err(format!(
+                        "torchvision resnet depth must be one of {:?}, got {depth}",
+                        crate::torchvision_resnet::DEPTHS
+                    ))
+                } else if *width == 0 {
+                    Err(format!(
+                        "{name}: width must be at least 1 (torchvision's is 64)"
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
             (
                 Arch::Transformer {
                     patch,

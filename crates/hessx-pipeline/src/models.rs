@@ -1,10 +1,11 @@
 //! Choosing a model by name, and where pretrained weights come from. The
-//! input shape and number of classes always come from the data.
+//! input shape always comes from the data, the number of classes too unless
+//! `--num-classes` asks for a larger head.
 
 use std::path::{Path, PathBuf};
 
 use hessx_data::ImageSet;
-use hessx_models::{Activation, Arch, InputSpec, ModelSpec};
+use hessx_models::{Activation, Arch, InputSpec, ModelSpec, torchvision_resnet};
 use hessx_store::RunDir;
 use hessx_store::tables::{CheckpointRow, read_rows};
 
@@ -13,13 +14,19 @@ use crate::train_config::TrainConfig;
 use crate::{Error, Result};
 
 /// A model as a user names it (`hx-train --model resnet20 ...`), before the
-/// data fixes its input shape and classes.
+/// data fixes its input shape (and, unless `num_classes` says otherwise, its
+/// classes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelChoice {
-    /// Architecture: resnet20 (also resnet32/44/56), small-cnn, mlp or transformer.
+    /// Architecture: resnet20 (also resnet32/44/56, any 6n+2 as cifar-resnetN),
+    /// resnet18/34/50/101/152 (torchvision's), small-cnn, mlp or transformer.
     pub model: String,
-    /// ResNet depth (6n+2); overrides the number in the model name.
+    /// CIFAR ResNet depth (6n+2); overrides the number in the model name.
     pub depth: Option<usize>,
+    /// Base width of a torchvision ResNet (64 = torchvision's model).
+    pub width: Option<usize>,
+    /// Outputs of the classifier head; default the dataset's number of classes.
+    pub num_classes: Option<usize>,
     /// Drop every batch norm from the ResNet.
     pub no_batch_norm: bool,
     /// Drop every residual connection from the ResNet.
@@ -30,20 +37,17 @@ pub struct ModelChoice {
     pub activation: String,
 }
 
+/// The model names `--model` takes, for error messages.
+const MODEL_NAMES: &str = "resnet20, resnet32, resnet44, resnet56 (CIFAR ResNets; any depth 6n+2 as cifar-resnetN), \
+     resnet18, resnet34, resnet50, resnet101, resnet152 (torchvision's), small-cnn, mlp or transformer";
+
 impl ModelChoice {
     /// The model spec for images shaped like `data`.
     pub fn spec(&self, data: &ImageSet) -> Result<ModelSpec> {
         let [channels, height, width] = data.shape;
         let name = self.model.to_ascii_lowercase().replace('_', "-");
         let arch = match name.as_str() {
-            n if n.starts_with("resnet") => {
-                let depth = match (self.depth, n.trim_start_matches("resnet").parse::<usize>()) {
-                    (Some(d), _) => d,
-                    (None, Ok(d)) => d,
-                    (None, Err(_)) => 20,
-                };
-                Arch::ResNet { depth, batch_norm: !self.no_batch_norm, residual: !self.no_residual }
-            }
+            n if n.starts_with("resnet") || n.starts_with("cifar-resnet") => self.resnet(n)?,
             "small-cnn" | "cnn" => Arch::SmallCnn,
             "mlp" => Arch::Mlp { hidden: self.hidden.clone(), activation: parse_activation(&self.activation)? },
             "transformer" => {
@@ -58,14 +62,59 @@ impl ModelChoice {
                 )));
             }
             other => {
-                return Err(Error::invalid(format!(
-                    "--model {other}: unknown model; expected resnet20, resnet32, resnet44, resnet56, small-cnn, mlp or transformer"
-                )));
+                return Err(Error::invalid(format!("--model {other}: unknown model; expected {MODEL_NAMES}")));
             }
         };
-        let spec = ModelSpec { arch, input: InputSpec::Image { channels, height, width }, num_classes: data.num_classes };
+        if self.width.is_some() && !matches!(arch, Arch::TorchResNet { .. }) {
+            return Err(Error::invalid(format!(
+                "--width applies to torchvision's ResNets (resnet18/34/50/101/152), not --model {}",
+                self.model
+            )));
+        }
+        let num_classes = match self.num_classes {
+            Some(n) if n < data.num_classes => {
+                return Err(Error::invalid(format!(
+                    "--num-classes {n}: the data has {} classes (labels 0..{}), so the head needs at least that many outputs",
+                    data.num_classes,
+                    data.num_classes.saturating_sub(1)
+                )));
+            }
+            Some(n) => n,
+            None => data.num_classes,
+        };
+        let spec = ModelSpec { arch, input: InputSpec::Image { channels, height, width }, num_classes };
         spec.validate().map_err(|e| Error::invalid(format!("--model {}: {e}", self.model)))?;
         Ok(spec)
+    }
+
+    /// `resnetN`: torchvision's for N in 18, 34, 50, 101, 152, else the CIFAR
+    /// ResNet (PyHessian's) of depth N; `cifar-resnetN` and `resnet --depth N`
+    /// are always the CIFAR ResNet, so its depths 50 and 152 stay reachable.
+    fn resnet(&self, name: &str) -> Result<Arch> {
+        let cifar_only = name.starts_with("cifar-");
+        let digits = name.trim_start_matches("cifar-").trim_start_matches("resnet");
+        let named_depth = match digits {
+            "" => None,
+            d => Some(d.parse::<usize>().map_err(|_| {
+                Error::invalid(format!("--model {}: unknown model; expected {MODEL_NAMES}", self.model))
+            })?),
+        };
+        let torchvision = !cifar_only
+            && self.depth.is_none()
+            && named_depth.is_some_and(|d| torchvision_resnet::stages(d).is_some());
+        if torchvision {
+            let depth = named_depth.expect("checked above");
+            if self.no_batch_norm || self.no_residual {
+                return Err(Error::invalid(format!(
+                    "--no-batch-norm and --no-residual apply to the CIFAR ResNet, not torchvision's {name} \
+                     (use cifar-resnet{depth} for the CIFAR ResNet of that depth)"
+                )));
+            }
+            let width = self.width.unwrap_or(torchvision_resnet::TORCHVISION_WIDTH);
+            return Ok(Arch::TorchResNet { depth, width });
+        }
+        let depth = self.depth.or(named_depth).unwrap_or(20);
+        Ok(Arch::ResNet { depth, batch_norm: !self.no_batch_norm, residual: !self.no_residual })
     }
 }
 
@@ -126,6 +175,68 @@ pub fn normalization_of_init(init: &Path) -> Result<Option<Normalization>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cifar_shaped(num_classes: usize) -> ImageSet {
+        ImageSet {
+            dataset: "synthetic".into(),
+            split: "train".into(),
+            corruption: "none".into(),
+            severity: 0,
+            shape: [3, 32, 32],
+            num_classes,
+            labels: vec![0],
+            pixels: vec![0; 3 * 32 * 32],
+        }
+    }
+
+    fn choice(model: &str) -> ModelChoice {
+        ModelChoice {
+            model: model.into(),
+            depth: None,
+            width: None,
+            num_classes: None,
+            no_batch_norm: false,
+            no_residual: false,
+            hidden: vec![],
+            activation: "tanh".into(),
+        }
+    }
+
+    #[test]
+    fn resnet_names_pick_torchvision_or_cifar_without_ambiguity() {
+        let data = cifar_shaped(10);
+        let arch = |c: ModelChoice| c.spec(&data).map(|s| s.arch);
+        assert_eq!(arch(choice("resnet18")).unwrap(), Arch::TorchResNet { depth: 18, width: 64 });
+        assert_eq!(arch(choice("ResNet50")).unwrap(), Arch::TorchResNet { depth: 50, width: 64 });
+        let cifar = |depth| Arch::ResNet { depth, batch_norm: true, residual: true };
+        assert_eq!(arch(choice("resnet20")).unwrap(), cifar(20));
+        assert_eq!(arch(choice("resnet")).unwrap(), cifar(20));
+        // 50 is 6n+2 too: the CIFAR ResNet of that depth is named, or asked for with --depth.
+        assert_eq!(arch(choice("cifar-resnet50")).unwrap(), cifar(50));
+        assert_eq!(arch(ModelChoice { depth: Some(50), ..choice("resnet") }).unwrap(), cifar(50));
+        let narrow = ModelChoice { width: Some(16), ..choice("resnet50") };
+        let spec = narrow.spec(&data).unwrap();
+        assert_eq!((spec.arch.clone(), spec.name()), (Arch::TorchResNet { depth: 50, width: 16 }, "resnet50-w16".into()));
+        // Errors name the flag and what was expected.
+        let err = arch(choice("resnet19")).unwrap_err().to_string();
+        assert!(err.contains("6n+2"), "{err}");
+        let err = arch(choice("resnet-big")).unwrap_err().to_string();
+        assert!(err.contains("--model resnet-big") && err.contains("resnet18") && err.contains("resnet56"), "{err}");
+        let err = arch(ModelChoice { width: Some(8), ..choice("resnet20") }).unwrap_err().to_string();
+        assert!(err.contains("--width") && err.contains("resnet18"), "{err}");
+        let err = arch(ModelChoice { no_batch_norm: true, ..choice("resnet18") }).unwrap_err().to_string();
+        assert!(err.contains("--no-batch-norm") && err.contains("cifar-resnet18"), "{err}");
+    }
+
+    #[test]
+    fn num_classes_sets_the_head_and_must_cover_the_labels() {
+        let data = cifar_shaped(10);
+        assert_eq!(choice("resnet18").spec(&data).unwrap().num_classes, 10);
+        let wide = ModelChoice { num_classes: Some(100), ..choice("resnet18") };
+        assert_eq!(wide.spec(&data).unwrap().num_classes, 100);
+        let err = ModelChoice { num_classes: Some(5), ..choice("resnet18") }.spec(&data).unwrap_err().to_string();
+        assert!(err.contains("--num-classes 5") && err.contains("10 classes"), "{err}");
+    }
 
     #[test]
     fn an_init_run_without_readable_settings_is_an_error_not_a_guess() {
