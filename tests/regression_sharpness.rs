@@ -121,3 +121,30 @@ fn regression_issue_18_sharpness_flags_are_checked() {
     let err = s.fails("hx-train", &["--run", "runs/x", "--sharpness-hvps", "5"]);
     assert!(err.contains("--track-sharpness"), "{err}");
 }
+
+/// A tracked run stopped after one epoch and resumed to two ends with the weights and batch losses of
+/// an uninterrupted untracked run, and keeps estimating on schedule after the resume (cold-started:
+/// the previous direction is not saved, which changes estimates, never weights).
+#[test]
+fn regression_issue_18_a_tracked_run_resumes_on_schedule_with_the_same_weights() {
+    let s = Scratch::new();
+    fetch(&s);
+    let plain = train(&s, "plain", &["--model", "mlp", "--hidden", "12"], &[]);
+    let args = |epochs: &'static str| {
+        ["--run", "runs/tracked", "--dataset", "tiny", "--batch-size", "32", "--epochs", epochs, "--lr", "0.1", "--crop-padding", "1",
+            "--save-interval", "2", "--model", "mlp", "--hidden", "12", "--track-sharpness", "2", "--sharpness-hvps", "4"]
+    };
+    s.ok("hx-train", &args("1"));
+    s.ok("hx-train", &args("2"));
+    let dir = RunDir::new(s.join("runs/tracked"));
+    let checkpoints: Vec<CheckpointRow> = read_rows(&dir.checkpoints()).unwrap();
+    let log: Vec<TrainLogRow> = read_rows(&dir.train_log()).unwrap();
+    let (last_plain, last_tracked) = (plain.0.last().unwrap(), checkpoints.last().unwrap());
+    assert_eq!((last_plain.step, last_tracked.step), (6, 6), "2 epochs of 3 steps");
+    assert_eq!(weights(&s, "plain", last_plain), weights(&s, "tracked", last_tracked));
+    let losses = |log: &[TrainLogRow]| log.iter().map(|r| (r.step, r.loss.to_bits())).collect::<Vec<_>>();
+    assert_eq!(losses(&plain.1), losses(&log));
+    // Due before optimiser steps 0, 2 and 4 (log rows 1, 3, 5): the last one after the resume at step 3.
+    let estimated: Vec<i64> = log.iter().filter(|r| r.sharpness.is_finite()).map(|r| r.step).collect();
+    assert_eq!(estimated, [1, 3, 5], "{log:?}");
+}
