@@ -61,10 +61,11 @@ pub enum Error {
         source: PolarsError,
     },
     /// The query failed.
-    #[error("query failed: {source}\n(list the tables and their columns with --tables)")]
+    #[error("query failed: {message}\n(list the tables and their columns with --tables)")]
     Query {
-        /// Polars' message.
-        source: PolarsError,
+        /// Polars' message, without the query plan it appends (one scan per file: hundreds of
+        /// lines over a sweep's or an eigenvector table's files).
+        message: String,
     },
     /// The result could not be written.
     #[error("{path}: cannot write the result: {message}")]
@@ -250,12 +251,16 @@ impl Catalog {
 
     /// Run a SQL query and collect its result.
     pub fn query(&mut self, sql: &str) -> Result<DataFrame> {
-        let lf = self
-            .ctx
-            .execute(sql)
-            .map_err(|source| Error::Query { source })?;
-        lf.collect().map_err(|source| Error::Query { source })
+        let lf = self.ctx.execute(sql).map_err(query_error)?;
+        lf.collect().map_err(query_error)
     }
+}
+
+/// A failed query's error: Polars' message up to the plan it appends.
+fn query_error(e: PolarsError) -> Error {
+    let text = e.to_string();
+    let message = text.split("\n\nResolved plan until failure").next().unwrap_or(&text).trim_end().to_owned();
+    Error::Query { message }
 }
 
 /// Write `df` as CSV to `path`: `-` is stdout, a FIFO or device is written

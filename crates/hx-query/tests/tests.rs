@@ -405,11 +405,18 @@ fn errors_are_printed_once() {
     let run = synthetic_run(dir.path());
     let query = "SELECT nope FROM eigenvalues";
     let polars_says = match hx_query::Catalog::open(run.root()).unwrap().query(query) {
-        Err(hx_query::Error::Query { source }) => source.to_string(),
+        Err(hx_query::Error::Query { message }) => message,
         other => panic!("expected a query error, got {other:?}"),
     };
     let out = Command::new(env!("CARGO_BIN_EXE_hx-query")).args([run.root().to_str().unwrap(), query]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert_eq!(text.matches(polars_says.as_str()).count(), 1, "Polars' message said more or less than once:\n{text}");
+    // A plan-time error over a union of files names the problem without Polars' plan of every scan.
+    let out = Command::new(env!("CARGO_BIN_EXE_hx-query"))
+        .args([run.root().to_str().unwrap(), "SELECT step AS a, rank AS a FROM eigenvectors"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && text.contains("duplicate") && !text.contains("Parquet SCAN") && text.lines().count() < 12, "{text}");
 }
