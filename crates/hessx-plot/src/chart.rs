@@ -95,6 +95,8 @@ pub struct LineChart {
     pub y_label: String,
     /// Logarithmic y axis (non-positive values are dropped).
     pub log_y: bool,
+    /// Logarithmic x axis (points with non-positive x are dropped).
+    pub log_x: bool,
     /// The curves.
     pub series: Vec<Series>,
     /// Dashed horizontal reference lines `(y, legend entry)`.
@@ -117,6 +119,7 @@ impl LineChart {
             x_label: x_label.into(),
             y_label: y_label.into(),
             log_y: false,
+            log_x: false,
             series: Vec::new(),
             hlines: Vec::new(),
             legend: LegendAt::UpperRight,

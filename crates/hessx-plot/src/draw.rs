@@ -85,6 +85,14 @@ fn line_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
             Some(y)
         }
     };
+    let log_x = c.log_x;
+    let tx = move |x: f64| {
+        if log_x {
+            (x > 0.0).then(|| x.log10())
+        } else {
+            Some(x)
+        }
+    };
     struct Prepared {
         pts: Vec<(f64, f64)>,
         bars: Vec<(f64, f64, f64)>,
@@ -96,7 +104,7 @@ fn line_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
             let mut pts = Vec::new();
             let mut bars = Vec::new();
             for (i, &(x, y)) in s.points.iter().enumerate() {
-                let Some(ty) = ty(y).filter(|v| v.is_finite() && x.is_finite()) else {
+                let (Some(x), Some(ty)) = (tx(x).filter(|v| v.is_finite()), ty(y).filter(|v| v.is_finite())) else {
                     continue;
                 };
                 pts.push((x, ty));
@@ -146,7 +154,7 @@ fn line_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) 
             tick(*v, y1 - y0)
         }
     };
-    let x_fmt = move |v: &f64| tick(*v, x1 - x0);
+    let x_fmt = move |v: &f64| if log_x { fmt_num(10f64.powf(*v)) } else { tick(*v, x1 - x0) };
     chart
         .configure_mesh()
         .x_desc(&c.x_label)

@@ -173,7 +173,16 @@ mod tests {
             )
             .mark(Mark::Line),
         );
-        for (i, chart) in [line(), heat, bar, scatter, Chart::Line(log)]
+        let mut log_x = LineChart::new("spread", "top eigenvalue", "accuracy drop");
+        log_x.log_x = true;
+        log_x.series.push(Series::new("s", vec![(-1.0, 3.0), (10.0, 1.0), (1000.0, 2.0)], color::viridis(0.6)).mark(Mark::Points));
+        // Only non-positive x on a log axis: nothing to draw, said so.
+        let mut nothing = LineChart::new("none", "x", "y");
+        nothing.log_x = true;
+        nothing.series.push(Series::new("s", vec![(0.0, 1.0), (-2.0, 1.0)], color::viridis(0.6)));
+        let err = save(&Chart::Line(nothing), dir.path(), "none").unwrap_err().to_string();
+        assert!(err.contains("no finite points"), "{err}");
+        for (i, chart) in [line(), heat, bar, scatter, Chart::Line(log), Chart::Line(log_x)]
             .iter()
             .enumerate()
         {

@@ -145,6 +145,14 @@ fn scatter(cells: &[Measured], clean: &Measured, name: &str, label: &str, value:
         let point = (value(&m.row), 100.0 * (clean.row.accuracy - m.row.accuracy));
         by_corruption.entry(order(&m.corruption)).or_insert_with(|| (m.corruption.clone(), Vec::new())).1.push(point);
     }
+    // Curvature can span orders of magnitude across severities: then (every value positive, the largest
+    // 20 times the smallest or more) a log axis, or the mild cells pile up at the left edge.
+    let xs: Vec<f64> = by_corruption.values().flat_map(|(_, p)| p.iter().map(|&(x, _)| x)).filter(|x| x.is_finite()).collect();
+    let (lo, hi) = xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    chart.log_x = lo > 0.0 && hi >= 20.0 * lo;
+    if chart.log_x {
+        chart.x_label = format!("{label} (log scale)");
+    }
     for (corruption, points) in by_corruption.into_values() {
         let shown = if corruption == "none" { "clean".to_owned() } else { corruption.clone() };
         chart.series.push(Series::new(shown, points, corruption_color(&corruption)).mark(Mark::Points));
