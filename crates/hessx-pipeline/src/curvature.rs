@@ -57,15 +57,7 @@ impl RunContext {
     /// and select checkpoints.
     pub fn open(run: &RunDir, data_dir: &DataDir, selection: &CheckpointSelection) -> Result<Self> {
         let run = run.clone();
-        if !run.checkpoints().exists() {
-            return Err(Error::invalid(format!(
-                "{} is missing: is {} a training run? Create one with hx-train --run {}",
-                run.checkpoints().display(),
-                run.root().display(),
-                run.root().display()
-            )));
-        }
-        let train: TrainConfig = crate::config::load_stage_config(&run.stage_config("train"))?;
+        let train = training_config(&run)?;
         let corruption = (train.identity.corruption != "none")
             .then_some((train.identity.corruption.as_str(), train.identity.severity));
         let data = load_train_data(data_dir, &train.identity.dataset, corruption, train.heldout_fraction, train.seed)?.train;
@@ -99,6 +91,20 @@ impl RunContext {
         let chunk = settings.mini_batch_size.min(mine.len());
         hessian_batches::<B>(&self.data, &mine, chunk, &self.train.normalization, settings.bn_mode, device)
     }
+}
+
+/// How the training run `run` was trained (`config/train.toml`), after
+/// checking that it is one: the stages that read a run's checkpoints start here.
+pub fn training_config(run: &RunDir) -> Result<TrainConfig> {
+    if !run.checkpoints().exists() {
+        return Err(Error::invalid(format!(
+            "{} is missing: is {} a training run? Create one with hx-train --run {}",
+            run.checkpoints().display(),
+            run.root().display(),
+            run.root().display()
+        )));
+    }
+    crate::config::load_stage_config(&run.stage_config("train"))
 }
 
 /// Checkpoints with step in `steps` (all when empty), thinned to every
@@ -184,8 +190,8 @@ pub fn checkpoint_hessian<B: Backend>(
     let (_, model) = hessx_models::load_checkpoint::<B1<B>>(&path, Some(&ctx.train.model), device)?;
     let layout = param_layout(&model, settings)?;
     let local: usize = batches.iter().map(|b| b.size).sum();
-    crate::distributed::share_weight(local, examples)?;
-    let mut op = Shared::new(ModelHessian::new(model, layout, batches, ProductEngine::Auto)?, local, examples)?;
+    let weight = crate::distributed::share_weight(local, examples)?;
+    let mut op = Shared::new(ModelHessian::new(model, layout, batches, ProductEngine::Auto)?, weight);
     hessx_hessian::check_deterministic(&mut op, DEFAULT_DETERMINISM_TOL).map_err(|source| Error::Checkpoint { path, source })?;
     Ok(op)
 }

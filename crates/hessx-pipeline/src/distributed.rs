@@ -12,6 +12,7 @@
 //! process and nothing here costs anything.
 
 use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -84,11 +85,6 @@ pub fn launched_size() -> Option<usize> {
     ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"].iter().find_map(|k| std::env::var(k).ok()?.parse().ok())
 }
 
-/// The rank the launcher gave this process (0 when not launched by one).
-pub fn launched_rank() -> usize {
-    ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"].iter().find_map(|k| std::env::var(k).ok()?.parse().ok()).unwrap_or(0)
-}
-
 /// Join the MPI job when `mpirun` started this process with more than one
 /// rank. `stage` names the binary for the error a build without the `mpi`
 /// feature gives: N copies of one stage would each do the whole job and
@@ -158,6 +154,56 @@ pub fn stage_main(stage: &str, run: impl FnOnce() -> anyhow::Result<()>) -> std:
     code
 }
 
+/// A progress bar over `len` items for the whole job: drawn by rank 0, hidden on the others.
+pub fn job_progress_bar(len: usize) -> indicatif::ProgressBar {
+    if is_writer() { indicatif::ProgressBar::new(len as u64) } else { indicatif::ProgressBar::hidden() }
+}
+
+/// How the ranks of a job share independent pieces of work (robustness
+/// cells, landscape shards) dynamically: a rank takes a piece by creating its
+/// claim file `<dir>/.<name>.claim` (create-new is atomic on a shared file
+/// system), so a free rank takes the next unclaimed piece and a slow one
+/// holds nobody back. Rank 0 clears the claims of an earlier, killed job
+/// before anyone claims; the piece's own files say whether it is done.
+/// Outside MPI every piece is this process's.
+pub struct Claims {
+    dir: Option<PathBuf>,
+}
+
+impl Claims {
+    /// Claims in `dir` when several ranks share the work (every rank calls this: it waits for all).
+    pub fn open(dir: &Path) -> Result<Self> {
+        if world().size() == 1 {
+            return Ok(Claims { dir: None });
+        }
+        let io = |path: &Path, source| Error::Io { path: path.to_owned(), source };
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        if is_writer() {
+            for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+                let path = entry.map_err(|e| io(dir, e))?.path();
+                if path.extension().is_some_and(|e| e == "claim") {
+                    std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+                }
+            }
+        }
+        world().barrier();
+        Ok(Claims { dir: Some(dir.to_owned()) })
+    }
+
+    /// Whether this rank gets the piece called `name` (always, outside MPI).
+    pub fn take(&self, name: &str) -> Result<bool> {
+        let Some(dir) = &self.dir else {
+            return Ok(true);
+        };
+        let path = dir.join(format!(".{name}.claim"));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(source) => Err(Error::Io { path, source }),
+        }
+    }
+}
+
 /// This rank's share of `indices`: every `size`-th one from position `rank`.
 pub fn my_share(indices: &[usize]) -> Vec<usize> {
     let w = world();
@@ -177,9 +223,9 @@ pub struct Shared<O> {
 }
 
 impl<O: SymOp> Shared<O> {
-    /// Share `local` (over `local_examples` of `total_examples`) with the other ranks.
-    pub fn new(local: O, local_examples: usize, total_examples: usize) -> Result<Self> {
-        Ok(Shared { local, weight: share_weight(local_examples, total_examples)?, reduce_seconds: 0.0 })
+    /// Share `local` with the other ranks; `weight` is its share of the examples ([`share_weight`]).
+    pub fn new(local: O, weight: f64) -> Self {
+        Shared { local, weight, reduce_seconds: 0.0 }
     }
 
     /// Seconds spent combining products over the ranks (0 alone).
@@ -203,7 +249,8 @@ impl<O: SymOp> Shared<O> {
 }
 
 /// This rank's weight in a sum of products: its share of the examples.
-/// A rank without examples is an error (its operator would have no batch).
+/// A rank without examples is an error (its operator would have no batch,
+/// so this is checked before the operator is built).
 pub fn share_weight(local_examples: usize, total_examples: usize) -> Result<f64> {
     if local_examples == 0 {
         return Err(Error::invalid(format!(
@@ -323,12 +370,11 @@ mod tests {
         assert_eq!(my_share(&[4, 2, 9]), [4, 2, 9]);
         assert!(is_writer());
         let dense = DenseOp::new(nalgebra::DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 3.0])).unwrap();
-        let mut shared = Shared::new(dense, 3, 3).unwrap();
+        let mut shared = Shared::new(dense, share_weight(3, 3).unwrap());
         let v = shared.vector_from_host(&[1.0, 0.0]);
         let product = shared.apply(&v).unwrap();
         assert_eq!(shared.vector_to_host(&product), [2.0, 1.0]);
         assert_eq!(shared.reduce_seconds(), 0.0, "alone, nothing is combined");
-        let one = DenseOp::new(nalgebra::DMatrix::from_row_slice(1, 1, &[1.0])).unwrap();
-        assert!(Shared::new(one, 0, 3).err().unwrap().to_string().contains("rank 0 has none"));
+        assert!(share_weight(0, 3).unwrap_err().to_string().contains("rank 0 has none"));
     }
 }

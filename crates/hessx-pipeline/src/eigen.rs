@@ -11,7 +11,7 @@ use hessx_store::tables::{EigenvalueRow, EigenvectorRow, write_rows};
 use hessx_store::{EigenMethod, ResidualKind, SpectrumEnd, Stage, Which};
 
 use crate::curvature::{RunContext, checkpoint_hessian};
-use crate::distributed::{is_writer, world};
+use crate::distributed::{is_writer, job_progress_bar, world};
 use crate::provenance::{Redo, SettingsRecord, existing_rows, merge_rows, record_settings};
 use crate::settings::EigenSettings;
 use crate::{Error, Result};
@@ -83,7 +83,7 @@ pub fn run_eigen<B: Backend>(ctx: &RunContext, settings: &EigenSettings, redo: R
         settings.which,
         settings.top_k
     );
-    let bar = progress_bar(todo.len());
+    let bar = job_progress_bar(todo.len());
     let started = Instant::now();
     let batches = ctx.hessian_batches::<B>(&settings.hessian, &indices, device);
     for (i, checkpoint) in todo.iter().enumerate() {
@@ -137,11 +137,6 @@ pub fn run_eigen<B: Backend>(ctx: &RunContext, settings: &EigenSettings, redo: R
     summary.seconds = started.elapsed().as_secs_f64();
     tracing::info!("done: settings {id}, {} Hessian-vector products in {:.1} s", summary.hvps, summary.seconds);
     Ok(summary)
-}
-
-/// A progress bar over `len` checkpoints, drawn by rank 0 only.
-pub(crate) fn progress_bar(len: usize) -> indicatif::ProgressBar {
-    if is_writer() { indicatif::ProgressBar::new(len as u64) } else { indicatif::ProgressBar::hidden() }
 }
 
 /// The eigenpairs of each end `settings.which` asks for, labelled.

@@ -13,8 +13,8 @@ use hessx_store::tables::{DensityRow, EigenvalueRow, QuadratureRow, TraceRow};
 use hessx_store::{EigenMethod, SpectrumEnd, Stage, TraceMethod};
 
 use crate::curvature::{ModelHessian, RunContext, checkpoint_hessian};
-use crate::distributed::{Shared, is_writer, world};
-use crate::eigen::{EigenWrite, StageSummary, other_settings, progress_bar, write_eigen_result};
+use crate::distributed::{Shared, is_writer, job_progress_bar, world};
+use crate::eigen::{EigenWrite, StageSummary, other_settings, write_eigen_result};
 use crate::provenance::{Redo, SettingsRecord, existing_rows, merge_rows, record_settings};
 use crate::settings::SpectrumSettings;
 use crate::{Error, Result};
@@ -90,7 +90,7 @@ pub fn run_spectrum<B: Backend>(
         settings.n_v,
         if trace_methods.is_empty() { "none".into() } else { trace_methods.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ") },
     );
-    let bar = progress_bar(todo.len());
+    let bar = job_progress_bar(todo.len());
     let started = Instant::now();
     let batches = ctx.hessian_batches::<B>(&settings.hessian, &indices, device);
     for (i, checkpoint) in todo.iter().enumerate() {

@@ -38,3 +38,9 @@ mod tests {
         assert_eq!(fmt_num(2.5e-7), "2.5e-7");
     }
 }
+
+/// Where a log axis stops for values that underflow towards 0 (kernel tails
+/// of a density): ten decades below `peak`, as PyHessian's plots clip.
+pub fn log_floor(peak: f64) -> f64 {
+    if peak > 0.0 { peak * 1e-10 } else { 1e-10 }
+}

@@ -31,7 +31,7 @@ pub use chart::{
     BarChart, Chart, Heatmap, LegendAt, LineChart, Mark, Scatter, ScatterPoint, Series,
 };
 pub use error::{Error, Result};
-pub use format::fmt_num;
+pub use format::{fmt_num, log_floor};
 /// The colour type of [`Series`] and [`BarChart`].
 pub use plotters::style::RGBColor;
 

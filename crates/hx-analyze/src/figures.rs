@@ -480,8 +480,7 @@ const GREY: RGBColor = RGBColor(120, 120, 120);
 /// Kernel tails underflow to 0, which a log axis cannot show: densities are
 /// floored ten decades below the peak (PyHessian's plots clip similarly).
 fn density_floor(rows: &[DensityRow]) -> f64 {
-    let peak = rows.iter().map(|r| r.density).filter(|d| d.is_finite()).fold(0.0f64, f64::max);
-    if peak > 0.0 { peak * 1e-10 } else { 1e-10 }
+    hessx_plot::log_floor(rows.iter().map(|r| r.density).filter(|d| d.is_finite()).fold(0.0f64, f64::max))
 }
 
 fn density_by_step(rows: &[DensityRow]) -> BTreeMap<i64, Vec<(f64, f64)>> {

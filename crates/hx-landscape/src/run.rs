@@ -23,7 +23,7 @@ use crate::directions::{DirType, Norm, normalize, random_direction, zero_biasbn}
 use crate::error::{Error, Result};
 use crate::eval::{EvalSet, LossKind, ModelObjective, Split};
 use crate::grid::{Grid, Shard};
-use hessx_pipeline::distributed::{is_writer, world};
+use hessx_pipeline::distributed::{Claims, is_writer, job_progress_bar, world};
 use crate::plots::{self, PlotOptions};
 use crate::settings::{DataSettings, DirectionSource, Origin, SavedSettings, SurfaceSettings, fingerprint, record_or_check};
 use crate::state::StateLayout;
@@ -681,24 +681,12 @@ fn shared_surface_stage<B: Backend>(req: &Request, plots: Option<&PlotOptions>, 
     // Every rank derives the same folder, settings and directions; this settles them before any claim.
     let setup = Request { shard: Shard { index: 0, count }, max_points: Some(0), ..req.clone() };
     let dir = compute_surface::<B>(&setup, device, &hidden)?.dir;
-    let claims = dir.shards_dir();
-    if is_writer() {
-        for entry in std::fs::read_dir(&claims).map_err(|e| Error::Input(format!("{}: {e}", claims.display())))? {
-            let path = entry.map_err(|e| Error::Input(format!("{}: {e}", claims.display())))?.path();
-            if path.extension().is_some_and(|e| e == "claim") {
-                std::fs::remove_file(&path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
-            }
-        }
-    }
-    world().barrier();
-    let bar = if is_writer() { indicatif::ProgressBar::new(req.grid.len() as u64) } else { hidden.clone() };
+    let claims = Claims::open(&dir.shards_dir())?;
+    let bar = job_progress_bar(req.grid.len());
     let (mut computed, mut seconds, mut taken) = (0, 0.0, 0);
     for index in 0..count {
-        let claim = claims.join(format!(".shard-{index:04}-of-{count:04}.claim"));
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&claim) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::Input(format!("{}: {e}", claim.display()))),
+        if !claims.take(&format!("shard-{index:04}-of-{count:04}"))? {
+            continue;
         }
         let part = Request { shard: Shard { index, count }, ..req.clone() };
         let out = compute_surface::<B>(&part, device, &hidden)?;

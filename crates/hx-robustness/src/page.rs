@@ -226,9 +226,8 @@ fn family_densities(dir: &SweepDir, cells: &[Measured], fam: &str) -> Result<Opt
         let points: Vec<(f64, f64)> = rows.iter().filter(|r| r.lambda.is_finite() && r.density.is_finite()).map(|r| (r.lambda, r.density)).collect();
         curves.push((corruption, points));
     }
-    // Kernel tails underflow towards 0, which a log axis cannot show: floor ten decades below the peak, as hx-analyze does.
-    let peak = curves.iter().flat_map(|(_, p)| p.iter().map(|&(_, d)| d)).fold(0.0f64, f64::max);
-    let floor = if peak > 0.0 { peak * 1e-10 } else { 1e-10 };
+    // Kernel tails underflow towards 0, which a log axis cannot show: the same floor as hx-analyze's densities.
+    let floor = hessx_plot::log_floor(curves.iter().flat_map(|(_, p)| p.iter().map(|&(_, d)| d)).fold(0.0f64, f64::max));
     for (corruption, points) in curves {
         let name = if corruption == "none" { "clean".to_owned() } else { corruption.to_owned() };
         let points = points.into_iter().map(|(l, d)| (l, d.max(floor))).collect();

@@ -15,8 +15,8 @@ use hessx_hessian::{B1, DEFAULT_DETERMINISM_TOL, OnePassConfig, ParamLayout, Slq
 use hessx_models::{Net, load_checkpoint};
 use hessx_pipeline::batches::epoch_order;
 use hessx_pipeline::config::{load_stage_config, save_config};
-use hessx_pipeline::curvature::{ModelHessian, ProductEngine, hessian_batches, without_diverged};
-use hessx_pipeline::distributed::{is_writer, world};
+use hessx_pipeline::curvature::{ModelHessian, ProductEngine, hessian_batches, training_config, without_diverged};
+use hessx_pipeline::distributed::{Claims, is_writer, job_progress_bar, world};
 use hessx_pipeline::train::{TrainConfig, evaluate, fine_tune};
 use hessx_store::robustness::{CellDensityRow, CellEigenvalueRow, CellRow, SweepDir};
 use hessx_store::tables::{CheckpointRow, read_rows, write_rows};
@@ -103,15 +103,7 @@ struct Shared<B: Backend> {
 /// Run this process's part of the sweep `req` on `device`.
 pub fn run_sweep<B: Backend>(req: &Request, device: &B::Device) -> Result<SweepOutcome> {
     let run = RunDir::new(&req.run);
-    if !run.checkpoints().exists() {
-        return Err(Error::Input(format!(
-            "{} is missing: is {} a training run? Create one with hx-train --run {}",
-            run.checkpoints().display(),
-            run.root().display(),
-            run.root().display()
-        )));
-    }
-    let train: TrainConfig = load_stage_config(&run.stage_config("train"))?;
+    let train = training_config(&run)?;
     let checkpoint = pick_checkpoint(&run, req.step)?;
     let data = DataDir::new(&req.data_dir);
     let dataset = train.identity.dataset.clone();
@@ -150,7 +142,7 @@ pub fn run_sweep<B: Backend>(req: &Request, device: &B::Device) -> Result<SweepO
         .filter(|(position, cell)| req.shard.owns(*position) && !is_done(&dir, cell, &id).unwrap_or(false))
         .map(|(_, cell)| *cell)
         .collect();
-    let claims = Claims::new(&dir, ranks > 1)?;
+    let claims = Claims::open(&dir.cells_dir())?;
     let mut outcome = SweepOutcome {
         dir: dir.clone(),
         settings_id: id.clone(),
@@ -188,14 +180,14 @@ pub fn run_sweep<B: Backend>(req: &Request, device: &B::Device) -> Result<SweepO
             shared.layout.dim(),
         );
         // One bar for the job, on rank 0: it counts every rank's finished cells.
-        let bar = if is_writer() { indicatif::ProgressBar::new(todo.len() as u64) } else { indicatif::ProgressBar::hidden() };
+        let bar = job_progress_bar(todo.len());
         let done_before = cells.len() - todo.len();
         let started = Instant::now();
         for cell in &todo {
             if outcome.computed == budget {
                 break;
             }
-            if !claims.take(cell)? {
+            if !claims.take(&SweepDir::cell_stem(cell.name(), cell.severity))? {
                 continue;
             }
             let row = measure_cell(&shared, &dir, *cell, device)?;
@@ -226,48 +218,6 @@ pub fn run_sweep<B: Backend>(req: &Request, device: &B::Device) -> Result<SweepO
         outcome.page = Some(crate::page::draw(&dir)?);
     }
     Ok(outcome)
-}
-
-/// How the ranks of an MPI job share the cells: a rank claims a cell by
-/// creating `cells/.<cell>.claim` (create-new is atomic on a shared file
-/// system), so a free rank takes the next unclaimed cell and a slow one holds
-/// nobody back. Rank 0 clears the claims of an earlier, killed job before
-/// anyone claims; a claimed cell with no table is then computed again.
-struct Claims {
-    dir: Option<PathBuf>,
-}
-
-impl Claims {
-    fn new(sweep: &SweepDir, shared: bool) -> Result<Self> {
-        if !shared {
-            return Ok(Claims { dir: None });
-        }
-        let dir = sweep.cells_dir();
-        std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
-        if is_writer() {
-            for entry in std::fs::read_dir(&dir).map_err(|source| Error::Io { path: dir.clone(), source })? {
-                let path = entry.map_err(|source| Error::Io { path: dir.clone(), source })?.path();
-                if path.extension().is_some_and(|e| e == "claim") {
-                    std::fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
-                }
-            }
-        }
-        world().barrier();
-        Ok(Claims { dir: Some(dir) })
-    }
-
-    /// Whether this rank gets `cell` (always, outside MPI).
-    fn take(&self, cell: &Cell) -> Result<bool> {
-        let Some(dir) = &self.dir else {
-            return Ok(true);
-        };
-        let path = dir.join(format!(".{}.claim", SweepDir::cell_stem(cell.name(), cell.severity)));
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(source) => Err(Error::Io { path, source }),
-        }
-    }
 }
 
 /// The cells of `cells` that have no finished table in `dir` with settings `id`.
