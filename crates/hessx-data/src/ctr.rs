@@ -61,6 +61,19 @@ impl CtrSet {
         self.labels.is_empty()
     }
 
+    /// The rows at `indices`, in that order (labels follow).
+    pub fn select(&self, indices: &[usize]) -> CtrSet {
+        let (f, d) = (self.cardinalities.len(), self.num_dense);
+        CtrSet {
+            split: self.split.clone(),
+            cardinalities: self.cardinalities.clone(),
+            num_dense: d,
+            categorical: indices.iter().flat_map(|&i| self.categorical[i * f..(i + 1) * f].iter().copied()).collect(),
+            dense: indices.iter().flat_map(|&i| self.dense[i * d..(i + 1) * d].iter().copied()).collect(),
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+        }
+    }
+
     fn validate(&self, path: &Path) -> Result<()> {
         let (n, f) = (self.len(), self.cardinalities.len());
         if self.categorical.len() != n * f || self.dense.len() != n * self.num_dense {

@@ -29,6 +29,7 @@ pub mod npy;
 mod progress;
 pub mod synthetic;
 pub mod testkit;
+pub mod tokens;
 
 pub use archive::{ArchiveSpec, CIFAR10_ARCHIVE, CIFAR10C_ARCHIVE};
 pub use corrupt::{CIFAR10C_CORRUPTIONS, Corruption};
@@ -41,3 +42,4 @@ pub use fetch::{
 pub use image_set::ImageSet;
 pub use manifest::{Manifest, TableEntry, TableState};
 pub use synthetic::SyntheticConfig;
+pub use tokens::TokenSet;

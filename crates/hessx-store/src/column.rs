@@ -134,6 +134,13 @@ pub fn read_column<T: Column>(batch: &RecordBatch, name: &str, path: &Path) -> R
     })
 }
 
+/// The schema metadata of the Parquet file at `path` (its footer only; no row is read).
+pub fn read_schema_metadata(path: &Path) -> Result<std::collections::HashMap<String, String>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| Error::Parquet { path: path.to_owned(), source })?;
+    Ok(builder.schema().metadata().iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
 /// Column `name` of `batch` as an array of type `expected` (for readers that
 /// use the Arrow array itself), cast on read as [`read_column`] does.
 pub fn read_array(batch: &RecordBatch, name: &str, expected: &DataType, path: &Path) -> Result<ArrayRef> {
