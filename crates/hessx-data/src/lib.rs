@@ -22,6 +22,7 @@ pub mod corrupt;
 pub mod ctr;
 pub mod digits;
 mod error;
+pub mod examples;
 pub mod fetch;
 pub mod image_set;
 pub mod manifest;
@@ -35,6 +36,7 @@ pub use archive::{ArchiveSpec, CIFAR10_ARCHIVE, CIFAR10C_ARCHIVE};
 pub use corrupt::{CIFAR10C_CORRUPTIONS, Corruption};
 pub use ctr::{CtrConfig, CtrModel, CtrSet};
 pub use error::{Error, Result};
+pub use examples::{Examples, TableKind, load_examples, table_kind};
 pub use fetch::{
     CorruptionRequest, FetchOptions, FetchReport, fetch_cifar10, fetch_cifar10c, fetch_command, fetch_ctr, fetch_digits,
     fetch_synthetic, load_ctr, load_images,

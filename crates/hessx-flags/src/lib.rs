@@ -102,9 +102,19 @@ pub struct HessianFlags {
     #[arg(long, default_value = "eval", value_parser = names::<HessianBnMode>(&["eval", "train"]))]
     pub bn_mode: HessianBnMode,
     /// Restrict the Hessian to parameters whose path starts with one of these
-    /// prefixes (comma separated, e.g. `layer3` or `fc`); default all.
+    /// prefixes (comma separated, e.g. `layer3` or `fc`; a `*` segment matches
+    /// any one, e.g. `blocks.*.attention`); default all.
     #[arg(long, value_delimiter = ',')]
     pub params: Vec<String>,
+    /// After the whole model (or --params), the same computation for each of
+    /// these parameter blocks, one Hessian per block (its diagonal block of the
+    /// full Hessian), recorded with the block as its `params` setting and drawn
+    /// side by side by hx-analyze. Repeat the flag per block; a block is a
+    /// comma-separated list of patterns as --params takes. `auto`: the family's
+    /// blocks (Wide&Deep: embedding, wide, deep; Transformers: embeddings,
+    /// blocks.*.attention, blocks.*.mlp, head; ResNets: stem, stages, fc).
+    #[arg(long = "blocks", value_name = "PATTERNS")]
+    pub blocks: Vec<String>,
     /// Leave out biases and batch-norm parameters (loss-landscape's `--xignore biasbn`).
     #[arg(long)]
     pub ignore_biasbn: bool,
@@ -150,6 +160,11 @@ impl HessianFlags {
         .normalized()
     }
 
+    /// The Hessian settings of each of `--blocks` (none when not given).
+    pub fn resolve_blocks(&self, ctx: &RunContext) -> hessx_pipeline::Result<Vec<HessianSettings>> {
+        hessx_pipeline::curvature::block_settings(ctx, &self.resolve(ctx), &self.blocks)
+    }
+
     /// What to do with checkpoints that already have results.
     pub fn redo(&self) -> Redo {
         if self.replace { Redo::Replace } else { Redo::Skip }
@@ -159,13 +174,15 @@ impl HessianFlags {
 /// Model flags of the stages that build a model.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelFlags {
-    /// Architecture: resnet20 (also resnet32/44/56: PyHessian's CIFAR ResNet; any depth 6n+2 as
-    /// cifar-resnetN), resnet18, resnet34, resnet50, resnet101, resnet152 (torchvision's ImageNet
-    /// ResNets, whose state_dicts --init loads unchanged), small-cnn, mlp or transformer.
+    /// Architecture. Images: resnet20 (also resnet32/44/56: PyHessian's CIFAR ResNet; any depth 6n+2
+    /// as cifar-resnetN), resnet18, resnet34, resnet50, resnet101, resnet152 (torchvision's ImageNet
+    /// ResNets, whose state_dicts --init loads unchanged), small-cnn, mlp or transformer (ViT-style).
+    /// Tabular rows (hx-fetch ctr / table): wide-deep. Token sequences (hx-fetch sequences): transformer.
     #[arg(long, default_value = "resnet20")]
     pub model: String,
     /// CIFAR ResNet depth (6n+2); overrides the number in the model name (so `--model resnet --depth
-    /// 50` is the CIFAR ResNet of depth 50, `--model resnet50` torchvision's).
+    /// 50` is the CIFAR ResNet of depth 50, `--model resnet50` torchvision's). For a transformer: its
+    /// number of encoder blocks (default 2).
     #[arg(long)]
     pub depth: Option<usize>,
     /// Base width of a torchvision ResNet: stage i has width * 2^i planes (torchvision: 64).
@@ -187,6 +204,18 @@ pub struct ModelFlags {
     /// Non-linearity of the MLP: relu, tanh, softplus or gelu.
     #[arg(long, default_value = "tanh")]
     pub activation: String,
+    /// Width of each categorical field's embedding (wide-deep).
+    #[arg(long, default_value_t = 8, value_parser = count)]
+    pub embed_dim: usize,
+    /// Hash buckets for the wide part's crossed ids of every pair of fields (wide-deep; 0: no crosses).
+    #[arg(long, default_value_t = 1000)]
+    pub cross_buckets: usize,
+    /// Token width of a transformer (its MLPs are twice as wide).
+    #[arg(long, default_value_t = 32, value_parser = count)]
+    pub dim: usize,
+    /// Attention heads of a transformer (must divide --dim).
+    #[arg(long, default_value_t = 4, value_parser = count)]
+    pub heads: usize,
 }
 
 impl ModelFlags {
@@ -201,6 +230,10 @@ impl ModelFlags {
             no_residual: self.no_residual,
             hidden: self.hidden.clone(),
             activation: self.activation.clone(),
+            embed_dim: self.embed_dim,
+            cross_buckets: self.cross_buckets,
+            dim: self.dim,
+            heads: self.heads,
         }
     }
 }

@@ -50,7 +50,7 @@ pub mod wide_deep;
 pub use checkpoint::{load_checkpoint, read_checkpoint_spec, save_checkpoint};
 pub use error::{Error, Result};
 pub use layers::{Activation, BnMode, Linear, batch_norm};
-pub use loss::cross_entropy;
+pub use loss::{cross_entropy, predicted_labels};
 pub use net::{Input, ModulePath, Net, is_trainable};
 pub use pytorch::load_pytorch;
 pub use spec::{Arch, InputSpec, ModelSpec};

@@ -10,7 +10,7 @@ use crate::mlp::Mlp;
 use crate::resnet::ResNet;
 use crate::spec::{Arch, InputSpec, ModelSpec};
 use crate::torchvision_resnet::TorchResNet;
-use crate::transformer::Transformer;
+use crate::transformer::{SequenceTransformer, Transformer};
 use crate::wide_deep::WideDeep;
 
 /// What a model eats: one batch of inputs.
@@ -25,6 +25,8 @@ pub enum Input<B: Backend> {
         /// Dense features, `[N, num_dense]`.
         dense: Tensor<B, 2>,
     },
+    /// `[N, T]` token ids.
+    Tokens(Tensor<B, 2, Int>),
 }
 
 impl<B: Backend> Input<B> {
@@ -33,13 +35,23 @@ impl<B: Backend> Input<B> {
         match self {
             Input::Images(x) => x.dims()[0],
             Input::Tabular { categorical, .. } => categorical.dims()[0],
+            Input::Tokens(x) => x.dims()[0],
+        }
+    }
+
+    /// What kind of input this is, for panics on a mismatch.
+    fn kind(&self) -> &'static str {
+        match self {
+            Input::Images(_) => "images",
+            Input::Tabular { .. } => "tabular rows",
+            Input::Tokens(_) => "token sequences",
         }
     }
 
     fn images(self, model: &str) -> Tensor<B, 4> {
         match self {
             Input::Images(x) => x,
-            Input::Tabular { .. } => panic!("{model} takes images, got tabular input"),
+            other => panic!("{model} takes images, got {}", other.kind()),
         }
     }
 }
@@ -60,6 +72,8 @@ pub enum Net<B: Backend> {
     Transformer(Transformer<B>),
     /// See [`WideDeep`].
     WideDeep(WideDeep<B>),
+    /// See [`SequenceTransformer`].
+    SequenceTransformer(SequenceTransformer<B>),
 }
 
 impl ModelSpec {
@@ -177,6 +191,17 @@ impl ModelSpec {
                 classes,
                 device,
             )),
+            (Arch::SequenceTransformer { dim, depth, heads, mlp_dim }, InputSpec::Tokens { vocab, length }) => {
+                Net::SequenceTransformer(SequenceTransformer::new(
+                    (*vocab, *length),
+                    *dim,
+                    *depth,
+                    *heads,
+                    *mlp_dim,
+                    classes,
+                    device,
+                ))
+            }
             _ => unreachable!("validate() rejects architecture/input mismatches"),
         };
         net.visit(&mut Materialise);
@@ -208,7 +233,11 @@ impl<B: Backend> Net<B> {
             Net::Transformer(m) => m.forward(input.images("transformer")),
             Net::WideDeep(m) => match input {
                 Input::Tabular { categorical, dense } => m.forward(categorical, dense),
-                Input::Images(_) => panic!("wide-deep takes tabular input, got images"),
+                other => panic!("wide-deep takes tabular rows, got {}", other.kind()),
+            },
+            Net::SequenceTransformer(m) => match input {
+                Input::Tokens(tokens) => m.forward(tokens),
+                other => panic!("sequence transformer takes token sequences, got {}", other.kind()),
             },
         }
     }
@@ -401,6 +430,41 @@ pub(crate) mod tests {
         );
         // Wide&Deep: embedding 12*4, wide 12*2, crosses 7*2, bias 2, deep (14*16+16) + (16*2+2).
         assert_eq!(count(wide_deep_spec()), 48 + 24 + 14 + 2 + 240 + 34);
+        // Single logit: wide 12*1, crosses 7*1, bias 1, deep (14*16+16) + (16*1+1).
+        assert_eq!(count(ModelSpec { num_classes: 1, ..wide_deep_spec() }), 48 + 12 + 7 + 1 + 240 + 17);
+        // Sequence transformer, vocab 20, length 6: tokens 20*32, positions 6*32, the same blocks and tail.
+        assert_eq!(count(sequence_spec()), 20 * 32 + 6 * 32 + tail);
+    }
+
+    pub(crate) fn sequence_spec() -> ModelSpec {
+        ModelSpec {
+            arch: Arch::SequenceTransformer { dim: 32, depth: 2, heads: 4, mlp_dim: 64 },
+            input: InputSpec::Tokens { vocab: 20, length: 6 },
+            num_classes: 10,
+        }
+    }
+
+    #[test]
+    fn sequence_transformer_runs_uses_order_and_rejects_bad_ids() {
+        let dev = Default::default();
+        let net = sequence_spec().init::<B1>(&dev);
+        let tokens = Tensor::<B1, 2, Int>::from_data(TensorData::from([[1i64, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]]), &dev);
+        let y: Vec<f32> = net.forward(Input::Tokens(tokens), BnMode::Eval).into_data().to_vec().unwrap();
+        assert_eq!(y.len(), 20);
+        // The same multiset of tokens in another order gives other logits: positions matter.
+        let d: f32 = y[..10].iter().zip(&y[10..]).map(|(a, b)| (a - b).abs()).sum();
+        assert!(d > 1e-5, "{y:?}");
+        let bad = Tensor::<B1, 2, Int>::from_data(TensorData::from([[1i64, 2, 3, 4, 5, 20]]), &dev);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| net.forward(Input::Tokens(bad), BnMode::Eval)));
+        assert!(caught.is_err(), "id 20 of a 20-token vocabulary must be refused");
+        // Models refuse other kinds of input in validate(), naming both.
+        let mut wrong = sequence_spec();
+        wrong.input = InputSpec::Image { channels: 1, height: 8, width: 8 };
+        let err = wrong.validate().unwrap_err();
+        assert!(err.contains("token sequences") && err.contains("images"), "{err}");
+        let mut wrong = image_spec(resnet20(), 1, 8);
+        wrong.input = InputSpec::Tokens { vocab: 3, length: 4 };
+        assert!(wrong.validate().unwrap_err().contains("takes images"));
     }
 
     #[test]

@@ -147,6 +147,7 @@ fn net_name<B: Backend>(net: &Net<B>) -> String {
         Net::TorchResNet(_) => "torchvision resnet",
         Net::Transformer(_) => "transformer",
         Net::WideDeep(_) => "wide-deep",
+        Net::SequenceTransformer(_) => "sequence transformer",
     }
     .to_string()
 }

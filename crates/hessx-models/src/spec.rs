@@ -64,6 +64,18 @@ pub enum Arch {
         /// Hidden width of each block's MLP.
         mlp_dim: usize,
     },
+    /// Small pre-norm Transformer encoder classifier on token sequences
+    /// (token and position embeddings, mean pooling).
+    SequenceTransformer {
+        /// Token width.
+        dim: usize,
+        /// Number of encoder blocks.
+        depth: usize,
+        /// Attention heads (must divide `dim`).
+        heads: usize,
+        /// Hidden width of each block's MLP.
+        mlp_dim: usize,
+    },
     /// Wide & Deep (Cheng et al. 2016) for tabular data.
     WideDeep {
         /// Width of each categorical field's embedding.
@@ -95,6 +107,24 @@ pub enum InputSpec {
         /// Number of dense features.
         num_dense: usize,
     },
+    /// A fixed-length row of token ids.
+    Tokens {
+        /// Number of distinct ids (ids are `0..vocab`).
+        vocab: usize,
+        /// Tokens per row.
+        length: usize,
+    },
+}
+
+impl InputSpec {
+    /// What kind of input this is, for error messages: `images`, `tabular rows` or `token sequences`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InputSpec::Image { .. } => "images",
+            InputSpec::Tabular { .. } => "tabular rows",
+            InputSpec::Tokens { .. } => "token sequences",
+        }
+    }
 }
 
 impl ModelSpec {
@@ -148,6 +178,9 @@ impl ModelSpec {
             } => {
                 format!("transformer-p{patch}-d{dim}-l{depth}-h{heads}")
             }
+            Arch::SequenceTransformer { dim, depth, heads, .. } => {
+                format!("seq-transformer-d{dim}-l{depth}-h{heads}")
+            }
             Arch::WideDeep {
                 embed_dim, hidden, ..
             } => {
@@ -169,10 +202,30 @@ impl ModelSpec {
                 height,
                 width,
             } => Some((*channels, *height, *width)),
-            InputSpec::Tabular { .. } => None,
+            InputSpec::Tabular { .. } | InputSpec::Tokens { .. } => None,
         };
         let name = self.name();
+        let wanted = match &self.arch {
+            Arch::WideDeep { .. } => "tabular rows",
+            Arch::SequenceTransformer { .. } => "token sequences",
+            _ => "images",
+        };
+        if self.input.kind() != wanted {
+            return Err(format!("{name} takes {wanted}, not {}", self.input.kind()));
+        }
         match (&self.arch, image) {
+            (Arch::SequenceTransformer { dim, depth, heads, mlp_dim }, None) => {
+                let InputSpec::Tokens { vocab, length } = &self.input else { unreachable!("checked above") };
+                if *vocab == 0 || *length == 0 {
+                    Err(format!("{name}: needs a positive vocabulary ({vocab}) and sequence length ({length})"))
+                } else if *heads == 0 || dim % heads != 0 {
+                    Err(format!("{name}: heads ({heads}) must divide dim ({dim})"))
+                } else if *depth == 0 || *mlp_dim == 0 {
+                    Err(format!("{name}: depth and mlp_dim must be positive"))
+                } else {
+                    Ok(())
+                }
+            }
             (Arch::WideDeep { embed_dim, .. }, None) => {
                 if *embed_dim == 0 {
                     return Err(format!("{name}: embed_dim must be at least 1"));
@@ -186,10 +239,6 @@ impl ModelSpec {
                 }
                 Ok(())
             }
-            (Arch::WideDeep { .. }, Some(_)) => {
-                Err(format!("{name} takes tabular input, not images"))
-            }
-            (_, None) => Err(format!("{name} takes images, not tabular input")),
             (_, Some((c, h, w))) if c == 0 || h == 0 || w == 0 => {
                 Err(format!("{name}: empty image shape {c}x{h}x{w}"))
             }

@@ -42,6 +42,7 @@ fn f64_device() -> burn::tensor::Device<B0> {
 enum Batch {
     Images(TensorData),
     Tabular(TensorData, TensorData),
+    Tokens(TensorData),
 }
 
 fn input<B: Backend>(batch: &Batch, dev: &B::Device) -> Input<B> {
@@ -51,6 +52,7 @@ fn input<B: Backend>(batch: &Batch, dev: &B::Device) -> Input<B> {
             categorical: Tensor::<B, 2, Int>::from_data(c.clone(), dev),
             dense: Tensor::from_data(d.clone(), dev),
         },
+        Batch::Tokens(t) => Input::Tokens(Tensor::<B, 2, Int>::from_data(t.clone(), dev)),
     }
 }
 
@@ -490,4 +492,45 @@ fn wide_deep_hvp_is_exact() {
         &labels,
         BnMode::Eval,
     );
+}
+
+/// The click-through form: one logit and binary cross-entropy (labels 0/1).
+#[test]
+fn wide_deep_single_logit_hvp_is_exact() {
+    let dev = f64_device();
+    B0::seed(&dev, 6);
+    let spec = ModelSpec {
+        arch: Arch::WideDeep {
+            embed_dim: 3,
+            hidden: vec![8, 4],
+            cross_buckets: 5,
+        },
+        input: InputSpec::Tabular {
+            cardinalities: vec![4, 3, 5],
+            num_dense: 2,
+        },
+        num_classes: 1,
+    };
+    let cat = TensorData::new(vec![0i64, 2, 4, 3, 1, 0, 1, 0, 2, 2, 2, 1, 3, 0, 0], [5, 3]);
+    let dense = Tensor::<B0, 2>::random([5, 2], Distribution::Normal(0.0, 1.0), &dev).into_data();
+    let labels = TensorData::new(vec![0i64, 1, 1, 0, 1], [5]);
+    check(&spec, None, &Batch::Tabular(cat, dense), &labels, BnMode::Eval);
+}
+
+#[test]
+fn sequence_transformer_hvp_is_exact() {
+    let spec = ModelSpec {
+        arch: Arch::SequenceTransformer {
+            dim: 8,
+            depth: 2,
+            heads: 2,
+            mlp_dim: 16,
+        },
+        input: InputSpec::Tokens { vocab: 7, length: 5 },
+        num_classes: 3,
+    };
+    // Token 6 never occurs: its embedding row has zero gradient and zero curvature, which the products must agree on too.
+    let tokens = TensorData::new(vec![0i64, 1, 2, 3, 4, 5, 5, 4, 3, 2, 1, 0, 2, 2, 0], [3, 5]);
+    let labels = TensorData::new(vec![0i64, 2, 1], [3]);
+    check(&spec, None, &Batch::Tokens(tokens), &labels, BnMode::Eval);
 }

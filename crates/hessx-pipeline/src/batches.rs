@@ -1,11 +1,13 @@
 //! From datasets in memory to model inputs on the device: normalisation,
 //! PyHessian's training augmentation (random crop with zero padding and a
 //! horizontal flip), and seeded orders so that a resumed run sees exactly the
-//! batches an uninterrupted one would.
+//! batches an uninterrupted one would. Images, tabular rows and token
+//! sequences all become batches through [`BatchSource`].
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use hessx_data::ImageSet;
+use hessx_data::{CtrSet, Examples, ImageSet, TokenSet};
+use hessx_models::Input;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -32,13 +34,100 @@ impl Normalization {
         Normalization { mean: mean.to_vec(), std: std.iter().map(|s| s.max(1e-6)).collect() }
     }
 
-    /// The usual constants for `dataset` when it has them, else `set`'s statistics.
-    pub fn for_dataset(dataset: &str, set: &ImageSet) -> Self {
-        match dataset {
-            "cifar10" | "cifar10c" if set.shape[0] == 3 => Self::cifar10(),
-            _ => Self::of(set),
+    /// The usual constants for `dataset` when it has them, else `set`'s
+    /// statistics; none (empty) for examples that are not images.
+    pub fn for_dataset(dataset: &str, set: &Examples) -> Self {
+        match set {
+            Examples::Images(set) if matches!(dataset, "cifar10" | "cifar10c") && set.shape[0] == 3 => Self::cifar10(),
+            Examples::Images(set) => Self::of(set),
+            _ => Self::none(),
         }
     }
+
+    /// No normalisation: for tabular rows (whose dense features are
+    /// standardised when the table is written) and token ids.
+    pub fn none() -> Self {
+        Normalization { mean: Vec::new(), std: Vec::new() }
+    }
+}
+
+/// Examples that can be turned into model inputs: a dataset split of any kind.
+pub trait BatchSource {
+    /// Number of examples.
+    fn len(&self) -> usize;
+
+    /// Whether there is no example.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The examples `indices` as one batch of model inputs and their labels;
+    /// images are normalised by `norm` and augmented when `augment` is given
+    /// (other kinds take neither).
+    fn batch<B: Backend>(
+        &self,
+        indices: &[usize],
+        norm: &Normalization,
+        augment: Option<(Augment, &mut ChaCha8Rng)>,
+        device: &B::Device,
+    ) -> (Input<B>, Tensor<B, 1, Int>);
+}
+
+impl BatchSource for ImageSet {
+    fn len(&self) -> usize {
+        ImageSet::len(self)
+    }
+    fn batch<B: Backend>(&self, indices: &[usize], norm: &Normalization, augment: Option<(Augment, &mut ChaCha8Rng)>, device: &B::Device) -> (Input<B>, Tensor<B, 1, Int>) {
+        let (x, y) = image_batch(self, indices, norm, augment, device);
+        (Input::Images(x), y)
+    }
+}
+
+impl BatchSource for CtrSet {
+    fn len(&self) -> usize {
+        CtrSet::len(self)
+    }
+    fn batch<B: Backend>(&self, indices: &[usize], _: &Normalization, _: Option<(Augment, &mut ChaCha8Rng)>, device: &B::Device) -> (Input<B>, Tensor<B, 1, Int>) {
+        let rows = self.select(indices);
+        let (n, f, d) = (indices.len(), rows.cardinalities.len(), rows.num_dense);
+        let categorical: Vec<i64> = rows.categorical.iter().map(|&v| v as i64).collect();
+        let input = Input::Tabular {
+            categorical: Tensor::from_data(TensorData::new(categorical, [n, f]), device),
+            dense: Tensor::from_data(TensorData::new(rows.dense, [n, d]), device),
+        };
+        (input, labels_tensor(&rows.labels, device))
+    }
+}
+
+impl BatchSource for TokenSet {
+    fn len(&self) -> usize {
+        TokenSet::len(self)
+    }
+    fn batch<B: Backend>(&self, indices: &[usize], _: &Normalization, _: Option<(Augment, &mut ChaCha8Rng)>, device: &B::Device) -> (Input<B>, Tensor<B, 1, Int>) {
+        let rows = self.select(indices);
+        let tokens: Vec<i64> = rows.tokens.iter().map(|&v| v as i64).collect();
+        let input = Input::Tokens(Tensor::from_data(TensorData::new(tokens, [indices.len(), rows.length]), device));
+        (input, labels_tensor(&rows.labels, device))
+    }
+}
+
+impl BatchSource for Examples {
+    fn len(&self) -> usize {
+        Examples::len(self)
+    }
+    fn batch<B: Backend>(&self, indices: &[usize], norm: &Normalization, augment: Option<(Augment, &mut ChaCha8Rng)>, device: &B::Device) -> (Input<B>, Tensor<B, 1, Int>) {
+        match self {
+            Examples::Images(s) => s.batch(indices, norm, augment, device),
+            Examples::Tabular(s) => s.batch(indices, norm, augment, device),
+            Examples::Tokens(s) => s.batch(indices, norm, augment, device),
+        }
+    }
+}
+
+fn labels_tensor<B: Backend>(labels: &[u16], device: &B::Device) -> Tensor<B, 1, Int> {
+    let labels: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+    let n = labels.len();
+    Tensor::from_data(TensorData::new(labels, [n]), device)
 }
 
 /// Random crop (with zero padding) and horizontal flip, as torchvision's
@@ -106,11 +195,8 @@ pub fn image_batch<B: Backend>(
             }
         }
     }
-    let labels: Vec<i64> = indices.iter().map(|&i| set.labels[i] as i64).collect();
-    (
-        Tensor::from_data(TensorData::new(pixels, [indices.len(), c, h, w]), device),
-        Tensor::from_data(TensorData::new(labels, [indices.len()]), device),
-    )
+    let labels: Vec<u16> = indices.iter().map(|&i| set.labels[i]).collect();
+    (Tensor::from_data(TensorData::new(pixels, [indices.len(), c, h, w]), device), labels_tensor(&labels, device))
 }
 
 #[cfg(test)]
@@ -154,6 +240,40 @@ mod tests {
             // Every output pixel is either padding (0) or one of the source pixels.
             assert!(x.iter().all(|&v| (0.0..=5.0).contains(&v) && v.fract() == 0.0), "{x:?}");
         }
+    }
+
+    #[test]
+    fn tabular_and_token_batches_hold_the_selected_rows_in_order() {
+        let dev = Default::default();
+        let rows = CtrSet {
+            split: "train".into(),
+            cardinalities: vec![3, 4],
+            num_dense: 2,
+            categorical: vec![0, 1, 2, 3, 1, 0],
+            dense: vec![0.5, -1.0, 2.0, 3.0, -4.0, 5.5],
+            labels: vec![0, 1, 1],
+        };
+        let (input, y) = rows.batch::<Flex>(&[2, 0], &Normalization::none(), None, &dev);
+        let Input::Tabular { categorical, dense } = input else { panic!("tabular rows give a tabular input") };
+        assert_eq!(categorical.into_data().convert::<i64>().to_vec::<i64>().unwrap(), [1, 0, 0, 1]);
+        assert_eq!(dense.into_data().to_vec::<f32>().unwrap(), [-4.0, 5.5, 0.5, -1.0]);
+        assert_eq!(y.into_data().convert::<i64>().to_vec::<i64>().unwrap(), [1, 0]);
+        let tokens = TokenSet {
+            dataset: "seq".into(),
+            split: "train".into(),
+            corruption: "none".into(),
+            severity: 0,
+            vocab: 9,
+            length: 3,
+            num_classes: 3,
+            tokens: vec![1, 2, 3, 4, 5, 6, 7, 8, 0],
+            labels: vec![2, 0, 1],
+        };
+        let (input, y) = Examples::Tokens(tokens).batch::<Flex>(&[1, 2], &Normalization::none(), None, &dev);
+        let Input::Tokens(t) = input else { panic!("token rows give a token input") };
+        assert_eq!(t.dims(), [2, 3]);
+        assert_eq!(t.into_data().convert::<i64>().to_vec::<i64>().unwrap(), [4, 5, 6, 7, 8, 0]);
+        assert_eq!(y.into_data().convert::<i64>().to_vec::<i64>().unwrap(), [0, 1]);
     }
 
     #[test]

@@ -7,13 +7,13 @@
 use std::collections::BTreeSet;
 
 use burn::prelude::*;
-use hessx_data::ImageSet;
+use hessx_data::Examples;
 use hessx_hessian::{B1, B2, Batch, DEFAULT_DETERMINISM_TOL, ParamLayout};
 use hessx_models::{BnMode, Net};
 use hessx_store::tables::{CheckpointRow, read_rows};
 use hessx_store::{DataDir, RunDir, RunIdentity};
 
-use crate::batches::{Normalization, epoch_order, image_batch};
+use crate::batches::{BatchSource, Normalization, epoch_order};
 use crate::data_setup::load_train_data;
 use crate::distributed::Shared;
 pub use crate::hessian_op::{HessianBatch, LossFn, ModelHessian, ProductEngine};
@@ -47,7 +47,7 @@ pub struct RunContext {
     /// Identity columns for the tables.
     pub identity: RunIdentity,
     /// The examples the Hessian is taken over.
-    pub data: ImageSet,
+    pub data: Examples,
     /// The selected checkpoints, by step.
     pub checkpoints: Vec<CheckpointRow>,
 }
@@ -152,7 +152,7 @@ pub fn without_diverged(rows: Vec<CheckpointRow>) -> Result<Vec<CheckpointRow>> 
 
 /// The Hessian batches (on the device) for `indices` of `data`.
 pub fn hessian_batches<B: Backend>(
-    data: &ImageSet,
+    data: &impl BatchSource,
     indices: &[usize],
     chunk: usize,
     norm: &Normalization,
@@ -166,8 +166,8 @@ pub fn hessian_batches<B: Backend>(
     indices
         .chunks(chunk.max(1))
         .map(|idx| {
-            let (images, labels) = image_batch::<B2<B>>(data, idx, norm, None, device);
-            Batch::new(HessianBatch::new(images, labels, mode), idx.len())
+            let (inputs, labels) = data.batch::<B2<B>>(idx, norm, None, device);
+            Batch::new(HessianBatch::of_inputs(inputs, labels, mode), idx.len())
         })
         .collect()
 }
@@ -218,7 +218,7 @@ fn param_layout<B: Backend>(model: &Net<B1<B>>, settings: &HessianSettings) -> R
         return Ok(all);
     }
     let keep = |path: &str| {
-        let prefix_ok = settings.params.is_empty() || settings.params.iter().any(|p| path.starts_with(p.as_str()));
+        let prefix_ok = settings.params.is_empty() || settings.params.iter().any(|p| param_matches(p, path));
         prefix_ok && !(settings.ignore_biasbn && is_bias_or_bn(path))
     };
     // Checked here, before the layout refuses an empty selection, so that the error names the flag and
@@ -232,6 +232,58 @@ fn param_layout<B: Backend>(model: &Net<B1<B>>, settings: &HessianSettings) -> R
         )));
     }
     Ok(ParamLayout::filtered(model, keep)?)
+}
+
+/// Whether the parameter `path` falls under `pattern`: a prefix of the path
+/// (`layer3`, `fc`, `embedding`), in which a `*` segment stands for any one
+/// segment (`blocks.*.attention`: the attention of every encoder block).
+pub fn param_matches(pattern: &str, path: &str) -> bool {
+    let pattern: Vec<&str> = pattern.split('.').collect();
+    let path: Vec<&str> = path.split('.').collect();
+    if pattern.len() > path.len() {
+        return false;
+    }
+    let last = pattern.len() - 1;
+    pattern.iter().zip(&path).enumerate().all(|(i, (p, seg))| *p == "*" || if i == last { seg.starts_with(p) } else { p == seg })
+}
+
+/// The parameter blocks `--blocks auto` takes for `model`: the parts whose
+/// curvature users compare within each family. `None` for families without
+/// a standard split (name the blocks with `--blocks`).
+pub fn default_blocks(model: &hessx_models::ModelSpec) -> Option<Vec<String>> {
+    use hessx_models::Arch;
+    let blocks: &[&str] = match &model.arch {
+        Arch::WideDeep { .. } => &["embedding", "wide", "deep"],
+        Arch::SequenceTransformer { .. } => &["token_embedding,position", "blocks.*.attention", "blocks.*.mlp", "head"],
+        Arch::Transformer { .. } => &["patch_embed,position", "blocks.*.attention", "blocks.*.mlp", "head"],
+        Arch::ResNet { .. } => &["conv1,bn1", "layer1", "layer2", "layer3", "fc"],
+        Arch::TorchResNet { .. } => &["conv1,bn1", "layer1", "layer2", "layer3", "layer4", "fc"],
+        Arch::Mlp { .. } | Arch::SmallCnn => return None,
+    };
+    Some(blocks.iter().map(|b| b.to_string()).collect())
+}
+
+/// One Hessian setting per block of `blocks` (each a comma-separated list of
+/// parameter patterns, or `auto` for [`default_blocks`]), otherwise equal to
+/// `base`: the per-block curvature a stage computes after the whole model's.
+pub fn block_settings(ctx: &RunContext, base: &HessianSettings, blocks: &[String]) -> Result<Vec<HessianSettings>> {
+    let mut names: Vec<String> = Vec::new();
+    for b in blocks {
+        if b == "auto" {
+            names.extend(default_blocks(&ctx.train.model).ok_or_else(|| {
+                Error::invalid(format!(
+                    "--blocks auto: {} has no standard blocks; name them, e.g. --blocks layers.0 --blocks layers.1",
+                    ctx.train.model.name()
+                ))
+            })?);
+        } else {
+            names.push(b.clone());
+        }
+    }
+    Ok(names
+        .into_iter()
+        .map(|b| HessianSettings { params: b.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect(), ..base.clone() }.normalized())
+        .collect())
 }
 
 /// Biases and batch-norm parameters (loss-landscape's "biasbn").
@@ -256,6 +308,7 @@ mod tests {
             heldout_accuracy: 0.5,
             file: format!("checkpoints/step-{step:08}.mpk"),
             sha256: String::new(),
+            heldout_auc: f64::NAN,
         }
     }
 
@@ -280,6 +333,19 @@ mod tests {
         assert_eq!(steps(select_checkpoints(all.clone(), &[10, 20], 1).unwrap()), [10]);
         let err = select_checkpoints(all, &[20, 30], 1).unwrap_err().to_string();
         assert!(err.contains("diverged") && err.contains("[20, 30]") && err.contains("--steps"), "{err}");
+    }
+
+    #[test]
+    fn parameter_patterns_are_prefixes_with_one_segment_wildcards() {
+        assert!(param_matches("layer3", "layer3.0.conv1.weight"));
+        assert!(param_matches("fc", "fc.bias"));
+        assert!(param_matches("wide", "wide_cross"), "a prefix of the last segment, as --params always was");
+        assert!(param_matches("blocks.*.attention", "blocks.1.attention.query.weight"));
+        assert!(param_matches("blocks.*.mlp", "blocks.0.mlp_in.bias"));
+        assert!(!param_matches("blocks.*.mlp", "blocks.0.attention.output.weight"));
+        assert!(!param_matches("blocks.*.attention", "blocks"));
+        assert!(!param_matches("layer3.1", "layer3.0.conv1.weight"));
+        assert!(!param_matches("head", "blocks.0.head"));
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! Which tables a training run reads. Clean data trains on `train` and holds
+//! Which tables a training run reads (images, tabular rows or token
+//! sequences alike). Clean data trains on `train` and holds
 //! out `test`. A corrupted variant trains on its own `train` split when hessx
 //! computed the corruption itself; CIFAR-10-C ships only corrupted *test*
 //! images, so there a seeded fraction of them is held out instead.
 
-use hessx_data::{ImageSet, load_images};
+use hessx_data::load_examples;
 use hessx_store::DataDir;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -22,12 +23,12 @@ pub fn load_train_data(
     seed: u64,
 ) -> Result<TrainData> {
     let Some((name, level)) = corruption else {
-        return Ok(TrainData { train: load_images(data, dataset, "train", None)?, heldout: load_images(data, dataset, "test", None)? });
+        return Ok(TrainData { train: load_examples(data, dataset, "train", None)?, heldout: load_examples(data, dataset, "test", None)? });
     };
     if data.table(dataset, "train", corruption).exists() {
         return Ok(TrainData {
-            train: load_images(data, dataset, "train", corruption)?,
-            heldout: load_images(data, dataset, "test", corruption)?,
+            train: load_examples(data, dataset, "train", corruption)?,
+            heldout: load_examples(data, dataset, "test", corruption)?,
         });
     }
     let archive = if dataset == "cifar10" { "cifar10c" } else { dataset };
@@ -38,7 +39,7 @@ pub fn load_train_data(
             data.root().display()
         )));
     }
-    let all = load_images(data, archive, "test", corruption)?;
+    let all = load_examples(data, archive, "test", corruption)?;
     if !(0.0..1.0).contains(&heldout_fraction) {
         return Err(Error::invalid(format!("--heldout-fraction must be in [0, 1), got {heldout_fraction}")));
     }
@@ -46,10 +47,5 @@ pub fn load_train_data(
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     let held = ((all.len() as f64) * heldout_fraction).round() as usize;
     let (heldout, train) = order.split_at(held);
-    Ok(TrainData { train: subset(&all, train, "train"), heldout: subset(&all, heldout, "heldout") })
-}
-
-/// The images `indices` of `set`, as a new set named `split`.
-fn subset(set: &ImageSet, indices: &[usize], split: &str) -> ImageSet {
-    ImageSet { split: split.to_owned(), ..set.select(indices) }
+    Ok(TrainData { train: all.select(train, "train"), heldout: all.select(heldout, "heldout") })
 }

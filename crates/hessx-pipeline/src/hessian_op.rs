@@ -24,7 +24,7 @@ pub enum ProductEngine {
 /// One batch of the Hessian's loss.
 #[derive(Clone, Debug)]
 pub struct HessianBatch<B: Backend> {
-    images: Tensor<B2<B>, 4>,
+    inputs: Input<B2<B>>,
     labels: Tensor<B2<B>, 1, Int>,
     mode: BnMode,
 }
@@ -32,23 +32,31 @@ pub struct HessianBatch<B: Backend> {
 impl<B: Backend> HessianBatch<B> {
     /// A batch of images already on the device, with the BN mode its forward uses.
     pub fn new(images: Tensor<B2<B>, 4>, labels: Tensor<B2<B>, 1, Int>, mode: BnMode) -> Self {
-        HessianBatch { images, labels, mode }
+        Self::of_inputs(Input::Images(images), labels, mode)
+    }
+
+    /// A batch of model inputs of any kind (images, tabular rows, tokens) already on the device.
+    pub fn of_inputs(inputs: Input<B2<B>>, labels: Tensor<B2<B>, 1, Int>, mode: BnMode) -> Self {
+        HessianBatch { inputs, labels, mode }
     }
 
     /// The same batch on the plain backend (no autodiff), for the retained-graph operator.
     #[cfg(feature = "tch")]
     fn plain(&self) -> PlainBatch<B> {
-        PlainBatch {
-            images: self.images.clone().inner().inner(),
-            labels: self.labels.clone().inner().inner(),
-            mode: self.mode,
-        }
+        let inputs = match self.inputs.clone() {
+            Input::Images(x) => Input::Images(x.inner().inner()),
+            Input::Tabular { categorical, dense } => {
+                Input::Tabular { categorical: categorical.inner().inner(), dense: dense.inner().inner() }
+            }
+            Input::Tokens(x) => Input::Tokens(x.inner().inner()),
+        };
+        PlainBatch { inputs, labels: self.labels.clone().inner().inner(), mode: self.mode }
     }
 }
 
 /// The loss whose Hessian is taken: mean cross-entropy of one batch.
 fn batch_loss<B: Backend>(model: &Net<B2<B>>, batch: &HessianBatch<B>) -> Tensor<B2<B>, 1> {
-    cross_entropy(model.forward(Input::Images(batch.images.clone()), batch.mode), batch.labels.clone())
+    cross_entropy(model.forward(batch.inputs.clone(), batch.mode), batch.labels.clone())
 }
 
 /// The loss function's type, so that the nested operator's type can be named.
@@ -58,14 +66,14 @@ pub type LossFn<B> = fn(&Net<B2<B>>, &HessianBatch<B>) -> Tensor<B2<B>, 1>;
 #[cfg(feature = "tch")]
 #[derive(Clone, Debug)]
 pub struct PlainBatch<B: Backend> {
-    images: Tensor<B, 4>,
+    inputs: Input<B>,
     labels: Tensor<B, 1, Int>,
     mode: BnMode,
 }
 
 #[cfg(feature = "tch")]
 fn plain_loss<B: Backend>(model: &Net<B>, batch: &PlainBatch<B>) -> Tensor<B, 1> {
-    cross_entropy(model.forward(Input::Images(batch.images.clone()), batch.mode), batch.labels.clone())
+    cross_entropy(model.forward(batch.inputs.clone(), batch.mode), batch.labels.clone())
 }
 
 /// The plain loss function's type.

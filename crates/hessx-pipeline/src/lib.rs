@@ -16,6 +16,7 @@ pub mod distributed;
 pub mod eigen;
 mod error;
 pub mod hessian_op;
+pub mod metrics;
 pub mod models;
 pub mod provenance;
 pub mod settings;

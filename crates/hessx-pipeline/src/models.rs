@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hessx_data::ImageSet;
+use hessx_data::{Examples, ImageSet};
 use hessx_models::{Activation, Arch, InputSpec, ModelSpec, torchvision_resnet};
 use hessx_store::RunDir;
 use hessx_store::tables::{CheckpointRow, read_rows};
@@ -19,9 +19,11 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelChoice {
     /// Architecture: resnet20 (also resnet32/44/56, any 6n+2 as cifar-resnetN),
-    /// resnet18/34/50/101/152 (torchvision's), small-cnn, mlp or transformer.
+    /// resnet18/34/50/101/152 (torchvision's), small-cnn, mlp or transformer
+    /// on images; wide-deep on tabular rows; transformer on token sequences.
     pub model: String,
-    /// CIFAR ResNet depth (6n+2); overrides the number in the model name.
+    /// CIFAR ResNet depth (6n+2), overriding the number in the model name;
+    /// for a Transformer, its number of encoder blocks (default 2).
     pub depth: Option<usize>,
     /// Base width of a torchvision ResNet (64 = torchvision's model).
     pub width: Option<usize>,
@@ -35,29 +37,84 @@ pub struct ModelChoice {
     pub hidden: Vec<usize>,
     /// Non-linearity of the MLP: relu, tanh, softplus or gelu.
     pub activation: String,
+    /// Width of each categorical field's embedding (Wide&Deep).
+    pub embed_dim: usize,
+    /// Hash buckets of the wide part's crossed ids (Wide&Deep; 0: no crosses).
+    pub cross_buckets: usize,
+    /// Token width of a Transformer.
+    pub dim: usize,
+    /// Attention heads of a Transformer (must divide `dim`).
+    pub heads: usize,
 }
 
 /// The model names `--model` takes, for error messages.
 const MODEL_NAMES: &str = "resnet20, resnet32, resnet44, resnet56 (CIFAR ResNets; any depth 6n+2 as cifar-resnetN), \
-     resnet18, resnet34, resnet50, resnet101, resnet152 (torchvision's), small-cnn, mlp or transformer";
+     resnet18, resnet34, resnet50, resnet101, resnet152 (torchvision's), small-cnn, mlp or transformer for images; \
+     wide-deep for tabular rows; transformer for token sequences";
 
 impl ModelChoice {
-    /// The model spec for images shaped like `data`.
-    pub fn spec(&self, data: &ImageSet) -> Result<ModelSpec> {
-        let [channels, height, width] = data.shape;
+    /// The model spec for the examples `data` (images, tabular rows or token sequences).
+    pub fn spec(&self, data: &Examples) -> Result<ModelSpec> {
         let name = self.model.to_ascii_lowercase().replace('_', "-");
-        let arch = match name.as_str() {
+        match data {
+            Examples::Images(images) => self.image_spec(&name, images),
+            Examples::Tabular(rows) => {
+                if !matches!(name.as_str(), "wide-deep" | "widedeep") {
+                    return Err(Error::invalid(format!(
+                        "--model {}: the data are tabular rows, which wide-deep takes; the image and sequence models do not",
+                        self.model
+                    )));
+                }
+                let arch = Arch::WideDeep { embed_dim: self.embed_dim, hidden: self.hidden.clone(), cross_buckets: self.cross_buckets };
+                let input = InputSpec::Tabular { cardinalities: rows.cardinalities.clone(), num_dense: rows.num_dense };
+                // One logit with binary cross-entropy, as a click-through model is written in PyTorch.
+                self.checked(ModelSpec { arch, input, num_classes: self.num_classes.unwrap_or(1) }, 2)
+            }
+            Examples::Tokens(tokens) => {
+                if name != "transformer" {
+                    return Err(Error::invalid(format!(
+                        "--model {}: the data are token sequences, which transformer takes; the image and tabular models do not",
+                        self.model
+                    )));
+                }
+                let arch = Arch::SequenceTransformer { dim: self.dim, depth: self.depth.unwrap_or(2), heads: self.heads, mlp_dim: 2 * self.dim };
+                let input = InputSpec::Tokens { vocab: tokens.vocab, length: tokens.length };
+                let classes = self.num_classes.unwrap_or(tokens.num_classes);
+                self.checked(ModelSpec { arch, input, num_classes: classes }, tokens.num_classes)
+            }
+        }
+    }
+
+    /// `spec` after checking that its head covers `data_classes` labels and that the architecture fits.
+    fn checked(&self, spec: ModelSpec, data_classes: usize) -> Result<ModelSpec> {
+        // A single logit is a binary model: it covers labels 0 and 1.
+        let covers = if spec.num_classes == 1 { data_classes <= 2 } else { spec.num_classes >= data_classes };
+        if !covers {
+            return Err(Error::invalid(format!(
+                "--num-classes {}: the data has {data_classes} classes (labels 0..{}), so the head needs at least that many outputs",
+                spec.num_classes,
+                data_classes.saturating_sub(1)
+            )));
+        }
+        spec.validate().map_err(|e| Error::invalid(format!("--model {}: {e}", self.model)))?;
+        Ok(spec)
+    }
+
+    /// The model spec for images shaped like `data`.
+    fn image_spec(&self, name: &str, data: &ImageSet) -> Result<ModelSpec> {
+        let [channels, height, width] = data.shape;
+        let arch = match name {
             n if n.starts_with("resnet") || n.starts_with("cifar-resnet") => self.resnet(n)?,
             "small-cnn" | "cnn" => Arch::SmallCnn,
             "mlp" => Arch::Mlp { hidden: self.hidden.clone(), activation: parse_activation(&self.activation)? },
             "transformer" => {
                 let patch = if height % 4 == 0 && width % 4 == 0 { 4 } else { 2 };
-                Arch::Transformer { patch, dim: 32, depth: 2, heads: 4, mlp_dim: 64 }
+                Arch::Transformer { patch, dim: self.dim, depth: self.depth.unwrap_or(2), heads: self.heads, mlp_dim: 2 * self.dim }
             }
             "wide-deep" | "widedeep" => {
                 return Err(Error::invalid(format!(
-                    "--model {}: Wide&Deep takes tabular click-through data; hx-train trains image models \
-                     (use hx-fetch ctr and the hessx-models API for Wide&Deep)",
+                    "--model {}: Wide&Deep takes tabular rows, but the data are images \
+                     (make tabular data with `hx-fetch ctr` or `hx-fetch table`)",
                     self.model
                 )));
             }
@@ -71,20 +128,8 @@ impl ModelChoice {
                 self.model
             )));
         }
-        let num_classes = match self.num_classes {
-            Some(n) if n < data.num_classes => {
-                return Err(Error::invalid(format!(
-                    "--num-classes {n}: the data has {} classes (labels 0..{}), so the head needs at least that many outputs",
-                    data.num_classes,
-                    data.num_classes.saturating_sub(1)
-                )));
-            }
-            Some(n) => n,
-            None => data.num_classes,
-        };
-        let spec = ModelSpec { arch, input: InputSpec::Image { channels, height, width }, num_classes };
-        spec.validate().map_err(|e| Error::invalid(format!("--model {}: {e}", self.model)))?;
-        Ok(spec)
+        let num_classes = self.num_classes.unwrap_or(data.num_classes);
+        self.checked(ModelSpec { arch, input: InputSpec::Image { channels, height, width }, num_classes }, data.num_classes)
     }
 
     /// `resnetN`: torchvision's for N in 18, 34, 50, 101, 152, else the CIFAR
@@ -199,12 +244,16 @@ mod tests {
             no_residual: false,
             hidden: vec![],
             activation: "tanh".into(),
+            embed_dim: 4,
+            cross_buckets: 7,
+            dim: 32,
+            heads: 4,
         }
     }
 
     #[test]
     fn resnet_names_pick_torchvision_or_cifar_without_ambiguity() {
-        let data = cifar_shaped(10);
+        let data = Examples::Images(cifar_shaped(10));
         let arch = |c: ModelChoice| c.spec(&data).map(|s| s.arch);
         assert_eq!(arch(choice("resnet18")).unwrap(), Arch::TorchResNet { depth: 18, width: 64 });
         assert_eq!(arch(choice("ResNet50")).unwrap(), Arch::TorchResNet { depth: 50, width: 64 });
@@ -230,7 +279,7 @@ mod tests {
 
     #[test]
     fn num_classes_sets_the_head_and_must_cover_the_labels() {
-        let data = cifar_shaped(10);
+        let data = Examples::Images(cifar_shaped(10));
         assert_eq!(choice("resnet18").spec(&data).unwrap().num_classes, 10);
         let wide = ModelChoice { num_classes: Some(100), ..choice("resnet18") };
         assert_eq!(wide.spec(&data).unwrap().num_classes, 100);

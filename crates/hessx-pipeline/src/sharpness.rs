@@ -14,7 +14,7 @@ use std::time::Instant;
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use hessx_hessian::{B1, B2, Batch, LanczosConfig, ParamLayout, SymOp, lanczos_top_k_from};
-use hessx_models::{BnMode, Net};
+use hessx_models::{BnMode, Input, Net};
 use serde::{Deserialize, Serialize};
 
 use crate::hessian_op::{HessianBatch, ModelHessian, ProductEngine};
@@ -54,21 +54,21 @@ pub struct SharpnessEstimate {
     pub vector: Vec<f64>,
 }
 
-/// The top eigenpair of `model`'s mean cross-entropy on `images`/`labels` (BN in eval mode) by Lanczos
+/// The top eigenpair of `model`'s mean cross-entropy on `inputs`/`labels` (BN in eval mode) by Lanczos
 /// with at most `hvps` products, started from `start` (or a Gaussian vector seeded by `seed`).
 pub fn estimate_sharpness<P: Backend>(
     model: &Net<B1<P>>,
-    images: Tensor<B2<P>, 4>,
+    inputs: Input<B2<P>>,
     labels: Tensor<B2<P>, 1, Int>,
     hvps: usize,
     start: Option<&[f64]>,
     seed: u64,
 ) -> Result<SharpnessEstimate> {
     let t0 = Instant::now();
-    let size = images.dims()[0];
+    let size = inputs.batch_size();
     let model = model.clone();
     let layout = ParamLayout::trainable(&model)?;
-    let batch = Batch::new(HessianBatch::new(images, labels, BnMode::Eval), size);
+    let batch = Batch::new(HessianBatch::of_inputs(inputs, labels, BnMode::Eval), size);
     let mut op = ModelHessian::new(model, layout, vec![batch], ProductEngine::Auto)?;
     let cfg = LanczosConfig { k: 1, max_iter: hvps.saturating_sub(1).max(1), tol: 1e-3, seed, verify: true };
     let start = start.filter(|s| s.len() == op.dim());

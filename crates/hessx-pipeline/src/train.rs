@@ -15,14 +15,14 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer, SgdConfig, decay::Weig
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
-use hessx_data::ImageSet;
-use hessx_models::{BnMode, Input, Net, cross_entropy};
+use hessx_data::Examples;
+use hessx_models::{BnMode, Net, cross_entropy, predicted_labels};
 use hessx_store::tables::{CheckpointRow, TrainLogRow, read_rows, write_rows};
 use hessx_store::{RunDir, RunIdentity, write_bytes_atomic};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::batches::{epoch_order, image_batch, step_rng};
+use crate::batches::{BatchSource, epoch_order, step_rng};
 use crate::checksum::sha256_file;
 use crate::sharpness::{SharpnessEstimate, estimate_sharpness, lift};
 use hessx_hessian::B2;
@@ -32,9 +32,9 @@ use crate::{Error, Result};
 /// The data a run trains on and evaluates with.
 pub struct TrainData {
     /// Split the optimiser sees.
-    pub train: ImageSet,
+    pub train: Examples,
     /// Split for held-out loss and accuracy at each checkpoint.
-    pub heldout: ImageSet,
+    pub heldout: Examples,
 }
 
 /// What a finished (or resumed-and-finished) run did.
@@ -108,7 +108,7 @@ pub fn train<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<TrainSummary> {
     if data.train.is_empty() {
-        return Err(Error::invalid(format!("the training split {} is empty", data.train.split)));
+        return Err(Error::invalid(format!("the training split {} is empty", data.train.split())));
     }
     if cfg.batch_size == 0 {
         return Err(Error::invalid("--batch-size must be positive"));
@@ -173,8 +173,8 @@ pub fn train<B: AutodiffBackend>(
         let t0 = Instant::now();
         let mut rng = step_rng(cfg.seed, step as u64);
         let augment = cfg.augment.map(|a| (a, &mut rng));
-        let (x, y) = image_batch::<B>(&data.train, indices, &cfg.normalization, augment, device);
-        let logits = model.forward(Input::Images(x), BnMode::Train);
+        let (x, y) = data.train.batch::<B>(indices, &cfg.normalization, augment, device);
+        let logits = model.forward(x, BnMode::Train);
         let accuracy = batch_accuracy(logits.clone(), y.clone());
         let loss = cross_entropy(logits, y);
         let loss_value: f64 = loss.clone().into_scalar().elem();
@@ -205,7 +205,7 @@ pub fn train<B: AutodiffBackend>(
         let done = step + 1;
         bar.set_position(done as u64);
         let rate = (done - start_step) as f64 * cfg.batch_size as f64 / started.elapsed().as_secs_f64();
-        bar.set_message(format!("epoch {epoch} loss {loss_value:.4} acc {:.1}% {rate:.0} img/s", 100.0 * accuracy));
+        bar.set_message(format!("epoch {epoch} loss {loss_value:.4} acc {:.1}% {rate:.0} examples/s", 100.0 * accuracy));
         if done % cfg.save_interval == 0 || done == total_steps {
             let row = save_checkpoint(cfg, run, &model, optim.as_ref(), done, &since_checkpoint, data, device)?;
             if !row.heldout_loss.is_finite() {
@@ -241,9 +241,9 @@ pub fn train<B: AutodiffBackend>(
 /// size on `set` (its seeded epoch orders, `cfg`'s augmentation), from
 /// `model`, with no checkpoint or log: the short fine-tune of
 /// `hx-robustness --finetune-steps`. A non-finite loss is an error naming the step.
-pub fn fine_tune<B: AutodiffBackend>(cfg: &TrainConfig, mut model: Net<B>, set: &ImageSet, steps: usize, device: &B::Device) -> Result<Net<B>> {
+pub fn fine_tune<B: AutodiffBackend>(cfg: &TrainConfig, mut model: Net<B>, set: &impl BatchSource, steps: usize, device: &B::Device) -> Result<Net<B>> {
     if set.is_empty() || cfg.batch_size == 0 {
-        return Err(Error::invalid(format!("fine-tuning needs images and a batch size of at least 1 ({} images, batch {})", set.len(), cfg.batch_size)));
+        return Err(Error::invalid(format!("fine-tuning needs examples and a batch size of at least 1 ({} examples, batch {})", set.len(), cfg.batch_size)));
     }
     let n = set.len();
     let spe = cfg.steps_per_epoch(n);
@@ -253,8 +253,8 @@ pub fn fine_tune<B: AutodiffBackend>(cfg: &TrainConfig, mut model: Net<B>, set: 
         let order = epoch_order(n, cfg.seed, epoch);
         let indices = &order[batch * cfg.batch_size..((batch + 1) * cfg.batch_size).min(n)];
         let mut rng = step_rng(cfg.seed, step as u64);
-        let (x, y) = image_batch::<B>(set, indices, &cfg.normalization, cfg.augment.map(|a| (a, &mut rng)), device);
-        let loss = cross_entropy(model.forward(Input::Images(x), BnMode::Train), y);
+        let (x, y) = set.batch::<B>(indices, &cfg.normalization, cfg.augment.map(|a| (a, &mut rng)), device);
+        let loss = cross_entropy(model.forward(x, BnMode::Train), y);
         let value: f64 = loss.clone().into_scalar().elem();
         if !value.is_finite() {
             return Err(Error::Training(format!("fine-tuning: the loss became {value} at step {}; lower the learning rate", step + 1)));
@@ -283,7 +283,7 @@ fn sharpness_at<B: AutodiffBackend>(
     let lifted = lift::<B>(model);
     let mut rng = step_rng(cfg.seed, step as u64);
     let augment = cfg.augment.map(|a| (a, &mut rng));
-    let (x, y) = image_batch::<B2<B::InnerBackend>>(&data.train, indices, &cfg.normalization, augment, device);
+    let (x, y) = data.train.batch::<B2<B::InnerBackend>>(indices, &cfg.normalization, augment, device);
     let seed = cfg.seed ^ (step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     match estimate_sharpness::<B::InnerBackend>(&lifted, x, y, tracking.hvps, warm.as_deref(), seed) {
         Ok(e) => {
@@ -377,7 +377,7 @@ fn save_checkpoint<B: AutodiffBackend>(
     write_bytes_atomic(&optim_path, &bytes)?;
     let state = serde_json::to_string(&CheckpointState { step }).expect("a step serialises to JSON");
     write_bytes_atomic(&run.checkpoint_state(step), state.as_bytes())?;
-    let (heldout_loss, heldout_accuracy) = evaluate::<B::InnerBackend>(&model.valid(), &data.heldout, cfg, device);
+    let heldout = evaluate::<B::InnerBackend>(&model.valid(), &data.heldout, cfg, device);
     let mean = |f: fn(&TrainLogRow) -> f64| {
         if interval.is_empty() { f64::NAN } else { interval.iter().map(f).sum::<f64>() / interval.len() as f64 }
     };
@@ -389,31 +389,50 @@ fn save_checkpoint<B: AutodiffBackend>(
         lr: cfg.lr_at((step / spe) as usize),
         train_loss: mean(|r| r.loss),
         train_accuracy: mean(|r| r.accuracy),
-        heldout_loss,
-        heldout_accuracy,
+        heldout_loss: heldout.loss,
+        heldout_accuracy: heldout.accuracy,
         file: relative(run.root(), &model_path),
         sha256: sha256_file(&model_path)?,
+        heldout_auc: heldout.auc,
     })
 }
 
-/// Mean loss and accuracy of `model` on `set` with batch norm in eval mode.
-pub fn evaluate<B: Backend>(model: &Net<B>, set: &ImageSet, cfg: &TrainConfig, device: &B::Device) -> (f64, f64) {
+/// How a model does on a split.
+#[derive(Debug, Clone, Copy)]
+pub struct Evaluation {
+    /// Mean loss (cross-entropy; binary cross-entropy, i.e. log loss, for a single-logit model).
+    pub loss: f64,
+    /// Fraction of examples whose predicted class is the label.
+    pub accuracy: f64,
+    /// Area under the ROC curve for a single-logit binary model (NaN otherwise, or when one class is absent).
+    pub auc: f64,
+}
+
+/// Loss, accuracy and (for a binary model) AUC of `model` on `set`, with batch norm in eval mode.
+pub fn evaluate<B: Backend>(model: &Net<B>, set: &impl BatchSource, cfg: &TrainConfig, device: &B::Device) -> Evaluation {
     let (mut loss, mut correct) = (0.0, 0.0);
+    let mut scored: Vec<(f64, bool)> = Vec::new();
+    let mut binary = false;
     let all: Vec<usize> = (0..set.len()).collect();
     for chunk in all.chunks(cfg.eval_batch_size.max(1)) {
-        let (x, y) = image_batch::<B>(set, chunk, &cfg.normalization, None, device);
-        let logits = model.forward(Input::Images(x), BnMode::Eval);
+        let (x, y) = set.batch::<B>(chunk, &cfg.normalization, None, device);
+        let logits = model.forward(x, BnMode::Eval);
         correct += batch_accuracy(logits.clone(), y.clone()) * chunk.len() as f64;
+        if logits.dims()[1] == 1 {
+            binary = true;
+            let z: Vec<f64> = logits.clone().into_data().convert::<f64>().to_vec().expect("logits are floats");
+            let labels: Vec<i64> = y.clone().into_data().convert::<i64>().to_vec().expect("labels are integers");
+            scored.extend(z.into_iter().zip(labels.into_iter().map(|l| l == 1)));
+        }
         loss += cross_entropy(logits, y).into_scalar().elem::<f64>() * chunk.len() as f64;
     }
     let n = set.len().max(1) as f64;
-    (loss / n, correct / n)
+    Evaluation { loss: loss / n, accuracy: correct / n, auc: if binary { crate::metrics::roc_auc(&scored) } else { f64::NAN } }
 }
 
 fn batch_accuracy<B: Backend>(logits: Tensor<B, 2>, labels: Tensor<B, 1, Int>) -> f64 {
     let n = labels.dims()[0];
-    let predicted = logits.argmax(1).reshape([n]);
-    let correct: i64 = predicted.equal(labels).int().sum().into_scalar().elem();
+    let correct: i64 = predicted_labels(logits).equal(labels).int().sum().into_scalar().elem();
     correct as f64 / n as f64
 }
 

@@ -50,7 +50,7 @@ fn sharpness_estimate_matches_the_dense_hessian_and_warm_starts() {
     assert!(top > 0.0, "a trained classifier has a positive top eigenvalue, got {top}");
 
     let (hx, hy) = image_batch::<B2<P>>(&digits, &indices, &norm, None, &device);
-    let cold = estimate_sharpness::<P>(&lift::<T>(&model), hx.clone(), hy.clone(), 60, None, 1).unwrap();
+    let cold = estimate_sharpness::<P>(&lift::<T>(&model), Input::Images(hx.clone()), hy.clone(), 60, None, 1).unwrap();
     let rel = ((cold.value - top) / top).abs();
     assert!(rel < 1e-3, "estimate {} vs dense {top} (rel {rel:.1e})", cold.value);
     assert!(cold.residual <= 1e-3 * top * 1.01, "residual {} for {}", cold.residual, cold.value);
@@ -59,7 +59,7 @@ fn sharpness_estimate_matches_the_dense_hessian_and_warm_starts() {
     assert!((norm_v - 1.0).abs() < 1e-4);
 
     // Warm-started from that eigenvector, 3 products (2 Lanczos steps + residual) suffice.
-    let warm = estimate_sharpness::<P>(&lift::<T>(&model), hx, hy, 3, Some(&cold.vector), 2).unwrap();
+    let warm = estimate_sharpness::<P>(&lift::<T>(&model), Input::Images(hx), hy, 3, Some(&cold.vector), 2).unwrap();
     let rel = ((warm.value - top) / top).abs();
     assert!(warm.hvps <= 3 && rel < 1e-3, "warm: {} in {} products vs dense {top}", warm.value, warm.hvps);
     // Estimating left the training model untouched: its loss on the batch is bit for bit the same.
@@ -67,7 +67,7 @@ fn sharpness_estimate_matches_the_dense_hessian_and_warm_starts() {
     let before = loss(&model);
     let _ = estimate_sharpness::<P>(
         &lift::<T>(&model),
-        image_batch::<B2<P>>(&digits, &indices, &norm, None, &device).0,
+        Input::Images(image_batch::<B2<P>>(&digits, &indices, &norm, None, &device).0),
         image_batch::<B2<P>>(&digits, &indices, &norm, None, &device).1,
         4,
         None,

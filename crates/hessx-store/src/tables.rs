@@ -13,7 +13,7 @@
 //!
 //! | file | columns after the identity columns |
 //! |---|---|
-//! | `checkpoints.parquet` | `step` Int64, `epoch` Int64, `batch` Int64, `lr` Float64, `train_loss` Float64, `train_accuracy` Float64, `heldout_loss` Float64, `heldout_accuracy` Float64, `file` Utf8, `sha256` Utf8 |
+//! | `checkpoints.parquet` | `step` Int64, `epoch` Int64, `batch` Int64, `lr` Float64, `train_loss` Float64, `train_accuracy` Float64, `heldout_loss` Float64, `heldout_accuracy` Float64, `file` Utf8, `sha256` Utf8, `heldout_auc` Float64 |
 //! | `train_log.parquet` | `step` Int64, `epoch` Int64, `batch` Int64, `lr` Float64, `loss` Float64, `accuracy` Float64, `seconds` Float64, `sharpness` Float64, `sharpness_residual` Float64, `sharpness_hvps` Int64, `sharpness_seconds` Float64 |
 //! | `eigenvalues.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `residual` Float64, `residual_kind` Utf8, `converged` Boolean, `iterations` Int64, `hvps` Int64, `method` Utf8, `seconds` Float64, `num_params` Int64, `spectrum_end` Utf8 |
 //! | `eigenvectors/<settings_id>/step-NNNNNNNN.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `vector` FixedSizeList of Float32 |
@@ -146,6 +146,10 @@ row_type! {
         pub file: String,
         /// SHA-256 of the model record file.
         pub sha256: String,
+        /// Area under the ROC curve on the held-out split, for a binary
+        /// (single-logit) model such as a click-through one; NaN otherwise,
+        /// and in tables written before the column existed.
+        pub heldout_auc: f64 = f64::NAN,
     }
 }
 

@@ -182,6 +182,7 @@ fn main() {
             heldout_accuracy: 0.85 - 0.4 * (-(s as f64) / 350.0).exp(),
             file: format!("checkpoints/step-{s:08}.mpk"),
             sha256: String::new(),
+            heldout_auc: f64::NAN,
         })
         .collect();
     write_rows(&run.checkpoints(), &id, &cps).expect("checkpoints should be written");

@@ -627,6 +627,19 @@ fn curvature_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
         out.report_tables.push(trace_table(rows));
         out.series_figure(figures::trace(rows), "step", "trace")?;
     }
+    if !data.per_block.is_empty() {
+        for b in &data.per_block {
+            let top = b.top.last().map(|&(s, v)| format!("λ_max {} at step {s}", fmt_num(v)));
+            let tr = b.trace.last().map(|&(s, v, e)| format!("trace {} ± {} at step {s}", fmt_num(v), fmt_num(e)));
+            out.key(format!("block {}", b.params), top.into_iter().chain(tr).collect::<Vec<_>>().join("; "));
+        }
+        if data.per_block.iter().filter(|b| !b.top.is_empty()).count() > 1 {
+            out.series_figure(figures::block_top_eigenvalue(&data.per_block), "step", "eigenvalue")?;
+        }
+        if data.per_block.iter().filter(|b| !b.trace.is_empty()).count() > 1 {
+            out.series_figure(figures::block_trace(&data.per_block), "step", "trace")?;
+        }
+    }
     if let Some(rows) = data.density.as_ref().filter(|r| !r.is_empty()) {
         out.series_figure(figures::density(rows), "lambda", "density")?;
         let grid = figures::density_grid(rows, DENSITY_COLUMNS);

@@ -12,6 +12,7 @@ use hessx_plot::{
 use hessx_store::tables::{CheckpointRow, DensityRow, TraceRow, TrainLogRow};
 use nalgebra::DMatrix;
 
+use crate::load::BlockCurvature;
 use crate::pca::Pca;
 use crate::tracking::TrackPoint;
 
@@ -381,6 +382,45 @@ pub fn trace(rows: &[TraceRow]) -> Figure {
                   methods that agree within their bars are independent evidence for the value."
             .into(),
     }
+}
+
+/// The largest eigenvalue of each parameter block over training, side by side with the whole model's.
+pub fn block_top_eigenvalue(blocks: &[BlockCurvature]) -> Figure {
+    let mut c = LineChart::new("Top eigenvalue per parameter block", STEP_AXIS, "λ_max of the block's Hessian");
+    for (k, b) in blocks.iter().filter(|b| !b.top.is_empty()).enumerate() {
+        let pts = b.top.iter().map(|&(s, v)| (s as f64, v)).collect();
+        c.series.push(Series::new(block_label(b), pts, categorical(k)));
+    }
+    Figure {
+        stem: "blocks_top_eigenvalue",
+        chart: Chart::Line(c),
+        caption: "Each block's curve is the largest eigenvalue of the Hessian restricted to that block's parameters \
+                  (its diagonal block of the full Hessian): which part of the model is sharpest. A block's value is at \
+                  most the whole model's, which also counts the curvature between blocks."
+            .into(),
+    }
+}
+
+/// The trace of each parameter block over training, with ±1 standard error.
+pub fn block_trace(blocks: &[BlockCurvature]) -> Figure {
+    let mut c = LineChart::new("Trace per parameter block", STEP_AXIS, "tr(H) of the block's Hessian");
+    for (k, b) in blocks.iter().filter(|b| !b.trace.is_empty()).enumerate() {
+        let pts = b.trace.iter().map(|&(s, v, _)| (s as f64, v)).collect();
+        let err = b.trace.iter().map(|&(_, _, e)| e).collect();
+        c.series.push(Series::new(format!("{} ({})", block_label(b), b.trace_method), pts, categorical(k)).errors(err));
+    }
+    Figure {
+        stem: "blocks_trace",
+        chart: Chart::Line(c),
+        caption: "The trace of each block's Hessian is the sum of the whole Hessian's diagonal over that block, so \
+                  the blocks' traces add up to the whole model's (within their error bars) when the blocks cover \
+                  every parameter once."
+            .into(),
+    }
+}
+
+fn block_label(b: &BlockCurvature) -> String {
+    if b.num_params > 0 { format!("{} ({} parameters)", b.params, b.num_params) } else { b.params.clone() }
 }
 
 /// Which of loss or accuracy a training-curve figure shows.

@@ -53,6 +53,24 @@ pub struct RunData {
     pub spectrum_settings: Option<Chosen>,
     /// Tables that were absent, as sentences for the report.
     pub missing: Vec<String>,
+    /// Top eigenvalue and trace per parameter block (`hx-eigen/hx-spectrum --blocks`, or runs with
+    /// other `--params`), when more than one block was computed.
+    pub per_block: Vec<BlockCurvature>,
+}
+
+/// The curvature of one parameter block (a `params` setting) over training.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockCurvature {
+    /// The block, as its `params` setting (`all` for the whole model).
+    pub params: String,
+    /// Parameters in the block.
+    pub num_params: i64,
+    /// `(step, largest eigenvalue)`.
+    pub top: Vec<(i64, f64)>,
+    /// `(step, trace estimate, standard error)` of one trace method.
+    pub trace: Vec<(i64, f64, f64)>,
+    /// That trace method's name.
+    pub trace_method: String,
 }
 
 impl RunData {
@@ -157,9 +175,11 @@ pub fn load(run: &RunDir, asked: &[String]) -> Result<RunData> {
     // Between settings that differ only in `--which`, the one with the bottom end too (issue 18).
     let with_bottom: BTreeSet<&str> =
         values.iter().flatten().filter(|r| r.spectrum_end == SpectrumEnd::Bottom).map(|r| r.settings_id.as_str()).collect();
+    // A block of the parameters (--blocks) is shown beside the whole model, never instead of it.
+    let partial = |sid: &str| settings.iter().any(|s| s.settings_id == sid && s.params != "all");
     let mut ranked: Vec<(&String, &(u8, BTreeSet<i64>, String))> = eigen_ids.iter().collect();
     ranked.sort_by_key(|(sid, (pref, steps, _))| {
-        (!with_vectors(sid.as_str()), *pref, usize::MAX - steps.len(), !with_bottom.contains(sid.as_str()), (*sid).clone())
+        (!with_vectors(sid.as_str()), *pref, partial(sid.as_str()), usize::MAX - steps.len(), !with_bottom.contains(sid.as_str()), (*sid).clone())
     });
     let eigen_candidates: Vec<(String, String)> = ranked
         .iter()
@@ -169,6 +189,7 @@ pub fn load(run: &RunDir, asked: &[String]) -> Result<RunData> {
         })
         .collect();
     data.eigen_settings = choose("eigenpairs", eigen_candidates, asked);
+    let mut per_block = block_tops(&settings, values.as_deref().unwrap_or(&[]));
     let chosen_eigen = data.eigen_settings.as_ref().map(|c| c.settings_id.clone());
     data.eigenvalues = values.map(|rows| rows.into_iter().filter(|r| Some(&r.settings_id) == chosen_eigen.as_ref()).collect());
 
@@ -226,7 +247,12 @@ pub fn load(run: &RunDir, asked: &[String]) -> Result<RunData> {
         spectrum_ids.entry(r.settings_id.clone()).or_default().insert(r.step);
     }
     let mut ranked: Vec<(&String, &BTreeSet<i64>)> = spectrum_ids.iter().collect();
-    ranked.sort_by_key(|(sid, steps)| (usize::MAX - steps.len(), (*sid).clone()));
+    ranked.sort_by_key(|(sid, steps)| (partial(sid.as_str()), usize::MAX - steps.len(), (*sid).clone()));
+    add_block_traces(&mut per_block, &settings, trace.as_deref().unwrap_or(&[]));
+    let labels: BTreeSet<&str> = per_block.iter().map(|b| b.params.as_str()).collect();
+    if labels.len() > 1 {
+        data.per_block = per_block;
+    }
     let spectrum_candidates: Vec<(String, String)> = ranked
         .iter()
         .map(|(sid, steps)| {
@@ -275,6 +301,46 @@ pub fn load(run: &RunDir, asked: &[String]) -> Result<RunData> {
         return Err(Error::NothingToAnalyze(run.root().to_owned()));
     }
     Ok(data)
+}
+
+/// The largest eigenvalue per checkpoint of each parameter block (one settings per block: the one with the
+/// most checkpoints).
+fn block_tops(settings: &[SettingsRow], values: &[EigenvalueRow]) -> Vec<BlockCurvature> {
+    let mut by_sid: BTreeMap<&str, (i64, Vec<(i64, f64)>)> = BTreeMap::new();
+    for r in values.iter().filter(|r| r.rank == 0 && r.spectrum_end == SpectrumEnd::Top) {
+        let e = by_sid.entry(&r.settings_id).or_insert((r.num_params, Vec::new()));
+        e.1.push((r.step, r.eigenvalue));
+    }
+    let mut blocks: Vec<BlockCurvature> = Vec::new();
+    for (sid, (num_params, mut top)) in by_sid {
+        let Some(params) = settings.iter().find(|s| s.settings_id == sid).map(|s| s.params.clone()) else { continue };
+        top.sort_by_key(|p| p.0);
+        match blocks.iter_mut().find(|b| b.params == params) {
+            Some(b) if b.top.len() >= top.len() => {}
+            Some(b) => b.top = top,
+            None => blocks.push(BlockCurvature { params, num_params, top, trace: Vec::new(), trace_method: String::new() }),
+        }
+    }
+    blocks
+}
+
+/// Adds each block's trace (the first method by name of the settings with the most checkpoints).
+fn add_block_traces(blocks: &mut Vec<BlockCurvature>, settings: &[SettingsRow], rows: &[TraceRow]) {
+    let mut by_key: BTreeMap<(&str, &str), Vec<(i64, f64, f64)>> = BTreeMap::new();
+    for r in rows {
+        by_key.entry((&r.settings_id, r.method.name())).or_default().push((r.step, r.estimate, r.std_error));
+    }
+    for ((sid, method), mut pts) in by_key {
+        let Some(params) = settings.iter().find(|s| s.settings_id == sid).map(|s| s.params.clone()) else { continue };
+        pts.sort_by_key(|p| p.0);
+        match blocks.iter_mut().find(|b| b.params == params) {
+            Some(b) if b.trace.len() >= pts.len() => {}
+            Some(b) => (b.trace, b.trace_method) = (pts, method.to_owned()),
+            // Parameter counts come with eigenvalue rows; a block with a trace only shows 0.
+            None => blocks.push(BlockCurvature { params, num_params: 0, top: Vec::new(), trace: pts, trace_method: method.to_owned() }),
+        }
+    }
+    blocks.sort_by(|a, b| (a.params != "all", &a.params).cmp(&(b.params != "all", &b.params)));
 }
 
 /// The resolved stage configurations saved beside the run's outputs.

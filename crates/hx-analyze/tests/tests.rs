@@ -180,6 +180,7 @@ fn write_training(run: &RunDir) {
             heldout_accuracy: 0.55 + step as f64 / 1200.0,
             file: format!("checkpoints/step-{step:08}.mpk"),
             sha256: "0".repeat(64),
+            heldout_auc: f64::NAN,
         })
         .collect();
     write_rows(&run.checkpoints(), &id, &cps).unwrap();

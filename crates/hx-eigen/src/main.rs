@@ -58,6 +58,10 @@ fn run() -> Result<()> {
         max_iter: cli.max_iter,
         which: cli.which,
     };
-    with_backend!(settings.hessian.backend, B, device => run_eigen::<B>(&ctx, &settings, cli.hessian.redo(), &device))?;
+    let blocks = cli.hessian.resolve_blocks(&ctx)?;
+    let all = std::iter::once(settings.clone()).chain(blocks.into_iter().map(|hessian| EigenSettings { hessian, ..settings.clone() }));
+    for settings in all {
+        with_backend!(settings.hessian.backend, B, device => run_eigen::<B>(&ctx, &settings, cli.hessian.redo(), &device))?;
+    }
     Ok(())
 }

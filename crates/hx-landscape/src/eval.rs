@@ -4,10 +4,9 @@
 //! taken: points only need forward passes.
 
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
-use hessx_data::ImageSet;
-use hessx_models::{BnMode, Input, Net, cross_entropy};
-use hessx_pipeline::batches::{Normalization, image_batch};
+use burn::tensor::activation::{sigmoid, softmax};
+use hessx_models::{BnMode, Input, Net, cross_entropy, predicted_labels};
+use hessx_pipeline::batches::{BatchSource, Normalization};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -71,14 +70,14 @@ pub trait Objective {
 /// Examples of one split, on the device, in fixed batches.
 pub struct EvalSet<B: Backend> {
     split: Split,
-    batches: Vec<(Tensor<B, 4>, Tensor<B, 1, Int>)>,
+    batches: Vec<(Input<B>, Tensor<B, 1, Int>)>,
     examples: usize,
 }
 
 impl<B: Backend> EvalSet<B> {
-    /// Images `indices` of `set`, normalised by `norm`, in batches of `batch_size`.
-    pub fn new(split: Split, set: &ImageSet, indices: &[usize], norm: &Normalization, batch_size: usize, device: &B::Device) -> Self {
-        let batches = indices.chunks(batch_size.max(1)).map(|idx| image_batch::<B>(set, idx, norm, None, device)).collect();
+    /// Examples `indices` of `set` (images normalised by `norm`), in batches of `batch_size`.
+    pub fn new<S: BatchSource>(split: Split, set: &S, indices: &[usize], norm: &Normalization, batch_size: usize, device: &B::Device) -> Self {
+        let batches = indices.chunks(batch_size.max(1)).map(|idx| set.batch::<B>(idx, norm, None, device)).collect();
         EvalSet { split, batches, examples: indices.len() }
     }
 }
@@ -123,15 +122,18 @@ pub fn evaluate_set<B: Backend>(net: &Net<B>, set: &EvalSet<B>, loss: LossKind) 
     let (mut total, mut correct) = (0.0f64, 0i64);
     for (x, y) in &set.batches {
         let n = y.dims()[0];
-        let logits = net.forward(Input::Images(x.clone()), BnMode::Eval);
-        let predicted = logits.clone().argmax(1).reshape([n]);
-        correct += predicted.equal(y.clone()).int().sum().into_scalar().elem::<i64>();
+        let logits = net.forward(x.clone(), BnMode::Eval);
+        correct += predicted_labels(logits.clone()).equal(y.clone()).int().sum().into_scalar().elem::<i64>();
         let batch_loss: f64 = match loss {
             LossKind::Crossentropy => cross_entropy(logits, y.clone()).into_scalar().elem(),
             LossKind::Mse => {
                 let classes = logits.dims()[1];
-                let onehot = y.clone().one_hot::<2>(classes).float();
-                let diff = softmax(logits, 1) - onehot;
+                // A single-logit binary model: its probability is the sigmoid, its target the 0/1 label.
+                let diff = if classes == 1 {
+                    sigmoid(logits.reshape([n])).reshape([n, 1]) - y.clone().float().reshape([n, 1])
+                } else {
+                    softmax(logits, 1) - y.clone().one_hot::<2>(classes).float()
+                };
                 (diff.clone() * diff).mean().into_scalar().elem()
             }
         };

@@ -88,6 +88,7 @@ fn synthetic_run(root: &Path) -> RunDir {
             heldout_accuracy: 0.4 + step as f64 / 100.0,
             file: String::new(),
             sha256: String::new(),
+            heldout_auc: f64::NAN,
         })
         .collect();
     write_rows(&run.checkpoints(), &id, &cps).unwrap();

@@ -17,7 +17,7 @@ use hessx_pipeline::batches::epoch_order;
 use hessx_pipeline::config::{load_stage_config, save_config};
 use hessx_pipeline::curvature::{ModelHessian, ProductEngine, hessian_batches, training_config, without_diverged};
 use hessx_pipeline::distributed::{Claims, is_writer, job_progress_bar, world};
-use hessx_pipeline::train::{TrainConfig, evaluate, fine_tune};
+use hessx_pipeline::train::{Evaluation, TrainConfig, evaluate, fine_tune};
 use hessx_store::robustness::{CellDensityRow, CellEigenvalueRow, CellRow, SweepDir};
 use hessx_store::tables::{CheckpointRow, read_rows, write_rows};
 use hessx_store::{DataDir, RunDir, RunIdentity, remove_stale_temps};
@@ -107,6 +107,16 @@ pub fn run_sweep<B: Backend>(req: &Request, device: &B::Device) -> Result<SweepO
     let checkpoint = pick_checkpoint(&run, req.step)?;
     let data = DataDir::new(&req.data_dir);
     let dataset = train.identity.dataset.clone();
+    if train.model.input.kind() != "images" {
+        return Err(Error::Input(format!(
+            "--run {}: {} takes {}, but hx-robustness sweeps image corruptions; for a shift of tabular rows or \
+             token sequences, make it with `hx-fetch {dataset} --corruption NAME --severity S` and train or \
+             evaluate on it with hx-train --corruption",
+            run.root().display(),
+            train.model.name(),
+            train.model.input.kind()
+        )));
+    }
     let clean = load_images(&data, &dataset, "test", None)?;
     let mut settings = req.settings.clone();
     settings.dataset = dataset;
@@ -300,7 +310,7 @@ fn measure_cell<B: Backend>(s: &Shared<B>, dir: &SweepDir, cell: Cell, device: &
         Some(model) => (model.valid(), model.clone()),
         None => (s.plain.clone(), s.model.clone()),
     };
-    let (loss, accuracy) = evaluate::<B>(&plain, &images, &s.train, device);
+    let Evaluation { loss, accuracy, .. } = evaluate::<B>(&plain, &images, &s.train, device);
     if !loss.is_finite() {
         return Err(Error::Input(format!(
             "{cell}: the loss of checkpoint step {} on these images is {loss}; the checkpoint or the images are broken",

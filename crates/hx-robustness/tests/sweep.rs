@@ -129,6 +129,7 @@ fn fixture() -> Fixture {
             heldout_accuracy: 0.3,
             file: format!("checkpoints/{}", path.file_name().unwrap().to_string_lossy()),
             sha256: sha256_file(&path).unwrap(),
+            heldout_auc: f64::NAN,
         });
     }
     write_rows(&run.checkpoints(), &identity, &rows).unwrap();
@@ -328,8 +329,8 @@ fn fine_tuning_takes_the_trainers_steps_and_changes_what_cells_measure() {
     cfg.save_interval = 3;
     cfg.lr = 0.5;
     let sets = hessx_pipeline::train::TrainData {
-        train: load_images(&data, "tiny", "train", None).unwrap(),
-        heldout: load_images(&data, "tiny", "test", None).unwrap(),
+        train: hessx_data::Examples::Images(load_images(&data, "tiny", "train", None).unwrap()),
+        heldout: hessx_data::Examples::Images(load_images(&data, "tiny", "test", None).unwrap()),
     };
     hessx_pipeline::train::train::<burn::backend::Autodiff<Flex>>(&cfg, &sets, &run, &Default::default()).unwrap();
     let load = |step| hessx_models::load_checkpoint::<burn::backend::Autodiff<Flex>>(&run.checkpoint_model(step), Some(&f.spec), &Default::default()).unwrap().1;

@@ -85,6 +85,10 @@ fn run() -> Result<()> {
         trace_tol: cli.trace_tol,
         one_pass: cli.one_pass.then_some(OnePassSettings { top_k: cli.top_k, tol: 1e-3, trace_probes: cli.trace_probes }),
     };
-    with_backend!(settings.hessian.backend, B, device => run_spectrum::<B>(&ctx, &settings, cli.hessian.redo(), &device))?;
+    let blocks = cli.hessian.resolve_blocks(&ctx)?;
+    let all = std::iter::once(settings.clone()).chain(blocks.into_iter().map(|hessian| SpectrumSettings { hessian, ..settings.clone() }));
+    for settings in all {
+        with_backend!(settings.hessian.backend, B, device => run_spectrum::<B>(&ctx, &settings, cli.hessian.redo(), &device))?;
+    }
     Ok(())
 }

@@ -148,7 +148,13 @@ fn run() -> Result<()> {
         weight_decay: cli.weight_decay,
         momentum: cli.momentum,
         optimizer: cli.optimizer,
-        augment: (!cli.no_augment).then_some(Augment { padding: cli.crop_padding.unwrap_or_else(|| default_crop_padding(data.train.shape)), flip: true }),
+        // Crops and flips are image augmentations; other examples train as they are.
+        augment: match data.train.images() {
+            Some(images) if !cli.no_augment => {
+                Some(Augment { padding: cli.crop_padding.unwrap_or_else(|| default_crop_padding(images.shape)), flip: true })
+            }
+            _ => None,
+        },
         save_interval: cli.save_interval.unwrap_or(steps_per_epoch),
         seed: cli.seed,
         eval_batch_size: cli.eval_batch_size,
@@ -156,11 +162,12 @@ fn run() -> Result<()> {
         sharpness: cli.track_sharpness.map(|every| SharpnessTracking { every, hvps: cli.sharpness_hvps }),
     };
     tracing::info!(
-        "training {} on {} ({} train / {} held-out images), {} epochs of {} steps",
+        "training {} on {} ({} train / {} held-out {}), {} epochs of {} steps",
         cfg.model.name(),
         cli.dataset,
         data.train.len(),
         data.heldout.len(),
+        data.train.kind(),
         cfg.epochs,
         steps_per_epoch
     );
