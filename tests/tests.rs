@@ -3,6 +3,7 @@
 
 mod util;
 
+mod families;
 mod mpi;
 mod pipeline;
 mod profiles;

@@ -458,12 +458,28 @@ fn eigen_table(run: &RunDir, step: i64, wanted: Option<&str>) -> Result<(String,
                 run.eigenvectors_dir(),
                 format!("no Hessian eigenvectors for step {step}; run `hx-eigen --run {} --steps {step}` first", run.root().display()),
             )),
+            // Beside per-block eigenvectors (hx-eigen --blocks), the whole model's are the ones meant.
+            _ if whole_model(run, &ids)?.is_some() => {
+                let id = whole_model(run, &ids)?.expect("checked");
+                Ok(tables.into_iter().find(|(t, _)| *t == id).expect("one of the ids"))
+            }
             _ => Err(Error::Input(format!(
                 "--axes eigen: step {step} has eigenvectors of several settings ({}); pick one with --eigen-settings (settings.parquet describes them)",
                 ids.join(", ")
             ))),
         },
     }
+}
+
+/// The one of `ids` whose recorded settings cover every parameter (`params` all), if exactly one does.
+fn whole_model(run: &RunDir, ids: &[&str]) -> Result<Option<String>> {
+    let rows: Vec<hessx_store::tables::SettingsRow> =
+        if run.settings().exists() { hessx_store::tables::read_rows(&run.settings())? } else { Vec::new() };
+    let whole: Vec<&str> = ids.iter().copied().filter(|id| rows.iter().any(|r| r.settings_id == *id && r.params == "all")).collect();
+    Ok(match whole.as_slice() {
+        [one] => Some(one.to_string()),
+        _ => None,
+    })
 }
 
 /// The top `count` eigenvectors of `table` (settings `settings_id`), as
@@ -533,7 +549,7 @@ fn eigen_layouts<B: burn::tensor::backend::AutodiffBackend>(run: &RunDir, settin
             h.get("params").and_then(|p| p.as_array()).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
         let ignore = h.get("ignore_biasbn").and_then(|v| v.as_bool()).unwrap_or(false);
         let keep = |path: &str| {
-            (params.is_empty() || params.iter().any(|p| path.starts_with(p.as_str()))) && !(ignore && is_bias_or_bn(path))
+            (params.is_empty() || params.iter().any(|p| hessx_pipeline::curvature::param_matches(p, path))) && !(ignore && is_bias_or_bn(path))
         };
         if let Ok(l) = ParamLayout::filtered(net, keep) {
             out.push(l);
