@@ -42,6 +42,16 @@ pub fn table_kind(path: &Path) -> Result<DatasetKind> {
     }
 }
 
+/// The kind of dataset `dataset`, from its clean `train` table's footer; a
+/// missing table's error names the `hx-fetch` command that makes it.
+pub fn dataset_kind(data: &hessx_store::DataDir, dataset: &str) -> Result<DatasetKind> {
+    let path = data.table(dataset, "train", None);
+    if !path.exists() {
+        return Err(Error::MissingTable { path, command: crate::fetch_command(data, dataset, None), note: String::new() });
+    }
+    table_kind(&path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +72,11 @@ mod tests {
         assert_eq!(table_kind(&tokens).unwrap(), DatasetKind::Tokens);
         let err = table_kind(&dir.path().join("missing.parquet")).unwrap_err().to_string();
         assert!(err.contains("missing.parquet"), "{err}");
+        let data = hessx_store::DataDir::new(dir.path());
+        std::fs::create_dir_all(data.dataset("sequences")).unwrap();
+        std::fs::rename(&tokens, data.table("sequences", "train", None)).unwrap();
+        assert_eq!(dataset_kind(&data, "sequences").unwrap(), DatasetKind::Tokens);
+        let err = dataset_kind(&data, "ctr").unwrap_err().to_string();
+        assert!(err.contains("ctr/train.parquet") && err.contains("hx-fetch ctr"), "{err}");
     }
 }

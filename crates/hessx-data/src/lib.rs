@@ -53,7 +53,7 @@ pub use fetch::{
 };
 pub use image_set::ImageSet;
 pub use import::{ImportConfig, Vocabulary, import_table};
-pub use kind::{DatasetKind, table_kind};
+pub use kind::{DatasetKind, dataset_kind, table_kind};
 pub use manifest::{Manifest, TableEntry, TableState};
 pub use sequences::SequenceConfig;
 pub use shift::{Shift, ShiftRequest, TabularShift, TokenShift};

@@ -9,8 +9,13 @@
 //! function of the tokens, the classes are balanced in expectation (each
 //! marker is first with probability `1 / classes`), and a bag-of-words
 //! model is at chance: every row has the same marker counts and the fillers
-//! are independent of the label. Order is everything, which attention with
-//! position embeddings learns in a minute or two on a CPU at the default size.
+//! are independent of the label. Order is everything: one attention head
+//! solves it exactly (a query that scores markers high and earlier positions
+//! higher picks out the first marker, whose embedding names the class), so a
+//! small Transformer with position embeddings has an easy, exact solution,
+//! while any model blind to order is at chance. (Not yet timed with hessx's
+//! Transformer: the defaults, 8,000 rows of 16 tokens, are meant to train in
+//! a minute or two on a CPU.)
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};

@@ -30,7 +30,35 @@ struct Cli {
     command: Command,
 }
 
-const AFTER_HELP: &str = "\
+/// The tabular shifts, for `--help` (a macro so that `concat!` can use it).
+macro_rules! tabular_shifts {
+    () => {
+        "\
+Shifts of tabular data (ctr, table; --corruption), both splits, seeded, severities 1..=5:
+  click_rate   resample rows so the odds of a click are x1.5 x2 x3 x5 x8 the clean odds
+  drop_fields  categorical values -> id 0 (unknown), dense values -> 0, each with
+               probability .1 .2 .3 .45 .6
+  dense_noise  Gaussian noise of std .1 .25 .5 .75 1 on the (standardised) dense features
+  A severity's changes include every lower severity's (the same random numbers are used).
+"
+    };
+}
+
+/// The token shifts, for `--help`.
+macro_rules! token_shifts {
+    () => {
+        "\
+Shifts of token sequences (sequences; --corruption):
+  token_noise  each token replaced by a random id (never the pad id 0) with
+               probability .05 .1 .15 .2 .3
+  truncate     the last 10% 20% 30% 40% 50% of each row (rounded up) set to the pad id 0
+  A severity's changes include every lower severity's (the same random numbers are used).
+"
+    };
+}
+
+const AFTER_HELP: &str = concat!(
+    "\
 Corruptions computed by hessx (any image dataset, --corruption): the 19 of CIFAR-10-C,
   gaussian_noise shot_noise impulse_noise defocus_blur glass_blur motion_blur
   zoom_blur snow frost fog brightness contrast elastic_transform pixelate
@@ -40,17 +68,7 @@ Corruptions computed by hessx (any image dataset, --corruption): the 19 of CIFAR
   frost uses a PROCEDURAL frost texture, not the recipe's frost photographs (the manifest
   says so too). saturate needs RGB images.
 
-Shifts of tabular data (ctr, table; --corruption), both splits, seeded, severities 1..=5:
-  click_rate   resample rows so the odds of a click are x1.5 x2 x3 x5 x8 the clean odds
-  drop_fields  categorical values -> id 0 (unknown), dense values -> 0, each with
-               probability .1 .2 .3 .45 .6
-  dense_noise  Gaussian noise of std .1 .25 .5 .75 1 on the (standardised) dense features
-Shifts of token sequences (sequences; --corruption):
-  token_noise  each token replaced by a random id (never the pad id 0) with
-               probability .05 .1 .15 .2 .3
-  truncate     the last 10% 20% 30% 40% 50% of each row (rounded up) set to the pad id 0
-  A severity's changes include every lower severity's (the same random numbers are used).
-
+", tabular_shifts!(), token_shifts!(), "
 Examples:
   hx-fetch digits --corruption gaussian_noise --severity 5   # offline
   hx-fetch digits --corruption snow,fog --severity 3         # offline
@@ -61,11 +79,12 @@ Examples:
   hx-fetch ctr --cardinalities 100,50,20 --dense 8
   hx-fetch ctr --corruption drop_fields,click_rate --severity 1,3,5
   hx-fetch sequences --corruption token_noise,truncate        # 8,000/2,000 rows, vocab 32
-  hx-fetch table --input clicks.parquet --name clicks --label clicked \
+  hx-fetch table --input clicks.parquet --name clicks --label clicked \\
       --categorical site,device --dense price,age --corruption drop_fields --severity 3
 
 Flags can also come from a profile: --profile pipelines/offline.toml (section [fetch],
-whose `subcommand` key names the command); flags typed on the command line win.";
+whose `subcommand` key names the command); flags typed on the command line win."
+);
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -117,6 +136,7 @@ enum Command {
     /// A generated click-through dataset for the Wide&Deep model (dataset `ctr`): categorical
     /// fields, dense features, clicks from a known logistic model with feature crosses. Value 0
     /// of every field is reserved for "unknown" (drop_fields); the generator never draws it.
+    #[command(after_help = tabular_shifts!())]
     Ctr {
         /// Cardinality of each categorical field, counting the unknown value 0, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "100,50,20,10,5,1000")]
@@ -140,6 +160,7 @@ enum Command {
     /// tokens 1..=classes are markers, each once per row at random positions among random fillers;
     /// the label is which marker comes first (0 is the pad id). Order decides, so a bag-of-words
     /// model is at chance and attention is needed.
+    #[command(after_help = token_shifts!())]
     Sequences {
         /// Vocabulary size, counting the pad id 0 and the markers (at least classes + 2).
         #[arg(long, default_value_t = 32)]
@@ -168,6 +189,7 @@ enum Command {
     /// test, drop_fields). Dense columns are standardised with training statistics; nulls become 0 (the mean).
     /// With --corruption, the shifts (see below) of the imported data are written too; re-running the same
     /// import with other --corruption values only adds those tables.
+    #[command(after_help = tabular_shifts!())]
     Table {
         /// The Parquet table to import.
         #[arg(long, value_name = "FILE")]
