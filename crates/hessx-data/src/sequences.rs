@@ -13,9 +13,12 @@
 //! solves it exactly (a query that scores markers high and earlier positions
 //! higher picks out the first marker, whose embedding names the class), so a
 //! small Transformer with position embeddings has an easy, exact solution,
-//! while any model blind to order is at chance. (Not yet timed with hessx's
-//! Transformer: the defaults, 8,000 rows of 16 tokens, are meant to train in
-//! a minute or two on a CPU.)
+//! while any model blind to order is at chance. Checked (2026-12-01, a
+//! throwaway script outside the repository) at the defaults with one
+//! attention-pooling layer over token plus position embeddings of width 16,
+//! Adam at 0.01, batches of 64: 97% test accuracy after 3 epochs, under a
+//! second on a CPU; the same model with uniform pooling stays at 25%.
+//! hessx's own Transformer has not been timed on it yet.
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
