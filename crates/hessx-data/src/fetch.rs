@@ -580,7 +580,7 @@ pub fn load_ctr(data: &DataDir, split: &str) -> Result<CtrSet> {
 
 /// Load a split of a token dataset (`data/<dataset>/<split>.parquet` or its
 /// shifted variant, [`TokenShift`]), verified against the manifest and
-/// checked to hold the dataset, split and shift asked for.
+/// checked to hold the split and shift asked for.
 pub fn load_tokens(data: &DataDir, dataset: &str, split: &str, corruption: Option<(&str, u8)>) -> Result<TokenSet> {
     let path = data.table(dataset, split, corruption);
     let command = command_for(data, dataset, Some(DatasetKind::Tokens), corruption);
@@ -588,12 +588,13 @@ pub fn load_tokens(data: &DataDir, dataset: &str, split: &str, corruption: Optio
     verified(data, dataset, &path, &command, note)?;
     let set = TokenSet::read(&path)?;
     let (want_c, want_s) = corruption.unwrap_or(("none", 0));
-    if set.dataset != dataset || set.split != split || set.corruption != want_c || set.severity != want_s {
+    // The dataset column is not compared, as for images: a copied or renamed folder stays usable.
+    if !set.is_empty() && (set.split != split || set.corruption != want_c || set.severity != want_s) {
         return Err(Error::format(
             &path,
             format!(
-                "holds dataset `{}` split `{}` shift `{}` severity {}, expected `{dataset}` `{split}` `{want_c}` {want_s}; rebuild it with `{command}`",
-                set.dataset, set.split, set.corruption, set.severity
+                "holds split `{}` shift `{}` severity {}, expected `{split}` `{want_c}` {want_s}; rebuild it with `{command}`",
+                set.split, set.corruption, set.severity
             ),
         ));
     }

@@ -296,6 +296,11 @@ fn sequences_fetch_shift_skip_and_repair() {
     assert_eq!(repaired.repaired, vec![table]);
     let reseeded = fetch_token_shifts(&data, "sequences", &request, FetchOptions { seed: 10, ..OPTS }).unwrap();
     assert_eq!(reseeded.written.len(), 4, "only token_noise depends on the seed");
+    // A table renamed to pose as another shift is caught by its rows.
+    let (from, to) = (data.table("sequences", "test", Some(("truncate", 4))), data.table("sequences", "test", Some(("truncate", 3))));
+    std::fs::copy(from, to).unwrap();
+    let err = load_tokens(&data, "sequences", "test", Some(("truncate", 3))).unwrap_err().to_string();
+    assert!(err.contains("shift `truncate` severity 4") && err.contains("hx-fetch sequences --corruption truncate --severity 3"), "{err}");
     // Shifts of a dataset that was never fetched name the command that makes it.
     let err = fetch_token_shifts(&data, "other", &request, opts).unwrap_err().to_string();
     assert!(err.contains("other/train.parquet") && err.contains("hx-fetch sequences"), "{err}");
