@@ -4,20 +4,29 @@
 //! with per-value weights, pairwise feature crosses and a linear dense part,
 //! so there is something for both the wide and the deep side to learn.
 //!
+//! Value 0 of every categorical field is reserved for "unknown" in every
+//! tabular dataset (generated, imported, shifted): the generator never draws
+//! it and the true model gives it weight 0, so that `drop_fields`
+//! ([`crate::shift`]) and values unseen at import time have a place of their
+//! own.
+//!
 //! # Parquet layout
 //!
-//! `index` (Int64), `split` (Utf8), `label` (UInt32, 0 or 1), one UInt32
-//! column per categorical field `cat_0`, `cat_1`, ..., and `dense`
-//! (FixedSizeList<Float32>, absent when there are no dense features). The
-//! cardinalities are kept in the schema metadata under `hessx.cardinalities`
-//! (comma-separated).
+//! `index` (Int64), `split` (Utf8), `corruption` (Utf8, the shift's name,
+//! `none` for clean data), `severity` (UInt8, 1..=5, 0 for clean data),
+//! `label` (UInt32, 0 or 1), one UInt32 column per categorical field `cat_0`,
+//! `cat_1`, ..., and `dense` (FixedSizeList<Float32>, absent when there are
+//! no dense features). The cardinalities are kept in the schema metadata
+//! under `hessx.cardinalities` (comma-separated; this key marks a tabular
+//! table). Tables written before `corruption` and `severity` existed read as
+//! clean.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
-use hessx_store::column::{Column, batch_from_columns, read_column, read_parquet, write_parquet};
+use hessx_store::column::{Column, batch_from_columns, read_column, read_column_or, read_parquet, write_parquet};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, StandardNormal};
@@ -74,7 +83,7 @@ impl CtrSet {
         }
     }
 
-    fn validate(&self, path: &Path) -> Result<()> {
+    pub(crate) fn validate(&self, path: &Path) -> Result<()> {
         let (n, f) = (self.len(), self.cardinalities.len());
         if self.categorical.len() != n * f || self.dense.len() != n * self.num_dense {
             return Err(Error::format(
@@ -93,14 +102,30 @@ impl CtrSet {
         Ok(())
     }
 
-    /// Write the split to the Parquet file `path` atomically.
+    /// Write the clean split to the Parquet file `path` atomically.
     pub fn write(&self, path: &Path) -> Result<()> {
+        self.write_shifted(path, "none", 0)
+    }
+
+    /// Write the split to `path` atomically, recording that it is the
+    /// `corruption` shift at `severity` (`none`, 0 for clean data) so that a
+    /// reader can check it got the table it asked for.
+    pub fn write_shifted(&self, path: &Path, corruption: &str, severity: u8) -> Result<()> {
         self.validate(path)?;
+        if (corruption == "none") != (severity == 0) {
+            return Err(Error::format(
+                path,
+                format!("shift `{corruption}` with severity {severity}: clean data has severity 0, shifted data 1..=5"),
+            ));
+        }
         let (n, f) = (self.len(), self.cardinalities.len());
         let names: Vec<String> = (0..f).map(|k| format!("cat_{k}")).collect();
+        let corruption = corruption.to_owned();
         let mut columns = vec![
             ("index", i64::to_array((0..n as i64).collect::<Vec<_>>().iter().collect())),
             ("split", String::to_array(vec![&self.split; n])),
+            ("corruption", String::to_array(vec![&corruption; n])),
+            ("severity", u8::to_array(vec![&severity; n])),
             ("label", u32::to_array(self.labels.iter().map(|&l| l as u32).collect::<Vec<_>>().iter().collect())),
         ];
         for (k, name) in names.iter().enumerate() {
@@ -120,8 +145,15 @@ impl CtrSet {
         Ok(write_parquet(path, &[batch])?)
     }
 
-    /// Read a split written by [`CtrSet::write`].
+    /// Read a split written by [`CtrSet::write`] or [`CtrSet::write_shifted`].
     pub fn read(path: &Path) -> Result<CtrSet> {
+        Ok(Self::read_with_shift(path)?.0)
+    }
+
+    /// Read a split and the shift it records: `(set, shift name, severity)`,
+    /// `("none", 0)` for clean data and for tables written before the shift
+    /// columns existed.
+    pub fn read_with_shift(path: &Path) -> Result<(CtrSet, String, u8)> {
         let batch = read_parquet(path)?;
         let n = batch.num_rows();
         let cards = batch
@@ -146,16 +178,27 @@ impl CtrSet {
         };
         let split = read_column::<String>(&batch, "split", path)?.into_iter().next().unwrap_or_default();
         let labels = read_column::<u32>(&batch, "label", path)?.into_iter().map(|l| l.min(u16::MAX as u32) as u16).collect();
+        let one = |name: &str, values: Vec<String>| -> Result<String> {
+            let first = values.first().cloned().unwrap_or_default();
+            match values.iter().find(|v| **v != first) {
+                Some(other) => Err(Error::format(path, format!("column `{name}` mixes `{first}` and `{other}`; one table holds one shift"))),
+                None => Ok(first),
+            }
+        };
+        let corruption = one("corruption", read_column_or::<String>(&batch, "corruption", path, Some("none".into()))?)?;
+        let severity = one("severity", read_column_or::<u8>(&batch, "severity", path, Some(0))?.iter().map(u8::to_string).collect())?;
+        let (corruption, severity) = if n == 0 { ("none".to_owned(), 0) } else { (corruption, severity.parse().unwrap_or(0)) };
         let set = CtrSet { split, cardinalities, num_dense, categorical, dense, labels };
         set.validate(path)?;
-        Ok(set)
+        Ok((set, corruption, severity))
     }
 }
 
 /// Parameters of the synthetic click-through data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CtrConfig {
-    /// Cardinality of each categorical field. Default `[100, 50, 20, 10, 5, 1000]`.
+    /// Cardinality of each categorical field, counting the reserved
+    /// "unknown" value 0. Default `[100, 50, 20, 10, 5, 1000]`.
     pub cardinalities: Vec<usize>,
     /// Dense features. Default 8.
     pub num_dense: usize,
@@ -177,7 +220,7 @@ impl CtrConfig {
     /// How the data is made, recorded in the manifest.
     pub fn recipe(&self) -> String {
         format!(
-            "ctr v1: cardinalities={:?} dense={} train={} test={} seed={}",
+            "ctr v2 (value 0 reserved for unknown): cardinalities={:?} dense={} train={} test={} seed={}",
             self.cardinalities, self.num_dense, self.train, self.test, self.seed
         )
     }
@@ -187,7 +230,8 @@ impl CtrConfig {
 pub const CROSS_BUCKETS: usize = 4099;
 
 /// The logistic model the clicks are drawn from:
-/// `logit = bias + sum_f w_f[x_f] + sum_(f,g) u_fg[hash(x_f, x_g)] + v . dense`.
+/// `logit = bias + sum_f w_f[x_f] + sum_(f,g) u_fg[hash(x_f, x_g)] + v . dense`,
+/// with `w_f[0] = 0`: an unknown value says nothing about the click.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CtrModel {
     /// Intercept.
@@ -236,7 +280,11 @@ pub fn generate_ctr(config: &CtrConfig) -> Result<(CtrSet, CtrSet, CtrModel)> {
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     rng.set_stream(u64::MAX);
     let normal = |rng: &mut ChaCha8Rng, sd: f64| Normal::new(0.0, sd).expect("positive std").sample(rng);
-    let field_weights = config.cardinalities.iter().map(|&c| (0..c).map(|_| normal(&mut rng, 0.5)).collect()).collect();
+    let field_weights = config
+        .cardinalities
+        .iter()
+        .map(|&c| (0..c).map(|v| if v == 0 { 0.0 } else { normal(&mut rng, 0.5) }).collect())
+        .collect();
     let crosses: Vec<(usize, usize)> = (0..f.saturating_sub(1).min(3)).map(|k| (k, k + 1)).collect();
     let cross_weights = crosses.iter().map(|_| (0..CROSS_BUCKETS).map(|_| normal(&mut rng, 1.0)).collect()).collect();
     let dense_weights = (0..config.num_dense).map(|_| normal(&mut rng, 0.5)).collect();
@@ -255,9 +303,10 @@ pub fn generate_ctr(config: &CtrConfig) -> Result<(CtrSet, CtrSet, CtrModel)> {
         for _ in 0..n {
             let start = set.categorical.len();
             for &card in &config.cardinalities {
-                // u^3 puts most of the mass on a few small values, like real logs.
+                // u^3 puts most of the mass on a few small values, like real
+                // logs; 0 is the reserved "unknown".
                 let u: f64 = rng.random();
-                set.categorical.push(((card as f64 * u.powi(3)) as usize).min(card - 1) as u32);
+                set.categorical.push(1 + (((card - 1) as f64 * u.powi(3)) as usize).min(card - 2) as u32);
             }
             let dstart = set.dense.len();
             for _ in 0..config.num_dense {
@@ -337,5 +386,22 @@ mod tests {
         assert!(err.contains("cat_1") && err.contains("cardinality 3"), "{err}");
         let err = generate_ctr(&CtrConfig { cardinalities: vec![1], ..config }).unwrap_err().to_string();
         assert!(err.contains("--cardinalities"), "{err}");
+    }
+
+    #[test]
+    fn shift_columns_round_trip_and_old_tables_read_as_clean() {
+        let config = CtrConfig { cardinalities: vec![4, 3], num_dense: 1, train: 9, test: 2, seed: 1 };
+        let (train, _, _) = generate_ctr(&config).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        train.write_shifted(&path, "drop_fields", 4).unwrap();
+        assert_eq!(CtrSet::read_with_shift(&path).unwrap(), (train.clone(), "drop_fields".to_owned(), 4));
+        let err = train.write_shifted(&path, "drop_fields", 0).unwrap_err().to_string();
+        assert!(err.contains("severity 0"), "{err}");
+        // A table as written before the shift columns existed.
+        let batch = read_parquet(&path).unwrap();
+        let keep: Vec<usize> = (0..batch.num_columns()).filter(|&i| !["corruption", "severity"].contains(&batch.schema().field(i).name().as_str())).collect();
+        write_parquet(&path, &[batch.project(&keep).unwrap()]).unwrap();
+        assert_eq!(CtrSet::read_with_shift(&path).unwrap(), (train, "none".to_owned(), 0));
     }
 }

@@ -12,10 +12,13 @@ use hessx_store::DataDir;
 use crate::archive::ArchiveSpec;
 use crate::corrupt::{Corruption, check_cifar10c_name, check_severity, corrupt_set};
 use crate::ctr::{CtrConfig, CtrSet, generate_ctr};
+use crate::sequences::{SEQUENCES, SequenceConfig, generate_sequences};
+use crate::shift::{Shift, ShiftRequest, TabularShift, TokenShift, shift_tabular, shift_tokens};
+use crate::tokens::TokenSet;
 use crate::digits::{DIGITS_CSV_GZ, DIGITS_CSV_SHA256, DIGITS_RECIPE, digits_from_csv_gz};
 use crate::manifest::{Manifest, TableEntry, TableState, sha256_bytes, sha256_file};
 use crate::synthetic::{SyntheticConfig, generate};
-use crate::{Error, ImageSet, Result};
+use crate::{DatasetKind, Error, ImageSet, Result};
 
 /// Options shared by every fetch (default: no progress bars, seed 0).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,13 +64,31 @@ pub struct FetchReport {
     pub up_to_date: Vec<PathBuf>,
     /// Tables whose bytes did not match the manifest and were rebuilt.
     pub repaired: Vec<PathBuf>,
+    /// What else is worth telling the user (missing values filled in, values
+    /// unseen in training mapped to "unknown"), one sentence each.
+    pub notes: Vec<String>,
 }
 
-/// The `hx-fetch` command that writes `dataset`'s table (for error messages).
+/// The `hx-fetch` command that writes `dataset`'s table (for error
+/// messages). A dataset imported with `hx-fetch table` is recognised by its
+/// manifest, whose recipes start with the import command.
 pub fn fetch_command(data: &DataDir, dataset: &str, corruption: Option<(&str, u8)>) -> String {
+    command_for(data, dataset, None, corruption)
+}
+
+/// [`fetch_command`] knowing the kind of data expected, for a dataset that
+/// has no manifest yet.
+fn command_for(data: &DataDir, dataset: &str, kind: Option<DatasetKind>, corruption: Option<(&str, u8)>) -> String {
     let mut cmd = match dataset {
-        "digits" | "cifar10" | "cifar10c" | "ctr" => format!("hx-fetch {dataset}"),
-        other => format!("hx-fetch synthetic --name {other}"),
+        "digits" | "cifar10" | "cifar10c" | "ctr" | SEQUENCES => format!("hx-fetch {dataset}"),
+        other => match (crate::import::import_command(data, other), kind) {
+            (Some(command), _) => command,
+            (None, Some(DatasetKind::Tabular)) => {
+                format!("hx-fetch table --input FILE.parquet --name {other} --label COLUMN --categorical COLUMNS --dense COLUMNS")
+            }
+            (None, Some(DatasetKind::Tokens)) => format!("hx-fetch {SEQUENCES}"),
+            (None, _) => format!("hx-fetch synthetic --name {other}"),
+        },
     };
     if let Some((c, s)) = corruption {
         cmd.push_str(&format!(" --corruption {c} --severity {s}"));
@@ -79,25 +100,25 @@ pub fn fetch_command(data: &DataDir, dataset: &str, corruption: Option<(&str, u8
 }
 
 /// One dataset folder being brought up to date.
-struct Folder<'a> {
-    data: &'a DataDir,
-    name: String,
-    manifest: Manifest,
-    report: FetchReport,
+pub(crate) struct Folder<'a> {
+    pub(crate) data: &'a DataDir,
+    pub(crate) name: String,
+    pub(crate) manifest: Manifest,
+    pub(crate) report: FetchReport,
 }
 
 impl<'a> Folder<'a> {
-    fn open(data: &'a DataDir, name: &str) -> Result<Self> {
+    pub(crate) fn open(data: &'a DataDir, name: &str) -> Result<Self> {
         let manifest = Manifest::load_or_new(&data.manifest(name), name)?;
         Ok(Folder { data, name: name.into(), manifest, report: FetchReport::default() })
     }
 
-    fn path(&self, split: &str, corruption: Option<(&str, u8)>) -> PathBuf {
+    pub(crate) fn path(&self, split: &str, corruption: Option<(&str, u8)>) -> PathBuf {
         self.data.table(&self.name, split, corruption)
     }
 
     /// Whether the table must be (re)built; records complete and corrupt ones in the report.
-    fn needs(&mut self, split: &str, corruption: Option<(&str, u8)>, recipe: &str) -> Result<bool> {
+    pub(crate) fn needs(&mut self, split: &str, corruption: Option<(&str, u8)>, recipe: &str) -> Result<bool> {
         let path = self.path(split, corruption);
         let file = crate::manifest::file_name(&path);
         match self.manifest.check(&self.data.dataset(&self.name), &file, recipe)? {
@@ -130,6 +151,51 @@ impl<'a> Folder<'a> {
             severity: set.severity,
             seed,
             cardinalities: Vec::new(),
+            vocab: None,
+            recipe: recipe.into(),
+        };
+        self.record(path, entry)
+    }
+
+    /// Write a token set and record it (see [`Folder::write_images`]).
+    fn write_tokens(&mut self, set: &TokenSet, recipe: &str, seed: Option<u64>) -> Result<()> {
+        let corruption = (set.severity > 0).then_some((set.corruption.as_str(), set.severity));
+        let path = self.path(&set.split, corruption);
+        set.write(&path)?;
+        let entry = TableEntry {
+            file: crate::manifest::file_name(&path),
+            split: set.split.clone(),
+            rows: set.len(),
+            sha256: sha256_file(&path)?,
+            num_classes: set.num_classes,
+            shape: vec![set.length],
+            corruption: set.corruption.clone(),
+            severity: set.severity,
+            seed,
+            cardinalities: Vec::new(),
+            vocab: Some(set.vocab),
+            recipe: recipe.into(),
+        };
+        self.record(path, entry)
+    }
+
+    /// Write a click-through split as shift `corruption` at `severity`
+    /// (`none`, 0 for clean data) and record it.
+    pub(crate) fn write_ctr(&mut self, set: &CtrSet, corruption: (&str, u8), recipe: &str, seed: Option<u64>) -> Result<()> {
+        let path = self.path(&set.split, (corruption.1 > 0).then_some(corruption));
+        set.write_shifted(&path, corruption.0, corruption.1)?;
+        let entry = TableEntry {
+            file: crate::manifest::file_name(&path),
+            split: set.split.clone(),
+            rows: set.len(),
+            sha256: sha256_file(&path)?,
+            num_classes: 2,
+            shape: vec![set.cardinalities.len(), set.num_dense],
+            corruption: corruption.0.into(),
+            severity: corruption.1,
+            seed,
+            cardinalities: set.cardinalities.clone(),
+            vocab: None,
             recipe: recipe.into(),
         };
         self.record(path, entry)
@@ -146,6 +212,12 @@ impl<'a> Folder<'a> {
     fn clean_sha(&self, split: &str) -> String {
         let file = crate::manifest::file_name(&self.path(split, None));
         self.manifest.tables.get(&file).map(|e| e.sha256.clone()).unwrap_or_default()
+    }
+
+    /// How shift table `shift` at `severity` of `split` is made, from the clean table's checksum.
+    fn shift_recipe<S: Shift>(&self, shift: S, severity: u8, seed: u64, split: &str) -> String {
+        let seed = if shift.is_random() { format!(" seed {seed}") } else { String::new() };
+        format!("hessx shift v1: {} severity {severity}{seed} of {split}.parquet sha256={}", shift.name(), self.clean_sha(split))
     }
 
     /// Compute the requested corruptions of the clean `splits`.
@@ -348,7 +420,8 @@ pub fn fetch_synthetic(data: &DataDir, config: &SyntheticConfig, request: &Corru
     Ok(folder.report)
 }
 
-/// The synthetic click-through dataset (folder `ctr`).
+/// The synthetic click-through dataset (folder `ctr`); its shifts come from
+/// [`fetch_tabular_shifts`].
 pub fn fetch_ctr(data: &DataDir, config: &CtrConfig) -> Result<FetchReport> {
     let mut folder = Folder::open(data, "ctr")?;
     folder.manifest.source = "generated by hx-fetch ctr from a known logistic model with feature crosses".into();
@@ -359,23 +432,73 @@ pub fn fetch_ctr(data: &DataDir, config: &CtrConfig) -> Result<FetchReport> {
         let (train, test, _) = generate_ctr(config)?;
         for (needed, set) in [(need_train, train), (need_test, test)] {
             if needed {
-                let path = folder.path(&set.split, None);
-                set.write(&path)?;
-                let entry = TableEntry {
-                    file: crate::manifest::file_name(&path),
-                    split: set.split.clone(),
-                    rows: set.len(),
-                    sha256: sha256_file(&path)?,
-                    num_classes: 2,
-                    shape: vec![set.cardinalities.len(), set.num_dense],
-                    corruption: "none".into(),
-                    severity: 0,
-                    seed: Some(config.seed),
-                    cardinalities: set.cardinalities.clone(),
-                    recipe: recipe.clone(),
-                };
-                folder.record(path, entry)?;
+                folder.write_ctr(&set, ("none", 0), &recipe, Some(config.seed))?;
             }
+        }
+    }
+    Ok(folder.report)
+}
+
+/// Shifted copies ([`TabularShift`]) of both splits of the tabular dataset
+/// `dataset` (`ctr`, or one imported with `hx-fetch table`), which must
+/// already be fetched: `<split>-<shift>-<severity>.parquet`, recorded in its
+/// manifest with the seed and the clean table's checksum.
+pub fn fetch_tabular_shifts(data: &DataDir, dataset: &str, request: &ShiftRequest<TabularShift>, options: FetchOptions) -> Result<FetchReport> {
+    let mut folder = Folder::open(data, dataset)?;
+    let mut clean: HashMap<String, CtrSet> = HashMap::new();
+    for (shift, severity) in request.pairs() {
+        for split in ["train", "test"] {
+            let recipe = folder.shift_recipe(shift, severity, options.seed, split);
+            if !folder.needs(split, Some((shift.name(), severity)), &recipe)? {
+                continue;
+            }
+            if !clean.contains_key(split) {
+                clean.insert(split.into(), load_tabular(data, dataset, split, None)?);
+            }
+            let set = shift_tabular(&clean[split], shift, severity, options.seed)?;
+            folder.write_ctr(&set, (shift.name(), severity), &recipe, Some(options.seed))?;
+        }
+    }
+    Ok(folder.report)
+}
+
+/// The generated sequence task (folder `sequences`, see [`crate::sequences`]);
+/// its shifts come from [`fetch_token_shifts`].
+pub fn fetch_sequences(data: &DataDir, config: &SequenceConfig) -> Result<FetchReport> {
+    let mut folder = Folder::open(data, SEQUENCES)?;
+    folder.manifest.source = "generated by hx-fetch sequences: label = which of the marker tokens 1..=classes comes first".into();
+    folder.manifest.class_names = (1..=config.classes).map(|m| format!("marker {m} first")).collect();
+    let recipe = config.recipe();
+    let need_train = folder.needs("train", None, &recipe)?;
+    let need_test = folder.needs("test", None, &recipe)?;
+    if need_train || need_test {
+        let (train, test) = generate_sequences(config)?;
+        for (needed, set) in [(need_train, train), (need_test, test)] {
+            if needed {
+                folder.write_tokens(&set, &recipe, Some(config.seed))?;
+            }
+        }
+    }
+    Ok(folder.report)
+}
+
+/// Shifted copies ([`TokenShift`]) of both splits of the token dataset
+/// `dataset`, which must already be fetched, recorded like
+/// [`fetch_tabular_shifts`]'s.
+pub fn fetch_token_shifts(data: &DataDir, dataset: &str, request: &ShiftRequest<TokenShift>, options: FetchOptions) -> Result<FetchReport> {
+    let mut folder = Folder::open(data, dataset)?;
+    let mut clean: HashMap<String, TokenSet> = HashMap::new();
+    for (shift, severity) in request.pairs() {
+        for split in ["train", "test"] {
+            let recipe = folder.shift_recipe(shift, severity, options.seed, split);
+            if !folder.needs(split, Some((shift.name(), severity)), &recipe)? {
+                continue;
+            }
+            if !clean.contains_key(split) {
+                clean.insert(split.into(), load_tokens(data, dataset, split, None)?);
+            }
+            let set = shift_tokens(&clean[split], shift, severity, options.seed)?;
+            folder.write_tokens(&set, &recipe, shift.is_random().then_some(options.seed))?;
         }
     }
     Ok(folder.report)
@@ -429,9 +552,51 @@ pub fn load_images(data: &DataDir, dataset: &str, split: &str, corruption: Optio
     Ok(set)
 }
 
-/// Load a split of the click-through dataset (`data/ctr/<split>.parquet`).
+/// Load a split of a tabular dataset (`ctr` or one imported with `hx-fetch
+/// table`): `data/<dataset>/<split>.parquet`, or its shifted variant
+/// ([`TabularShift`]), verified against the manifest as [`load_images`]
+/// does, and checked to hold the split and shift asked for.
+pub fn load_tabular(data: &DataDir, dataset: &str, split: &str, corruption: Option<(&str, u8)>) -> Result<CtrSet> {
+    let path = data.table(dataset, split, corruption);
+    let command = command_for(data, dataset, Some(DatasetKind::Tabular), corruption);
+    verified(data, dataset, &path, &command, String::new())?;
+    let (set, found_c, found_s) = CtrSet::read_with_shift(&path)?;
+    let (want_c, want_s) = corruption.unwrap_or(("none", 0));
+    // An empty table cannot say which split or shift it holds.
+    if !set.is_empty() && (set.split != split || found_c != want_c || found_s != want_s) {
+        return Err(Error::format(
+            &path,
+            format!("holds split `{}` shift `{found_c}` severity {found_s}, expected `{split}` `{want_c}` {want_s}; rebuild it with `{command}`", set.split),
+        ));
+    }
+    Ok(set)
+}
+
+/// Load a split of the click-through dataset (`data/ctr/<split>.parquet`);
+/// [`load_tabular`] for `ctr`, clean.
 pub fn load_ctr(data: &DataDir, split: &str) -> Result<CtrSet> {
-    let path = data.table("ctr", split, None);
-    verified(data, "ctr", &path, &fetch_command(data, "ctr", None), String::new())?;
-    CtrSet::read(&path)
+    load_tabular(data, "ctr", split, None)
+}
+
+/// Load a split of a token dataset (`data/<dataset>/<split>.parquet` or its
+/// shifted variant, [`TokenShift`]), verified against the manifest and
+/// checked to hold the split and shift asked for.
+pub fn load_tokens(data: &DataDir, dataset: &str, split: &str, corruption: Option<(&str, u8)>) -> Result<TokenSet> {
+    let path = data.table(dataset, split, corruption);
+    let command = command_for(data, dataset, Some(DatasetKind::Tokens), corruption);
+    let note = if dataset == SEQUENCES { String::new() } else { format!(" (hx-fetch generates token data only as dataset `{SEQUENCES}`)") };
+    verified(data, dataset, &path, &command, note)?;
+    let set = TokenSet::read(&path)?;
+    let (want_c, want_s) = corruption.unwrap_or(("none", 0));
+    // The dataset column is not compared, as for images: a copied or renamed folder stays usable.
+    if !set.is_empty() && (set.split != split || set.corruption != want_c || set.severity != want_s) {
+        return Err(Error::format(
+            &path,
+            format!(
+                "holds split `{}` shift `{}` severity {}, expected `{split}` `{want_c}` {want_s}; rebuild it with `{command}`",
+                set.split, set.corruption, set.severity
+            ),
+        ));
+    }
+    Ok(set)
 }

@@ -41,7 +41,8 @@ pub struct TableEntry {
     pub sha256: String,
     /// Number of classes (2 for click-through data).
     pub num_classes: usize,
-    /// `[channels, height, width]` for images; `[categorical fields, dense features]` for click-through data.
+    /// `[channels, height, width]` for images; `[categorical fields, dense
+    /// features]` for click-through data; `[length]` for token data.
     pub shape: Vec<usize>,
     /// Corruption name, `none` for clean data.
     pub corruption: String,
@@ -53,6 +54,9 @@ pub struct TableEntry {
     /// Cardinality of each categorical field (click-through data only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cardinalities: Vec<usize>,
+    /// Vocabulary size (token data only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocab: Option<usize>,
     /// How the table was made (source checksum, parameters). A table whose
     /// recipe changed is rebuilt.
     pub recipe: String,
@@ -185,6 +189,7 @@ mod tests {
             severity: 0,
             seed: None,
             cardinalities: vec![],
+            vocab: None,
             recipe: "r1".into(),
         }
     }

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use hessx_data::testkit::{self, Fixture};
 use hessx_data::{
-    CorruptionRequest, Error, FetchOptions, ImageSet, Manifest, fetch_cifar10, fetch_cifar10c, fetch_ctr, fetch_digits,
-    fetch_synthetic, load_ctr, load_images,
+    CorruptionRequest, Error, FetchOptions, ImageSet, Manifest, SequenceConfig, ShiftRequest, TabularShift, TokenShift,
+    fetch_cifar10, fetch_cifar10c, fetch_ctr, fetch_digits, fetch_sequences, fetch_synthetic, fetch_tabular_shifts,
+    fetch_token_shifts, load_ctr, load_images, load_tabular, load_tokens,
 };
 use hessx_store::DataDir;
 
@@ -263,4 +264,65 @@ fn synthetic_and_ctr_fetches_follow_their_parameters() {
     assert_eq!((test.len(), test.cardinalities.clone(), test.num_dense), (20, vec![5, 4, 3], 2));
     let err = load_ctr(&DataDir::new(dir.path().join("empty")), "train").unwrap_err().to_string();
     assert!(err.contains("train.parquet") && err.contains("hx-fetch ctr"), "{err}");
+}
+
+#[test]
+fn sequences_fetch_shift_skip_and_repair() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path().join("data"));
+    let config = SequenceConfig { train: 120, test: 40, ..Default::default() };
+    let err = load_tokens(&data, "sequences", "train", None).unwrap_err().to_string();
+    assert!(err.contains("train.parquet") && err.contains("hx-fetch sequences"), "{err}");
+    assert_eq!(fetch_sequences(&data, &config).unwrap().written.len(), 2);
+    let request = ShiftRequest::<TokenShift>::parse(&["token_noise".into(), "truncate".into()], &[2, 4]).unwrap();
+    let opts = FetchOptions { seed: 9, ..OPTS };
+    assert_eq!(fetch_token_shifts(&data, "sequences", &request, opts).unwrap().written.len(), 8);
+    let clean = load_tokens(&data, "sequences", "test", None).unwrap();
+    let noisy = load_tokens(&data, "sequences", "test", Some(("token_noise", 4))).unwrap();
+    assert_eq!((noisy.len(), noisy.corruption.as_str(), noisy.severity, &noisy.labels), (40, "token_noise", 4, &clean.labels));
+    assert_ne!(noisy.tokens, clean.tokens);
+    let manifest = Manifest::load(&data.manifest("sequences")).unwrap().unwrap();
+    let entry = &manifest.tables["test-token_noise-4.parquet"];
+    assert_eq!((entry.seed, entry.vocab, entry.shape.clone(), entry.num_classes), (Some(9), Some(32), vec![16], 4));
+    assert_eq!(manifest.tables["test-truncate-2.parquet"].seed, None, "truncate draws no random numbers");
+    // Nothing to do the second time; a damaged table is rebuilt, a changed seed rewrites the noisy tables.
+    let again = fetch_token_shifts(&data, "sequences", &request, opts).unwrap();
+    assert_eq!((again.written.len(), again.up_to_date.len()), (0, 8));
+    let table = data.table("sequences", "train", Some(("truncate", 2)));
+    flip_a_byte(&table);
+    let err = load_tokens(&data, "sequences", "train", Some(("truncate", 2))).unwrap_err();
+    assert!(matches!(err, Error::CorruptTable { .. }), "{err}");
+    let repaired = fetch_token_shifts(&data, "sequences", &request, opts).unwrap();
+    assert_eq!(repaired.repaired, vec![table]);
+    let reseeded = fetch_token_shifts(&data, "sequences", &request, FetchOptions { seed: 10, ..OPTS }).unwrap();
+    assert_eq!(reseeded.written.len(), 4, "only token_noise depends on the seed");
+    // A table renamed to pose as another shift is caught by its rows.
+    let (from, to) = (data.table("sequences", "test", Some(("truncate", 4))), data.table("sequences", "test", Some(("truncate", 3))));
+    std::fs::copy(from, to).unwrap();
+    let err = load_tokens(&data, "sequences", "test", Some(("truncate", 3))).unwrap_err().to_string();
+    assert!(err.contains("shift `truncate` severity 4") && err.contains("hx-fetch sequences --corruption truncate --severity 3"), "{err}");
+    // Shifts of a dataset that was never fetched name the command that makes it.
+    let err = fetch_token_shifts(&data, "other", &request, opts).unwrap_err().to_string();
+    assert!(err.contains("other/train.parquet") && err.contains("hx-fetch sequences"), "{err}");
+}
+
+#[test]
+fn tabular_shifts_of_ctr_are_recorded_and_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path().join("data"));
+    let config = hessx_data::CtrConfig { cardinalities: vec![6, 4], num_dense: 3, train: 400, test: 100, seed: 3 };
+    fetch_ctr(&data, &config).unwrap();
+    let request = ShiftRequest::<TabularShift>::parse(&["click_rate".into()], &[]).unwrap();
+    assert_eq!(fetch_tabular_shifts(&data, "ctr", &request, OPTS).unwrap().written.len(), 10);
+    let rate = |s: &hessx_data::CtrSet| s.labels.iter().filter(|&&l| l == 1).count() as f64 / s.len() as f64;
+    let clean = load_ctr(&data, "train").unwrap();
+    let five = load_tabular(&data, "ctr", "train", Some(("click_rate", 5))).unwrap();
+    assert!(rate(&five) > rate(&clean) + 0.2, "{} vs {}", rate(&five), rate(&clean));
+    // A clean table copied over a shifted one is refused: its rows say what it is.
+    std::fs::copy(data.table("ctr", "test", None), data.table("ctr", "test", Some(("click_rate", 2)))).unwrap();
+    let err = load_tabular(&data, "ctr", "test", Some(("click_rate", 2))).unwrap_err();
+    assert!(matches!(err, Error::CorruptTable { .. }), "{err}");
+    // The clean data changes: the shifts are stale and rebuilt.
+    fetch_ctr(&data, &hessx_data::CtrConfig { seed: 4, ..config }).unwrap();
+    assert_eq!(fetch_tabular_shifts(&data, "ctr", &request, OPTS).unwrap().written.len(), 10);
 }

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use hessx_data::{
-    CIFAR10_ARCHIVE, CIFAR10C_ARCHIVE, CorruptionRequest, CtrConfig, FetchOptions, FetchReport, SyntheticConfig,
+    CIFAR10_ARCHIVE, CIFAR10C_ARCHIVE, CorruptionRequest, CtrConfig, FetchOptions, FetchReport, ImportConfig,
+    SequenceConfig, Shift, ShiftRequest, SyntheticConfig, TabularShift, TokenShift,
 };
 use hessx_store::DataDir;
 
@@ -29,7 +30,35 @@ struct Cli {
     command: Command,
 }
 
-const AFTER_HELP: &str = "\
+/// The tabular shifts, for `--help` (a macro so that `concat!` can use it).
+macro_rules! tabular_shifts {
+    () => {
+        "\
+Shifts of tabular data (ctr, table; --corruption), both splits, seeded, severities 1..=5:
+  click_rate   resample rows so the odds of a click are x1.5 x2 x3 x5 x8 the clean odds
+  drop_fields  categorical values -> id 0 (unknown), dense values -> 0, each with
+               probability .1 .2 .3 .45 .6
+  dense_noise  Gaussian noise of std .1 .25 .5 .75 1 on the (standardised) dense features
+  A severity's changes include every lower severity's (the same random numbers are used).
+"
+    };
+}
+
+/// The token shifts, for `--help`.
+macro_rules! token_shifts {
+    () => {
+        "\
+Shifts of token sequences (sequences; --corruption):
+  token_noise  each token replaced by a random id (never the pad id 0) with
+               probability .05 .1 .15 .2 .3
+  truncate     the last 10% 20% 30% 40% 50% of each row (rounded up) set to the pad id 0
+  A severity's changes include every lower severity's (the same random numbers are used).
+"
+    };
+}
+
+const AFTER_HELP: &str = concat!(
+    "\
 Corruptions computed by hessx (any image dataset, --corruption): the 19 of CIFAR-10-C,
   gaussian_noise shot_noise impulse_noise defocus_blur glass_blur motion_blur
   zoom_blur snow frost fog brightness contrast elastic_transform pixelate
@@ -39,6 +68,7 @@ Corruptions computed by hessx (any image dataset, --corruption): the 19 of CIFAR
   frost uses a PROCEDURAL frost texture, not the recipe's frost photographs (the manifest
   says so too). saturate needs RGB images.
 
+", tabular_shifts!(), token_shifts!(), "
 Examples:
   hx-fetch digits --corruption gaussian_noise --severity 5   # offline
   hx-fetch digits --corruption snow,fog --severity 3         # offline
@@ -47,9 +77,14 @@ Examples:
   hx-fetch cifar10c --corruption gaussian_noise --severity 5 # downloads 2.9 GB once
   hx-fetch synthetic --name blobs --classes 4 --channels 1 --height 16 --width 16
   hx-fetch ctr --cardinalities 100,50,20 --dense 8
+  hx-fetch ctr --corruption drop_fields,click_rate --severity 1,3,5
+  hx-fetch sequences --corruption token_noise,truncate        # 8,000/2,000 rows, vocab 32
+  hx-fetch table --input clicks.parquet --name clicks --label clicked \\
+      --categorical site,device --dense price,age --corruption drop_fields --severity 3
 
 Flags can also come from a profile: --profile pipelines/offline.toml (section [fetch],
-whose `subcommand` key names the command); flags typed on the command line win.";
+whose `subcommand` key names the command); flags typed on the command line win."
+);
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -99,9 +134,11 @@ enum Command {
         corruption: ComputedCorruption,
     },
     /// A generated click-through dataset for the Wide&Deep model (dataset `ctr`): categorical
-    /// fields, dense features, clicks from a known logistic model with feature crosses.
+    /// fields, dense features, clicks from a known logistic model with feature crosses. Value 0
+    /// of every field is reserved for "unknown" (drop_fields); the generator never draws it.
+    #[command(after_help = tabular_shifts!())]
     Ctr {
-        /// Cardinality of each categorical field, comma-separated.
+        /// Cardinality of each categorical field, counting the unknown value 0, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "100,50,20,10,5,1000")]
         cardinalities: Vec<usize>,
         /// Number of dense features.
@@ -116,7 +153,89 @@ enum Command {
         /// Seed of the model and the rows.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        #[command(flatten)]
+        shift: ShiftArgs,
     },
+    /// A generated sequence classification task for the sequence Transformer (dataset `sequences`):
+    /// tokens 1..=classes are markers, each once per row at random positions among random fillers;
+    /// the label is which marker comes first (0 is the pad id). Order decides, so a bag-of-words
+    /// model is at chance and attention is needed.
+    #[command(after_help = token_shifts!())]
+    Sequences {
+        /// Vocabulary size, counting the pad id 0 and the markers (at least classes + 2).
+        #[arg(long, default_value_t = 32)]
+        vocab: usize,
+        /// Tokens per row (at least classes).
+        #[arg(long, default_value_t = 16)]
+        length: usize,
+        /// Number of classes (= marker tokens).
+        #[arg(long, default_value_t = 4)]
+        classes: usize,
+        /// Training rows.
+        #[arg(long, default_value_t = 8000)]
+        train: usize,
+        /// Test rows.
+        #[arg(long, default_value_t = 2000)]
+        test: usize,
+        /// Seed of the rows.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[command(flatten)]
+        shift: ShiftArgs,
+    },
+    /// Import your own Parquet table as a tabular dataset for Wide&Deep: <data-dir>/NAME/{train,test}.parquet
+    /// in the click-through layout, plus NAME/vocabulary.json (categorical ids, dense statistics). Categorical
+    /// ids come from the training rows, most frequent first; id 0 is "unknown" (nulls, values seen only in
+    /// test, drop_fields). Dense columns are standardised with training statistics; nulls become 0 (the mean).
+    /// With --corruption, the shifts (see below) of the imported data are written too; re-running the same
+    /// import with other --corruption values only adds those tables.
+    #[command(after_help = tabular_shifts!())]
+    Table {
+        /// The Parquet table to import.
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// Dataset name (folder under the data directory).
+        #[arg(long)]
+        name: String,
+        /// The label column: 0/1 integers or booleans.
+        #[arg(long, value_name = "COLUMN")]
+        label: String,
+        /// Categorical columns (integer or string), comma-separated.
+        #[arg(long, value_delimiter = ',', value_name = "COLUMNS", required = true)]
+        categorical: Vec<String>,
+        /// Dense columns (numeric), comma-separated.
+        #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+        dense: Vec<String>,
+        /// Share of the rows held out as the test split.
+        #[arg(long, default_value_t = 0.2)]
+        test_fraction: f64,
+        /// Seed of the train/test split.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[command(flatten)]
+        shift: ShiftArgs,
+    },
+}
+
+/// Distribution shifts of tabular or token data (the non-image "-C" variants).
+#[derive(Args, Debug)]
+struct ShiftArgs {
+    /// Also write shifted copies of train and test, comma-separated names (see below).
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    corruption: Vec<String>,
+    /// Severities 1..=5 of those shifts, comma-separated (default: all five).
+    #[arg(long, value_delimiter = ',', value_name = "S", requires = "corruption")]
+    severity: Vec<u8>,
+    /// Seed of the shifts' random numbers (recorded in the manifest).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    corruption_seed: u64,
+}
+
+impl ShiftArgs {
+    fn resolve<S: Shift>(&self, progress: bool) -> anyhow::Result<(ShiftRequest<S>, FetchOptions)> {
+        let request = ShiftRequest::parse(&self.corruption, &self.severity)?;
+        Ok((request, FetchOptions { progress, seed: self.corruption_seed, allow_subset: false }))
+    }
 }
 
 /// Corruptions hessx computes from the clean tables ("-C" variants).
@@ -171,7 +290,19 @@ impl ComputedCorruption {
     }
 }
 
+/// Put the shifts' report after the clean tables'.
+fn merge(mut report: FetchReport, more: FetchReport) -> FetchReport {
+    report.written.extend(more.written);
+    report.up_to_date.extend(more.up_to_date);
+    report.repaired.extend(more.repaired);
+    report.notes.extend(more.notes);
+    report
+}
+
 fn print_report(report: &FetchReport) {
+    for note in &report.notes {
+        println!("note        {note}");
+    }
     for path in &report.repaired {
         println!("checksum mismatch, rebuilt: {}", path.display());
     }
@@ -218,9 +349,34 @@ fn run() -> anyhow::Result<()> {
             hessx_data::fetch_synthetic(&data, &config, &request, options)
                 .with_context(|| format!("hx-fetch synthetic into {}", data.dataset(&config.name).display()))?
         }
-        Command::Ctr { cardinalities, dense, train, test, seed } => {
+        Command::Ctr { cardinalities, dense, train, test, seed, shift } => {
+            let (request, options) = shift.resolve::<TabularShift>(progress)?;
             let config = CtrConfig { cardinalities: cardinalities.clone(), num_dense: *dense, train: *train, test: *test, seed: *seed };
-            hessx_data::fetch_ctr(&data, &config).with_context(|| format!("hx-fetch ctr into {}", data.dataset("ctr").display()))?
+            let context = || format!("hx-fetch ctr into {}", data.dataset("ctr").display());
+            let report = hessx_data::fetch_ctr(&data, &config).with_context(context)?;
+            merge(report, hessx_data::fetch_tabular_shifts(&data, "ctr", &request, options).with_context(context)?)
+        }
+        Command::Sequences { vocab, length, classes, train, test, seed, shift } => {
+            let (request, options) = shift.resolve::<TokenShift>(progress)?;
+            let config = SequenceConfig { vocab: *vocab, length: *length, classes: *classes, train: *train, test: *test, seed: *seed };
+            let context = || format!("hx-fetch sequences into {}", data.dataset("sequences").display());
+            let report = hessx_data::fetch_sequences(&data, &config).with_context(context)?;
+            merge(report, hessx_data::fetch_token_shifts(&data, "sequences", &request, options).with_context(context)?)
+        }
+        Command::Table { input, name, label, categorical, dense, test_fraction, seed, shift } => {
+            let (request, options) = shift.resolve::<TabularShift>(progress)?;
+            let config = ImportConfig {
+                input: input.clone(),
+                name: name.clone(),
+                label: label.clone(),
+                categorical: categorical.clone(),
+                dense: dense.clone(),
+                test_fraction: *test_fraction,
+                seed: *seed,
+            };
+            let context = || format!("hx-fetch table {} into {}", input.display(), data.dataset(name).display());
+            let report = hessx_data::import_table(&data, &config).with_context(context)?;
+            merge(report, hessx_data::fetch_tabular_shifts(&data, name, &request, options).with_context(context)?)
         }
     };
     print_report(&report);

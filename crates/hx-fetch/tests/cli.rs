@@ -157,7 +157,23 @@ fn bad_flags_name_themselves() {
 fn help_explains_the_commands() {
     let out = Command::new(env!("CARGO_BIN_EXE_hx-fetch")).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for word in ["digits", "cifar10c", "synthetic", "ctr", "--data-dir", "gaussian_noise", "elastic_transform", "PROCEDURAL frost texture"] {
+    for word in [
+        "digits",
+        "cifar10c",
+        "synthetic",
+        "ctr",
+        "sequences",
+        "table --input",
+        "--data-dir",
+        "gaussian_noise",
+        "elastic_transform",
+        "PROCEDURAL frost texture",
+        "click_rate",
+        "drop_fields",
+        "dense_noise",
+        "token_noise",
+        "truncate",
+    ] {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
 }
@@ -183,4 +199,86 @@ fn a_profile_section_supplies_the_command_and_flags() {
     let out = succeeds(&data, &["--profile", profile.to_str().unwrap()]);
     assert_eq!(out.matches("wrote").count(), 4, "{out}");
     assert!(data.join("digits/train-gaussian_noise-5.parquet").exists());
+}
+
+#[test]
+fn ctr_shifts_are_written_for_both_splits_and_checked_on_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["ctr", "--cardinalities", "5,4", "--dense", "2", "--train", "200", "--test", "100", "--corruption", "drop_fields,dense_noise", "--severity", "1,5"];
+    let out = succeeds(&data, &args);
+    assert_eq!(out.matches("wrote").count(), 2 + 2 * 2 * 2, "{out}");
+    let again = succeeds(&data, &args);
+    assert!(!again.contains("wrote") && again.matches("up to date").count() == 10, "{again}");
+    let dir_ = hessx_store::DataDir::new(&data);
+    let clean = hessx_data::load_tabular(&dir_, "ctr", "test", None).unwrap();
+    let shifted = hessx_data::load_tabular(&dir_, "ctr", "test", Some(("drop_fields", 5))).unwrap();
+    let dropped = shifted.categorical.iter().filter(|&&v| v == 0).count();
+    assert!(dropped > 80 && clean.categorical.iter().all(|&v| v != 0), "{dropped} of 200 dropped");
+    let manifest = hessx_data::Manifest::load(&dir_.manifest("ctr")).unwrap().unwrap();
+    let entry = &manifest.tables["train-dense_noise-5.parquet"];
+    assert_eq!((entry.corruption.as_str(), entry.severity, entry.seed, entry.rows), ("dense_noise", 5, Some(0), 200));
+    assert!(entry.recipe.contains("train.parquet sha256="), "{}", entry.recipe);
+    // A table renamed to pose as another shift is caught by its rows.
+    std::fs::copy(data.join("ctr/test-drop_fields-1.parquet"), data.join("ctr/test-click_rate-1.parquet")).unwrap();
+    let err = hessx_data::load_tabular(&dir_, "ctr", "test", Some(("click_rate", 1))).unwrap_err().to_string();
+    assert!(err.contains("shift `drop_fields` severity 1") && err.contains("hx-fetch ctr --corruption click_rate --severity 1"), "{err}");
+    let err = fails(&data, &["ctr", "--corruption", "gaussian_noise"]);
+    assert!(err.contains("--corruption gaussian_noise") && err.contains("click_rate drop_fields dense_noise"), "{err}");
+}
+
+#[test]
+fn sequences_and_their_shifts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = succeeds(&data, &["sequences", "--train", "300", "--test", "100", "--corruption", "truncate", "--severity", "5"]);
+    assert_eq!(out.matches("wrote").count(), 4, "{out}");
+    let dir_ = hessx_store::DataDir::new(&data);
+    let test = hessx_data::load_tokens(&dir_, "sequences", "test", Some(("truncate", 5))).unwrap();
+    assert_eq!((test.len(), test.length, test.vocab, test.num_classes), (100, 16, 32, 4));
+    assert!((0..test.len()).all(|i| test.row(i)[8..].iter().all(|&t| t == 0)));
+    assert_eq!(hessx_data::table_kind(&data.join("sequences/train.parquet")).unwrap(), hessx_data::DatasetKind::Tokens);
+    let err = hessx_data::load_tokens(&dir_, "sequences", "test", Some(("token_noise", 2))).unwrap_err().to_string();
+    assert!(err.contains("hx-fetch sequences --corruption token_noise --severity 2"), "{err}");
+    let err = fails(&data, &["sequences", "--corruption", "drop_fields"]);
+    assert!(err.contains("--corruption drop_fields") && err.contains("token_noise truncate"), "{err}");
+    let err = fails(&data, &["sequences", "--classes", "20"]);
+    assert!(err.contains("--vocab") || err.contains("--length"), "{err}");
+}
+
+#[test]
+fn a_users_table_is_imported_and_shifted() {
+    use std::sync::Arc;
+    use hessx_store::arrow;
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let input = dir.path().join("clicks.parquet");
+    let n = 100;
+    let site: StringArray = (0..n).map(|i| Some(["a", "b", "c"][i % 3])).collect();
+    let price: Float64Array = (0..n).map(|i| if i % 10 == 0 { None } else { Some(i as f64) }).collect();
+    let clicked: Int64Array = (0..n).map(|i| Some((i % 2) as i64)).collect();
+    let columns: Vec<(&str, ArrayRef)> = vec![("site", Arc::new(site)), ("price", Arc::new(price)), ("clicked", Arc::new(clicked))];
+    let schema = arrow::datatypes::Schema::new(
+        columns.iter().map(|(n, a)| arrow::datatypes::Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>(),
+    );
+    let batch = arrow::record_batch::RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+    hessx_store::column::write_parquet(&input, &[batch]).unwrap();
+    let input = input.to_str().unwrap();
+    let args = ["table", "--input", input, "--name", "clicks", "--label", "clicked", "--categorical", "site", "--dense", "price"];
+    let out = succeeds(&data, &args);
+    assert!(out.contains("note        --dense price: 10 null") && out.matches("wrote").count() == 2, "{out}");
+    let mut shifted = args.to_vec();
+    shifted.extend(["--corruption", "drop_fields", "--severity", "3"]);
+    let out = succeeds(&data, &shifted);
+    assert_eq!((out.matches("wrote").count(), out.matches("up to date").count()), (2, 2), "{out}");
+    let dir_ = hessx_store::DataDir::new(&data);
+    let train = hessx_data::load_tabular(&dir_, "clicks", "train", Some(("drop_fields", 3))).unwrap();
+    assert_eq!((train.len(), train.cardinalities.clone(), train.num_dense), (80, vec![4], 1));
+    assert!(data.join("clicks/vocabulary.json").exists());
+    assert_eq!(hessx_data::table_kind(&data.join("clicks/test.parquet")).unwrap(), hessx_data::DatasetKind::Tabular);
+    let err = fails(&data, &["table", "--input", input, "--name", "clicks", "--label", "clicked", "--categorical", "sites"]);
+    assert!(err.contains("--categorical sites") && err.contains("site, price, clicked"), "{err}");
+    let err = fails(&data, &["table", "--input", "nope.parquet", "--name", "x", "--label", "y", "--categorical", "z"]);
+    assert!(err.contains("--input") && err.contains("nope.parquet"), "{err}");
 }
