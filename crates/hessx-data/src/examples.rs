@@ -2,14 +2,13 @@
 //! rows or token sequences, told apart by what the table itself says (its
 //! schema metadata), so a stage needs only the dataset's name.
 
-use std::path::Path;
-
 use hessx_store::DataDir;
-use hessx_store::column::read_schema_metadata;
 
-use crate::ctr::{CARDINALITIES_KEY, CtrSet};
+use crate::ctr::CtrSet;
+use crate::fetch::{load_tabular, load_tokens};
 use crate::image_set::ImageSet;
-use crate::tokens::{TokenSet, VOCAB_KEY};
+use crate::kind::{DatasetKind, table_kind};
+use crate::tokens::TokenSet;
 use crate::{Result, load_images};
 
 /// One split of a dataset, of whichever kind.
@@ -89,49 +88,16 @@ impl Examples {
     }
 }
 
-/// What a dataset table holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TableKind {
-    /// An image table ([`ImageSet`]).
-    Images,
-    /// A tabular table ([`CtrSet`]).
-    Tabular,
-    /// A token table ([`TokenSet`]).
-    Tokens,
-}
-
-/// The kind of the table at `path`, from its schema metadata alone.
-pub fn table_kind(path: &Path) -> Result<TableKind> {
-    let metadata = read_schema_metadata(path)?;
-    Ok(if metadata.contains_key(CARDINALITIES_KEY) {
-        TableKind::Tabular
-    } else if metadata.contains_key(VOCAB_KEY) {
-        TableKind::Tokens
-    } else {
-        TableKind::Images
-    })
-}
-
 /// Load split `split` of `dataset` (or its variant `corruption`), of
 /// whichever kind the table is. A missing table is reported as an image
 /// table's would be: with the `hx-fetch` command that writes it.
 pub fn load_examples(data: &DataDir, dataset: &str, split: &str, corruption: Option<(&str, u8)>) -> Result<Examples> {
     let path = data.table(dataset, split, corruption);
-    let kind = if path.exists() { table_kind(&path)? } else { TableKind::Images };
+    let kind = if path.exists() { table_kind(&path)? } else { DatasetKind::Images };
     Ok(match kind {
-        TableKind::Images => Examples::Images(load_images(data, dataset, split, corruption)?),
-        TableKind::Tabular => Examples::Tabular(pending::load_tabular(data, dataset, split, corruption)?),
-        TableKind::Tokens => Examples::Tokens(pending::load_tokens(data, dataset, split, corruption)?),
+        DatasetKind::Images => Examples::Images(load_images(data, dataset, split, corruption)?),
+        DatasetKind::Tabular => Examples::Tabular(load_tabular(data, dataset, split, corruption)?),
+        DatasetKind::Tokens => Examples::Tokens(load_tokens(data, dataset, split, corruption)?),
     })
 }
 
-// TEMPORARY until the data-families branch lands (it brings verified loaders for both).
-mod pending {
-    use super::*;
-    pub fn load_tabular(data: &DataDir, dataset: &str, split: &str, corruption: Option<(&str, u8)>) -> Result<CtrSet> {
-        CtrSet::read(&data.table(dataset, split, corruption))
-    }
-    pub fn load_tokens(_: &DataDir, dataset: &str, _: &str, _: Option<(&str, u8)>) -> Result<TokenSet> {
-        Err(crate::Error::invalid("--dataset", format!("{dataset}: token tables are not readable yet")))
-    }
-}

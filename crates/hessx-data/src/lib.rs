@@ -47,7 +47,7 @@ pub use archive::{ArchiveSpec, CIFAR10_ARCHIVE, CIFAR10C_ARCHIVE};
 pub use corrupt::{CIFAR10C_CORRUPTIONS, Corruption};
 pub use ctr::{CtrConfig, CtrModel, CtrSet};
 pub use error::{Error, Result};
-pub use examples::{Examples, TableKind, load_examples, table_kind};
+pub use examples::{Examples, load_examples};
 pub use fetch::{
     CorruptionRequest, FetchOptions, FetchReport, fetch_cifar10, fetch_cifar10c, fetch_command, fetch_ctr, fetch_digits,
     fetch_sequences, fetch_synthetic, fetch_tabular_shifts, fetch_token_shifts, load_ctr, load_images, load_tabular,
