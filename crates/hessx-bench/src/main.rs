@@ -18,6 +18,7 @@
 //! - *exact*: an MLP on digits small enough to form the dense Hessian, so
 //!   eigenvalue and trace errors are measured against the exact answer.
 
+mod families;
 mod measure;
 mod products;
 mod pytorch;
@@ -111,6 +112,7 @@ fn main() -> std::process::ExitCode {
         }
         let chosen = *cli.backends.last().expect("at least one backend");
         rec.set_backend(chosen.name());
+        with_backend!(chosen, B, device => families::family_products::<B>(&mut rec, cli.repeats, &device))?;
         if !cli.skip_one_pass && !cli.products_only {
             let cfg = versus::VersusConfig {
                 iters: cli.versus_iters.clone(),

@@ -126,6 +126,7 @@ fn markdown(cli: &Cli, results: &Results, reference: Option<&PytorchReference>) 
     }
     for (section, title) in [
         ("products", "Cost of one product, per backend"),
+        ("families", "Cost of one product on the other model families (Wide&Deep, sequence Transformer; the Hessian batches of their profiles)"),
         ("agreement", "Do the backends agree? (same weights, batch and v)"),
         ("pyhessian", "One-pass report vs PyHessian's three calls (ResNet20, end to end, scored against a reference)"),
         ("density-alone", "The density alone vs PyHessian's density()"),
