@@ -444,22 +444,9 @@ pub fn fetch_ctr(data: &DataDir, config: &CtrConfig) -> Result<FetchReport> {
 /// already be fetched: `<split>-<shift>-<severity>.parquet`, recorded in its
 /// manifest with the seed and the clean table's checksum.
 pub fn fetch_tabular_shifts(data: &DataDir, dataset: &str, request: &ShiftRequest<TabularShift>, options: FetchOptions) -> Result<FetchReport> {
-    let mut folder = Folder::open(data, dataset)?;
-    let mut clean: HashMap<String, CtrSet> = HashMap::new();
-    for (shift, severity) in request.pairs() {
-        for split in ["train", "test"] {
-            let recipe = folder.shift_recipe(shift, severity, options.seed, split);
-            if !folder.needs(split, Some((shift.name(), severity)), &recipe)? {
-                continue;
-            }
-            if !clean.contains_key(split) {
-                clean.insert(split.into(), load_tabular(data, dataset, split, None)?);
-            }
-            let set = shift_tabular(&clean[split], shift, severity, options.seed)?;
-            folder.write_ctr(&set, (shift.name(), severity), &recipe, Some(options.seed))?;
-        }
-    }
-    Ok(folder.report)
+    fetch_shifts(data, dataset, request, options, load_tabular, shift_tabular, |folder, set, shift, severity, recipe, seed| {
+        folder.write_ctr(set, (shift.name(), severity), recipe, Some(seed))
+    })
 }
 
 /// The generated sequence task (folder `sequences`, see [`crate::sequences`]);
@@ -486,8 +473,26 @@ pub fn fetch_sequences(data: &DataDir, config: &SequenceConfig) -> Result<FetchR
 /// `dataset`, which must already be fetched, recorded like
 /// [`fetch_tabular_shifts`]'s.
 pub fn fetch_token_shifts(data: &DataDir, dataset: &str, request: &ShiftRequest<TokenShift>, options: FetchOptions) -> Result<FetchReport> {
+    fetch_shifts(data, dataset, request, options, load_tokens, shift_tokens, |folder, set, shift, _, recipe, seed| {
+        folder.write_tokens(set, recipe, shift.is_random().then_some(seed))
+    })
+}
+
+/// The loop both kinds of shift share: each (shift, severity) of `request`
+/// and each split whose table is missing or stale is computed from the clean
+/// split (loaded once) and written with its recipe.
+#[allow(clippy::too_many_arguments)]
+fn fetch_shifts<S: Shift, T>(
+    data: &DataDir,
+    dataset: &str,
+    request: &ShiftRequest<S>,
+    options: FetchOptions,
+    load: fn(&DataDir, &str, &str, Option<(&str, u8)>) -> Result<T>,
+    apply: fn(&T, S, u8, u64) -> Result<T>,
+    write: impl Fn(&mut Folder, &T, S, u8, &str, u64) -> Result<()>,
+) -> Result<FetchReport> {
     let mut folder = Folder::open(data, dataset)?;
-    let mut clean: HashMap<String, TokenSet> = HashMap::new();
+    let mut clean: HashMap<String, T> = HashMap::new();
     for (shift, severity) in request.pairs() {
         for split in ["train", "test"] {
             let recipe = folder.shift_recipe(shift, severity, options.seed, split);
@@ -495,10 +500,10 @@ pub fn fetch_token_shifts(data: &DataDir, dataset: &str, request: &ShiftRequest<
                 continue;
             }
             if !clean.contains_key(split) {
-                clean.insert(split.into(), load_tokens(data, dataset, split, None)?);
+                clean.insert(split.into(), load(data, dataset, split, None)?);
             }
-            let set = shift_tokens(&clean[split], shift, severity, options.seed)?;
-            folder.write_tokens(&set, &recipe, shift.is_random().then_some(options.seed))?;
+            let set = apply(&clean[split], shift, severity, options.seed)?;
+            write(&mut folder, &set, shift, severity, &recipe, options.seed)?;
         }
     }
     Ok(folder.report)

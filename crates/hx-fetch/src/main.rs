@@ -154,7 +154,7 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         #[command(flatten)]
-        shift: ShiftArgs,
+        shift: ComputedCorruption,
     },
     /// A generated sequence classification task for the sequence Transformer (dataset `sequences`):
     /// tokens 1..=classes are markers, each once per row at random positions among random fillers;
@@ -181,7 +181,7 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
         #[command(flatten)]
-        shift: ShiftArgs,
+        shift: ComputedCorruption,
     },
     /// Import your own Parquet table as a tabular dataset for Wide&Deep: <data-dir>/NAME/{train,test}.parquet
     /// in the click-through layout, plus NAME/vocabulary.json (categorical ids, dense statistics). Categorical
@@ -213,41 +213,21 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[command(flatten)]
-        shift: ShiftArgs,
+        shift: ComputedCorruption,
     },
 }
 
-/// Distribution shifts of tabular or token data (the non-image "-C" variants).
-#[derive(Args, Debug)]
-struct ShiftArgs {
-    /// Also write shifted copies of train and test, comma-separated names (see below).
-    #[arg(long, value_delimiter = ',', value_name = "NAME")]
-    corruption: Vec<String>,
-    /// Severities 1..=5 of those shifts, comma-separated (default: all five).
-    #[arg(long, value_delimiter = ',', value_name = "S", requires = "corruption")]
-    severity: Vec<u8>,
-    /// Seed of the shifts' random numbers (recorded in the manifest).
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    corruption_seed: u64,
-}
-
-impl ShiftArgs {
-    fn resolve<S: Shift>(&self, progress: bool) -> anyhow::Result<(ShiftRequest<S>, FetchOptions)> {
-        let request = ShiftRequest::parse(&self.corruption, &self.severity)?;
-        Ok((request, FetchOptions { progress, seed: self.corruption_seed, allow_subset: false }))
-    }
-}
-
-/// Corruptions hessx computes from the clean tables ("-C" variants).
+/// Corruptions of images, or distribution shifts of tabular rows and token
+/// sequences, that hessx computes from the clean tables ("-C" variants).
 #[derive(Args, Debug)]
 struct ComputedCorruption {
-    /// Also write corrupted copies of train and test, comma-separated names (see below).
+    /// Also write corrupted (shifted) copies of train and test, comma-separated names (see below).
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     corruption: Vec<String>,
     /// Severities 1..=5 of those corruptions, comma-separated (default: all five).
     #[arg(long, value_delimiter = ',', value_name = "S", requires = "corruption")]
     severity: Vec<u8>,
-    /// Seed of the corruption noise (recorded in the manifest).
+    /// Seed of the corruption's random numbers (recorded in the manifest).
     #[arg(long, default_value_t = 0, value_name = "N")]
     corruption_seed: u64,
 }
@@ -284,9 +264,20 @@ struct SyntheticArgs {
 }
 
 impl ComputedCorruption {
+    /// The image corruptions asked for.
     fn resolve(&self, progress: bool) -> anyhow::Result<(CorruptionRequest, FetchOptions)> {
         let request = CorruptionRequest::parse(&self.corruption, &self.severity)?;
-        Ok((request, FetchOptions { progress, seed: self.corruption_seed, allow_subset: false }))
+        Ok((request, self.options(progress)))
+    }
+
+    /// The shifts of tabular rows or token sequences asked for.
+    fn resolve_shifts<S: Shift>(&self, progress: bool) -> anyhow::Result<(ShiftRequest<S>, FetchOptions)> {
+        let request = ShiftRequest::parse(&self.corruption, &self.severity)?;
+        Ok((request, self.options(progress)))
+    }
+
+    fn options(&self, progress: bool) -> FetchOptions {
+        FetchOptions { progress, seed: self.corruption_seed, allow_subset: false }
     }
 }
 
@@ -350,21 +341,21 @@ fn run() -> anyhow::Result<()> {
                 .with_context(|| format!("hx-fetch synthetic into {}", data.dataset(&config.name).display()))?
         }
         Command::Ctr { cardinalities, dense, train, test, seed, shift } => {
-            let (request, options) = shift.resolve::<TabularShift>(progress)?;
+            let (request, options) = shift.resolve_shifts::<TabularShift>(progress)?;
             let config = CtrConfig { cardinalities: cardinalities.clone(), num_dense: *dense, train: *train, test: *test, seed: *seed };
             let context = || format!("hx-fetch ctr into {}", data.dataset("ctr").display());
             let report = hessx_data::fetch_ctr(&data, &config).with_context(context)?;
             merge(report, hessx_data::fetch_tabular_shifts(&data, "ctr", &request, options).with_context(context)?)
         }
         Command::Sequences { vocab, length, classes, train, test, seed, shift } => {
-            let (request, options) = shift.resolve::<TokenShift>(progress)?;
+            let (request, options) = shift.resolve_shifts::<TokenShift>(progress)?;
             let config = SequenceConfig { vocab: *vocab, length: *length, classes: *classes, train: *train, test: *test, seed: *seed };
             let context = || format!("hx-fetch sequences into {}", data.dataset("sequences").display());
             let report = hessx_data::fetch_sequences(&data, &config).with_context(context)?;
             merge(report, hessx_data::fetch_token_shifts(&data, "sequences", &request, options).with_context(context)?)
         }
         Command::Table { input, name, label, categorical, dense, test_fraction, seed, shift } => {
-            let (request, options) = shift.resolve::<TabularShift>(progress)?;
+            let (request, options) = shift.resolve_shifts::<TabularShift>(progress)?;
             let config = ImportConfig {
                 input: input.clone(),
                 name: name.clone(),
