@@ -12,15 +12,22 @@
 //!   `downsample.conv` / `downsample.bn` here.
 //!
 //! burn-store's adapter transposes `Linear` weights and renames batch/layer
-//! norm `weight`/`bias` to `gamma`/`beta`. A file that does not fit fails
-//! with every missing key, unexpected key and shape mismatch listed (in
-//! PyTorch's names); unused `num_batches_tracked` buffers are fine.
+//! norm `weight`/`bias` to `gamma`/`beta`. It decides by the type of the
+//! module holding the tensor, so the raw parameter matrices of Wide&Deep
+//! (`embedding`, `wide`, `wide_cross`) and of the sequence Transformer
+//! (`token_embedding`, `position`), fields of `WideDeep` /
+//! `SequenceTransformer` themselves, load as they are: they are `nn.Parameter`s
+//! of the same `[rows, columns]` layout in the PyTorch modules
+//! (`tests/fixtures/make_family_fixtures.py`, README). A file that does not
+//! fit fails with every missing key, unexpected key and shape mismatch listed
+//! (in PyTorch's names and shapes); unused `num_batches_tracked` buffers are
+//! fine.
 
 use std::path::Path;
 
 use burn::tensor::backend::Backend;
 use burn_store::pytorch::PytorchReader;
-use burn_store::{ModuleSnapshot, PytorchStore};
+use burn_store::{ApplyError, ModuleSnapshot, PytorchStore};
 
 use crate::error::{Error, Result};
 use crate::net::Net;
@@ -106,13 +113,7 @@ pub fn load_pytorch<B: Backend>(mut net: Net<B>, path: &Path) -> Result<Net<B>> 
     if !result.errors.is_empty() {
         listing.push_str("\n  mismatches:");
         for e in &result.errors {
-            let line = e
-                .to_string()
-                .replace("downsample.conv.", "downsample.0.")
-                .replace("downsample.bn.", "downsample.1.");
-            listing.push_str(&format!(
-                "\n    {line} (linear weights are compared after transposing)"
-            ));
+            listing.push_str(&format!("\n    {}", mismatch_line(e)));
         }
     }
     if !listing.is_empty() {
@@ -139,6 +140,44 @@ fn torch_name(path: &str) -> String {
     }
 }
 
+/// One mismatch in PyTorch's names and shapes. The adapter has already
+/// transposed a `Linear` weight to burn's `[in, out]` when the shapes are
+/// compared, so both shapes of a 2-D `.weight` (in hessx's models only
+/// `Linear` weights are 2-D `.weight`s: convolution weights are 4-D, norm
+/// weights are 1-D `gamma`s) are turned back to PyTorch's `[out, in]`. Raw
+/// parameter matrices (`embedding`, `wide`, `wide_cross`, `token_embedding`,
+/// `position`) are not transposed anywhere and are shown as they are.
+fn mismatch_line(e: &ApplyError) -> String {
+    match e {
+        ApplyError::ShapeMismatch {
+            path,
+            expected,
+            found,
+        } => {
+            let linear =
+                path.ends_with(".weight") && expected.num_dims() == 2 && found.num_dims() == 2;
+            let torch = |s: &[usize]| {
+                let mut s = s.to_vec();
+                if linear {
+                    s.reverse();
+                }
+                format!("{s:?}")
+            };
+            format!(
+                "{}: the model has {}, the file {}{}",
+                torch_name(path),
+                torch(expected),
+                torch(found),
+                if linear { " (PyTorch's [out, in])" } else { "" }
+            )
+        }
+        other => other
+            .to_string()
+            .replace("downsample.conv.", "downsample.0.")
+            .replace("downsample.bn.", "downsample.1."),
+    }
+}
+
 fn net_name<B: Backend>(net: &Net<B>) -> String {
     match net {
         Net::Mlp(_) => "mlp",
@@ -158,7 +197,7 @@ mod tests {
     use crate::net::tests::{B1, image_spec, resnet20};
     use crate::spec::Arch;
     use crate::{Activation, BnMode, Input};
-    use burn::tensor::{Distribution, Tensor};
+    use burn::tensor::{Distribution, Int, Tensor, TensorData};
     use std::path::PathBuf;
 
     fn fixture(name: &str) -> PathBuf {
@@ -483,5 +522,280 @@ mod tests {
         );
         let missing = load_pytorch(spec.init::<B1>(&dev), &fixture("no-such.pt")).unwrap_err();
         assert!(matches!(missing, Error::Missing { .. }));
+    }
+
+    type F = burn::backend::Flex;
+
+    /// `wide_deep.pt`'s model with other sizes where asked (the file's: fields
+    /// of 5, 3, 300 and 4 ids, 3 dense features, embeddings of 4, hidden
+    /// widths 8 and 6, 11 crossed-id buckets, one logit).
+    fn wide_deep_spec(
+        cardinalities: &[usize],
+        hidden: &[usize],
+        cross_buckets: usize,
+    ) -> crate::ModelSpec {
+        crate::ModelSpec {
+            arch: Arch::WideDeep {
+                embed_dim: 4,
+                hidden: hidden.to_vec(),
+                cross_buckets,
+            },
+            input: crate::InputSpec::Tabular {
+                cardinalities: cardinalities.to_vec(),
+                num_dense: 3,
+            },
+            num_classes: 1,
+        }
+    }
+
+    /// `seq_transformer.pt`'s model (the file's: vocabulary 13, 5 tokens,
+    /// width 8, depth 2, 2 heads, MLP width 16, 3 classes) with `vocab`,
+    /// `depth` and `classes` as given.
+    fn seq_transformer_spec(vocab: usize, depth: usize, classes: usize) -> crate::ModelSpec {
+        crate::ModelSpec {
+            arch: Arch::SequenceTransformer {
+                dim: 8,
+                depth,
+                heads: 2,
+                mlp_dim: 16,
+            },
+            input: crate::InputSpec::Tokens { vocab, length: 5 },
+            num_classes: classes,
+        }
+    }
+
+    /// Tensor `key` of the fixture `file`.
+    fn fixture_tensor(file: &str, key: &str) -> TensorData {
+        PytorchReader::new(fixture(file))
+            .unwrap()
+            .get(key)
+            .unwrap_or_else(|| panic!("{file} has no {key}"))
+            .to_data()
+            .unwrap()
+    }
+
+    /// An int64 `[N, K]` fixture tensor as ids.
+    fn fixture_ids(file: &str, key: &str) -> Tensor<F, 2, Int> {
+        let data = fixture_tensor(file, key);
+        let shape = [data.shape[0], data.shape[1]];
+        let ids: Vec<i64> = data.convert::<i64>().to_vec().unwrap();
+        Tensor::from_data(TensorData::new(ids, shape), &Default::default())
+    }
+
+    /// Largest |hessx - PyTorch| over the logits, relative to the largest
+    /// PyTorch logit (at least 1).
+    fn logit_error(name: &str, got: Tensor<F, 2>, expected: &TensorData) -> f32 {
+        assert_eq!(
+            got.dims().to_vec(),
+            expected.shape.to_vec(),
+            "{name}: logits shape"
+        );
+        let got: Vec<f32> = got.into_data().to_vec().unwrap();
+        let want: Vec<f32> = expected.to_vec().unwrap();
+        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        got.iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max)
+            / scale
+    }
+
+    /// `wide_deep.pt` is `torch.save(model.state_dict())` of the PyTorch
+    /// `WideDeep` in `tests/fixtures/make_family_fixtures.py` (the README's),
+    /// `wide_deep_io.pt` its input rows and logits. hessx's logits agree to
+    /// f32 rounding: PyTorch's own f32 and f64 logits differ by 2.9e-7 (the
+    /// script prints it) and every tensor is drawn at a scale where a wrong
+    /// table row, a wrong crossed-id bucket or a transposed table moves a
+    /// logit by 1e-1 or more. The crossed ids matter: without them the logits
+    /// are off.
+    #[test]
+    fn wide_deep_state_dict_loads_and_gives_pytorchs_logits() {
+        let dev = Default::default();
+        let spec = wide_deep_spec(&[5, 3, 300, 4], &[8, 6], 11);
+        let net = load_pytorch(spec.init::<F>(&dev), &fixture("wide_deep.pt"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let input = || Input::Tabular {
+            categorical: fixture_ids("wide_deep_io.pt", "categorical"),
+            dense: Tensor::from_data(fixture_tensor("wide_deep_io.pt", "dense"), &dev),
+        };
+        let expected = fixture_tensor("wide_deep_io.pt", "logits");
+        let err = logit_error("wide-deep", net.forward(input(), BnMode::Eval), &expected);
+        eprintln!(
+            "wide-deep: max |hessx - PyTorch| logit difference {err:.2e} (relative to the largest logit)"
+        );
+        assert!(
+            err < 1e-5,
+            "wide-deep: logits differ from PyTorch's by {err:e}"
+        );
+
+        // The raw tables were loaded as stored: `embedding` row 0 is the file's row 0.
+        let Net::WideDeep(m) = &net else {
+            panic!("expected wide-deep")
+        };
+        let file_embedding: Vec<f32> = fixture_tensor("wide_deep.pt", "embedding")
+            .to_vec()
+            .unwrap();
+        assert_eq!(m.embedding.dims(), [312, 4]);
+        let embedding: Vec<f32> = m.embedding.val().into_data().to_vec().unwrap();
+        assert_eq!(embedding[..4], file_embedding[..4]);
+        // The fixture sees the crossed ids: zeroing their weights moves the logits.
+        let mut no_cross = m.clone();
+        no_cross.wide_cross = Some(burn::module::Param::from_tensor(Tensor::zeros(
+            [11, 1],
+            &dev,
+        )));
+        let err = logit_error(
+            "wide-deep",
+            Net::WideDeep(no_cross).forward(input(), BnMode::Eval),
+            &expected,
+        );
+        assert!(err > 1e-2, "the crossed ids made no difference ({err:e})");
+    }
+
+    /// `seq_transformer.pt` / `seq_transformer_io.pt`: the PyTorch
+    /// `SequenceTransformer` of `make_family_fixtures.py` (the README's), 2
+    /// pre-norm blocks with redrawn layer norms. PyTorch's own f32 and f64
+    /// logits differ by 2.2e-7.
+    #[test]
+    fn sequence_transformer_state_dict_loads_and_gives_pytorchs_logits() {
+        let dev = Default::default();
+        let net = load_pytorch(
+            seq_transformer_spec(13, 2, 3).init::<F>(&dev),
+            &fixture("seq_transformer.pt"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let tokens = fixture_ids("seq_transformer_io.pt", "tokens");
+        let expected = fixture_tensor("seq_transformer_io.pt", "logits");
+        let err = logit_error(
+            "sequence transformer",
+            net.forward(Input::Tokens(tokens), BnMode::Eval),
+            &expected,
+        );
+        eprintln!(
+            "sequence transformer: max |hessx - PyTorch| logit difference {err:.2e} (relative to the largest logit)"
+        );
+        assert!(
+            err < 1e-5,
+            "sequence transformer: logits differ from PyTorch's by {err:e}"
+        );
+        let Net::SequenceTransformer(m) = &net else {
+            panic!("expected a sequence transformer")
+        };
+        // head.weight is torch [3, 8]; burn keeps [8, 3]. position is not transposed.
+        assert_eq!(m.head.weight.dims(), [8, 3]);
+        assert_eq!(m.position.dims(), [5, 8]);
+        let file_position: Vec<f32> = fixture_tensor("seq_transformer.pt", "position")
+            .to_vec()
+            .unwrap();
+        let position: Vec<f32> = m.position.val().into_data().to_vec().unwrap();
+        assert_eq!(position, file_position);
+    }
+
+    /// The keys a mismatch error lists under `header` ("missing keys", "unexpected keys").
+    fn listed<'a>(msg: &'a str, header: &str) -> Vec<&'a str> {
+        msg.lines()
+            .skip_while(|l| {
+                l.trim() != format!("{header} (in the model, not in the file):")
+                    && l.trim() != format!("{header} (in the file, not in the model):")
+            })
+            .skip(1)
+            .take_while(|l| l.starts_with("    "))
+            .map(str::trim)
+            .collect()
+    }
+
+    #[test]
+    fn a_family_state_dict_in_the_wrong_model_lists_the_differences() {
+        let dev = Default::default();
+        let mismatch = |spec: crate::ModelSpec, file: &str| {
+            let err = load_pytorch(spec.init::<F>(&dev), &fixture(file)).unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, Error::StateDictMismatch { .. }), "{msg}");
+            assert!(msg.contains(file), "{msg}");
+            msg
+        };
+        // Wide&Deep's file in a sequence Transformer: every key on both sides, in PyTorch's names.
+        let msg = mismatch(seq_transformer_spec(13, 2, 3), "wide_deep.pt");
+        assert!(msg.contains("sequence transformer"), "{msg}");
+        let missing = listed(&msg, "missing keys");
+        for key in [
+            "token_embedding",
+            "position",
+            "blocks.1.norm2.weight",
+            "blocks.0.attention.query.weight",
+            "norm.bias",
+            "head.weight",
+        ] {
+            assert!(missing.contains(&key), "{key} should be missing: {msg}");
+        }
+        let unexpected = listed(&msg, "unexpected keys");
+        for key in [
+            "embedding",
+            "wide",
+            "wide_cross",
+            "wide_bias",
+            "deep.0.weight",
+            "deep.2.bias",
+        ] {
+            assert!(
+                unexpected.contains(&key),
+                "{key} should be unexpected: {msg}"
+            );
+        }
+        assert!(!msg.contains("gamma") && !msg.contains("beta"), "{msg}");
+
+        // Other cardinalities, no crosses, one hidden layer fewer.
+        let msg = mismatch(wide_deep_spec(&[5, 3, 200, 4], &[8], 0), "wide_deep.pt");
+        assert!(
+            msg.contains("embedding: the model has [212, 4], the file [312, 4]"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("wide: the model has [212, 1], the file [312, 1]"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(
+                "deep.1.weight: the model has [1, 8], the file [6, 8] (PyTorch's [out, in])"
+            ),
+            "{msg}"
+        );
+        let mut unexpected = listed(&msg, "unexpected keys");
+        unexpected.sort_unstable();
+        assert_eq!(
+            unexpected,
+            ["deep.2.bias", "deep.2.weight", "wide_cross"],
+            "{msg}"
+        );
+
+        // The Transformer's file with another vocabulary, depth and head.
+        let msg = mismatch(seq_transformer_spec(12, 3, 1), "seq_transformer.pt");
+        assert!(
+            msg.contains("token_embedding: the model has [12, 8], the file [13, 8]"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(
+                "head.weight: the model has [1, 8], the file [3, 8] (PyTorch's [out, in])"
+            ),
+            "{msg}"
+        );
+        let missing = listed(&msg, "missing keys");
+        assert!(
+            missing.contains(&"blocks.2.norm1.weight")
+                && missing.contains(&"blocks.2.mlp_out.bias"),
+            "{msg}"
+        );
+        // A Wide&Deep file in the Transformer's place is refused the same way the other way round.
+        let msg = mismatch(
+            wide_deep_spec(&[5, 3, 300, 4], &[8, 6], 11),
+            "seq_transformer.pt",
+        );
+        assert!(
+            msg.contains("wide-deep")
+                && msg.contains("token_embedding")
+                && msg.contains("deep.0.weight"),
+            "{msg}"
+        );
     }
 }
