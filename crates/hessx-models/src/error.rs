@@ -71,7 +71,7 @@ pub enum Error {
     },
     /// A PyTorch state_dict does not match the model.
     #[error(
-        "{path}: state_dict does not match model {model}:{listing}\n(was it saved for this architecture, depth, input channels and number of classes?)"
+        "{path}: state_dict does not match model {model}:{listing}\n(was it saved for this architecture, depth, width, input channels or cardinalities, vocabulary and number of classes?)"
     )]
     StateDictMismatch {
         /// The file.
