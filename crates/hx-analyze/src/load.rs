@@ -272,9 +272,14 @@ pub fn load(run: &RunDir, asked: &[String]) -> Result<RunData> {
         return Err(Error::UnknownSettings { asked: unknown.clone(), known });
     }
     for chosen in [&data.eigen_settings, &data.spectrum_settings].into_iter().flatten() {
-        if chosen.present.len() > 1 {
-            let others: Vec<&str> =
-                chosen.present.iter().map(|(id, _)| id.as_str()).filter(|id| *id != chosen.settings_id).collect();
+        // Parameter blocks (--blocks) have their own figures; only other settings of the whole model are news.
+        let others: Vec<&str> = chosen
+            .present
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .filter(|id| *id != chosen.settings_id && !(partial(id) && !data.per_block.is_empty()))
+            .collect();
+        if !others.is_empty() {
             data.missing.push(format!(
                 "{} were computed with several settings; shown: {}; also present: {} (choose with --settings ID)",
                 chosen.what,

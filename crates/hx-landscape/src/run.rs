@@ -471,13 +471,19 @@ fn eigen_table(run: &RunDir, step: i64, wanted: Option<&str>) -> Result<(String,
     }
 }
 
-/// The one of `ids` whose recorded settings cover every parameter (`params` all), if exactly one does.
+/// The one of `ids` whose recorded settings cover every parameter (`params` all), if exactly one does;
+/// between hx-eigen's and hx-spectrum's (one-pass also saves its Ritz vectors), hx-eigen's.
 fn whole_model(run: &RunDir, ids: &[&str]) -> Result<Option<String>> {
     let rows: Vec<hessx_store::tables::SettingsRow> =
         if run.settings().exists() { hessx_store::tables::read_rows(&run.settings())? } else { Vec::new() };
-    let whole: Vec<&str> = ids.iter().copied().filter(|id| rows.iter().any(|r| r.settings_id == *id && r.params == "all")).collect();
-    Ok(match whole.as_slice() {
-        [one] => Some(one.to_string()),
+    let whole = |stage: Option<hessx_store::Stage>| -> Vec<&str> {
+        ids.iter()
+            .copied()
+            .filter(|id| rows.iter().any(|r| r.settings_id == *id && r.params == "all" && stage.is_none_or(|s| r.stage == s)))
+            .collect()
+    };
+    Ok(match (whole(None).as_slice(), whole(Some(hessx_store::Stage::Eigen)).as_slice()) {
+        ([one], _) | (_, [one]) => Some(one.to_string()),
         _ => None,
     })
 }
