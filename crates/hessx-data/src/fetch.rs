@@ -141,18 +141,11 @@ impl<'a> Folder<'a> {
         let path = self.path(&set.split, corruption);
         set.write(&path)?;
         let entry = TableEntry {
-            file: crate::manifest::file_name(&path),
-            split: set.split.clone(),
-            rows: set.len(),
-            sha256: sha256_file(&path)?,
             num_classes: set.num_classes,
             shape: set.shape.to_vec(),
             corruption: set.corruption.clone(),
             severity: set.severity,
-            seed,
-            cardinalities: Vec::new(),
-            vocab: None,
-            recipe: recipe.into(),
+            ..written_entry(&path, &set.split, set.len(), recipe, seed)?
         };
         self.record(path, entry)
     }
@@ -163,18 +156,12 @@ impl<'a> Folder<'a> {
         let path = self.path(&set.split, corruption);
         set.write(&path)?;
         let entry = TableEntry {
-            file: crate::manifest::file_name(&path),
-            split: set.split.clone(),
-            rows: set.len(),
-            sha256: sha256_file(&path)?,
             num_classes: set.num_classes,
             shape: vec![set.length],
             corruption: set.corruption.clone(),
             severity: set.severity,
-            seed,
-            cardinalities: Vec::new(),
             vocab: Some(set.vocab),
-            recipe: recipe.into(),
+            ..written_entry(&path, &set.split, set.len(), recipe, seed)?
         };
         self.record(path, entry)
     }
@@ -185,18 +172,12 @@ impl<'a> Folder<'a> {
         let path = self.path(&set.split, (corruption.1 > 0).then_some(corruption));
         set.write_shifted(&path, corruption.0, corruption.1)?;
         let entry = TableEntry {
-            file: crate::manifest::file_name(&path),
-            split: set.split.clone(),
-            rows: set.len(),
-            sha256: sha256_file(&path)?,
             num_classes: 2,
             shape: vec![set.cardinalities.len(), set.num_dense],
             corruption: corruption.0.into(),
             severity: corruption.1,
-            seed,
             cardinalities: set.cardinalities.clone(),
-            vocab: None,
-            recipe: recipe.into(),
+            ..written_entry(&path, &set.split, set.len(), recipe, seed)?
         };
         self.record(path, entry)
     }
@@ -507,6 +488,26 @@ fn fetch_shifts<S: Shift, T>(
         }
     }
     Ok(folder.report)
+}
+
+/// The manifest entry of the table just written at `path`: its file, split,
+/// rows, checksum, recipe and seed; what the data are (classes, shape,
+/// corruption, ...) the caller fills in.
+fn written_entry(path: &Path, split: &str, rows: usize, recipe: &str, seed: Option<u64>) -> Result<TableEntry> {
+    Ok(TableEntry {
+        file: crate::manifest::file_name(path),
+        split: split.into(),
+        rows,
+        sha256: sha256_file(path)?,
+        num_classes: 0,
+        shape: Vec::new(),
+        corruption: "none".into(),
+        severity: 0,
+        seed,
+        cardinalities: Vec::new(),
+        vocab: None,
+        recipe: recipe.into(),
+    })
 }
 
 /// Check a table against its dataset's manifest before use.

@@ -218,12 +218,8 @@ impl ModelSpec {
                 let InputSpec::Tokens { vocab, length } = &self.input else { unreachable!("checked above") };
                 if *vocab == 0 || *length == 0 {
                     Err(format!("{name}: needs a positive vocabulary ({vocab}) and sequence length ({length})"))
-                } else if *heads == 0 || dim % heads != 0 {
-                    Err(format!("{name}: heads ({heads}) must divide dim ({dim})"))
-                } else if *depth == 0 || *mlp_dim == 0 {
-                    Err(format!("{name}: depth and mlp_dim must be positive"))
                 } else {
-                    Ok(())
+                    check_encoder(&name, *dim, *depth, *heads, *mlp_dim)
                 }
             }
             (Arch::WideDeep { embed_dim, .. }, None) => {
@@ -283,15 +279,22 @@ impl ModelSpec {
                     Err(format!(
                         "{name}: patch {patch} does not fit a {h}x{w} image"
                     ))
-                } else if *heads == 0 || dim % heads != 0 {
-                    Err(format!("{name}: heads ({heads}) must divide dim ({dim})"))
-                } else if *depth == 0 || *mlp_dim == 0 {
-                    Err(format!("{name}: depth and mlp_dim must be positive"))
                 } else {
-                    Ok(())
+                    check_encoder(&name, *dim, *depth, *heads, *mlp_dim)
                 }
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// What both Transformers need of their encoder: heads that divide the width, and at least one block and MLP unit.
+fn check_encoder(name: &str, dim: usize, depth: usize, heads: usize, mlp_dim: usize) -> Result<(), String> {
+    if heads == 0 || dim % heads != 0 {
+        Err(format!("{name}: heads ({heads}) must divide dim ({dim})"))
+    } else if depth == 0 || mlp_dim == 0 {
+        Err(format!("{name}: depth and mlp_dim must be positive"))
+    } else {
+        Ok(())
     }
 }
