@@ -715,6 +715,14 @@ fn training_figures(data: &RunData, out: &mut Out<'_>) -> Result<()> {
                 fmt_num(last.heldout_accuracy)
             ),
         );
+        // A binary (single-logit) model, e.g. a click-through one: its loss is the log loss, and AUC is the ranking figure.
+        let first = cps.and_then(|c| c.iter().min_by_key(|r| r.step)).filter(|f| f.heldout_auc.is_finite());
+        if let Some(first) = first.filter(|_| last.heldout_auc.is_finite()) {
+            out.key(
+                format!("held-out AUC, step {} → {}", first.step, last.step),
+                format!("{} → {}", fmt_num(first.heldout_auc), fmt_num(last.heldout_auc)),
+            );
+        }
     }
     out.series_figure(
         figures::training_curve(Metric::Loss, cps, log),
