@@ -27,10 +27,7 @@ fn regression_issue_18_power_iteration_refuses_the_bottom_end_naming_both_flags(
 #[test]
 fn regression_issue_18_power_rows_are_labelled_magnitude() {
     let s = Scratch::new();
-    s.ok("hx-fetch", &["synthetic", "--name", "tiny", "--classes", "3", "--channels", "1", "--height", "8", "--width", "8",
-        "--train", "96", "--test", "48", "--seed", "3", "--quiet"]);
-    s.ok("hx-train", &["--run", "runs/p", "--dataset", "tiny", "--model", "mlp", "--hidden", "12", "--batch-size", "32",
-        "--epochs", "1", "--lr", "0.1", "--no-augment", "--save-interval", "3"]);
+    tiny_mlp_run(&s, "runs/p");
     s.ok("hx-eigen", &["--run", "runs/p", "--hessian-batch-size", "40", "--top-k", "2", "--method", "power", "--max-iter", "200"]);
     let rows: Vec<EigenvalueRow> = read_rows(&RunDir::new(s.join("runs/p")).eigenvalues()).unwrap();
     assert!(!rows.is_empty() && rows.iter().all(|r| r.spectrum_end == SpectrumEnd::Magnitude), "{rows:?}");
@@ -41,10 +38,7 @@ fn regression_issue_18_power_rows_are_labelled_magnitude() {
 #[test]
 fn regression_issue_18_both_ends_from_one_run() {
     let s = Scratch::new();
-    s.ok("hx-fetch", &["synthetic", "--name", "tiny", "--classes", "3", "--channels", "1", "--height", "8", "--width", "8",
-        "--train", "96", "--test", "48", "--seed", "3", "--quiet"]);
-    s.ok("hx-train", &["--run", "runs/w", "--dataset", "tiny", "--model", "mlp", "--hidden", "12", "--batch-size", "32",
-        "--epochs", "1", "--lr", "0.1", "--no-augment", "--save-interval", "3"]);
+    tiny_mlp_run(&s, "runs/w");
     let run = RunDir::new(s.join("runs/w"));
     let hess = ["--run", "runs/w", "--hessian-batch-size", "40", "--steps", "0,3", "--top-k", "2", "--max-iter", "400"];
 
@@ -90,4 +84,12 @@ fn regression_issue_18_both_ends_from_one_run() {
     let report = std::fs::read_to_string(run.report()).unwrap();
     assert!(report.contains("most negative eigenvalue") && report.contains("lambda_min"), "report lacks negative curvature");
     assert!(run.plots_dir().join("lambda_min.png").exists() && run.plots_dir().join("negative_curvature_ratio.png").exists());
+}
+
+/// A one-epoch MLP run on tiny synthetic 8x8 images, checkpoints at steps 0 and 3.
+fn tiny_mlp_run(s: &Scratch, run: &str) {
+    s.ok("hx-fetch", &["synthetic", "--name", "tiny", "--classes", "3", "--channels", "1", "--height", "8", "--width", "8",
+        "--train", "96", "--test", "48", "--seed", "3", "--quiet"]);
+    s.ok("hx-train", &["--run", run, "--dataset", "tiny", "--model", "mlp", "--hidden", "12", "--batch-size", "32",
+        "--epochs", "1", "--lr", "0.1", "--no-augment", "--save-interval", "3"]);
 }

@@ -545,17 +545,25 @@ pub fn load_images(data: &DataDir, dataset: &str, split: &str, corruption: Optio
     };
     verified(data, dataset, &path, &command, note)?;
     let set = ImageSet::read(&path)?;
+    check_holds(&path, "corruption", (&set.split, &set.corruption, set.severity), split, corruption, &command)?;
+    Ok(set)
+}
+
+/// That the table at `path`, which says it holds `found` (split, corruption
+/// or shift — `what` — and severity), holds the `split` and `corruption` asked
+/// for; otherwise an error naming both and the command that rebuilds it.
+fn check_holds(path: &Path, what: &str, found: (&str, &str, u8), split: &str, corruption: Option<(&str, u8)>, command: &str) -> Result<()> {
     let (want_c, want_s) = corruption.unwrap_or(("none", 0));
-    if set.split != split || set.corruption != want_c || set.severity != want_s {
+    let (found_split, found_c, found_s) = found;
+    if found_split != split || found_c != want_c || found_s != want_s {
         return Err(Error::format(
-            &path,
+            path,
             format!(
-                "holds split `{}` corruption `{}` severity {}, expected `{split}` `{want_c}` {want_s}; rebuild it with `{command}`",
-                set.split, set.corruption, set.severity
+                "holds split `{found_split}` {what} `{found_c}` severity {found_s}, expected `{split}` `{want_c}` {want_s}; rebuild it with `{command}`"
             ),
         ));
     }
-    Ok(set)
+    Ok(())
 }
 
 /// Load a split of a tabular dataset (`ctr` or one imported with `hx-fetch
@@ -567,13 +575,9 @@ pub fn load_tabular(data: &DataDir, dataset: &str, split: &str, corruption: Opti
     let command = command_for(data, dataset, Some(DatasetKind::Tabular), corruption);
     verified(data, dataset, &path, &command, String::new())?;
     let (set, found_c, found_s) = CtrSet::read_with_shift(&path)?;
-    let (want_c, want_s) = corruption.unwrap_or(("none", 0));
     // An empty table cannot say which split or shift it holds.
-    if !set.is_empty() && (set.split != split || found_c != want_c || found_s != want_s) {
-        return Err(Error::format(
-            &path,
-            format!("holds split `{}` shift `{found_c}` severity {found_s}, expected `{split}` `{want_c}` {want_s}; rebuild it with `{command}`", set.split),
-        ));
+    if !set.is_empty() {
+        check_holds(&path, "shift", (&set.split, &found_c, found_s), split, corruption, &command)?;
     }
     Ok(set)
 }
@@ -593,16 +597,9 @@ pub fn load_tokens(data: &DataDir, dataset: &str, split: &str, corruption: Optio
     let note = if dataset == SEQUENCES { String::new() } else { format!(" (hx-fetch generates token data only as dataset `{SEQUENCES}`)") };
     verified(data, dataset, &path, &command, note)?;
     let set = TokenSet::read(&path)?;
-    let (want_c, want_s) = corruption.unwrap_or(("none", 0));
     // The dataset column is not compared, as for images: a copied or renamed folder stays usable.
-    if !set.is_empty() && (set.split != split || set.corruption != want_c || set.severity != want_s) {
-        return Err(Error::format(
-            &path,
-            format!(
-                "holds split `{}` shift `{}` severity {}, expected `{split}` `{want_c}` {want_s}; rebuild it with `{command}`",
-                set.split, set.corruption, set.severity
-            ),
-        ));
+    if !set.is_empty() {
+        check_holds(&path, "shift", (&set.split, &set.corruption, set.severity), split, corruption, &command)?;
     }
     Ok(set)
 }

@@ -217,10 +217,7 @@ fn param_layout<B: Backend>(model: &Net<B1<B>>, settings: &HessianSettings) -> R
     if settings.params.is_empty() && !settings.ignore_biasbn {
         return Ok(all);
     }
-    let keep = |path: &str| {
-        let prefix_ok = settings.params.is_empty() || settings.params.iter().any(|p| param_matches(p, path));
-        prefix_ok && !(settings.ignore_biasbn && is_bias_or_bn(path))
-    };
+    let keep = |path: &str| selects_param(&settings.params, settings.ignore_biasbn, path);
     // Checked here, before the layout refuses an empty selection, so that the error names the flag and
     // lists the paths there are.
     if !all.entries().iter().any(|e| keep(&e.path)) {
@@ -286,8 +283,16 @@ pub fn block_settings(ctx: &RunContext, base: &HessianSettings, blocks: &[String
         .collect())
 }
 
+/// Whether a Hessian restricted by `params` patterns (all when empty, see
+/// [`param_matches`]) and `ignore_biasbn` takes the parameter `path`: the
+/// rule of `--params` / `--ignore-biasbn`, also for reading back which
+/// parameters recorded eigenvectors cover.
+pub fn selects_param(params: &[String], ignore_biasbn: bool, path: &str) -> bool {
+    (params.is_empty() || params.iter().any(|p| param_matches(p, path))) && !(ignore_biasbn && is_bias_or_bn(path))
+}
+
 /// Biases and batch-norm parameters (loss-landscape's "biasbn").
-fn is_bias_or_bn(path: &str) -> bool {
+pub fn is_bias_or_bn(path: &str) -> bool {
     let leaf = path.rsplit('.').next().unwrap_or(path);
     matches!(leaf, "bias" | "gamma" | "beta") || path.contains("bn")
 }

@@ -11,7 +11,7 @@ use hessx_hessian::ParamLayout;
 use hessx_models::{ModelSpec, Net, load_checkpoint};
 use hessx_pipeline::batches::epoch_order;
 use hessx_pipeline::checksum::sha256_file;
-use hessx_pipeline::curvature::{HessianBnMode, hessian_batches};
+use hessx_pipeline::curvature::{HessianBnMode, hessian_batches, is_bias_or_bn, selects_param};
 use hessx_pipeline::data_setup::load_train_data;
 use hessx_pipeline::train::TrainConfig;
 use hessx_store::landscape::{DirectionRow, LandscapeDir};
@@ -554,9 +554,7 @@ fn eigen_layouts<B: burn::tensor::backend::AutodiffBackend>(run: &RunDir, settin
         let params: Vec<String> =
             h.get("params").and_then(|p| p.as_array()).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
         let ignore = h.get("ignore_biasbn").and_then(|v| v.as_bool()).unwrap_or(false);
-        let keep = |path: &str| {
-            (params.is_empty() || params.iter().any(|p| hessx_pipeline::curvature::param_matches(p, path))) && !(ignore && is_bias_or_bn(path))
-        };
+        let keep = |path: &str| selects_param(&params, ignore, path);
         if let Ok(l) = ParamLayout::filtered(net, keep) {
             out.push(l);
         }
@@ -566,12 +564,6 @@ fn eigen_layouts<B: burn::tensor::backend::AutodiffBackend>(run: &RunDir, settin
         out.push(l);
     }
     Ok(out)
-}
-
-/// hx-eigen's "biasbn" rule (hessx-pipeline's `curvature::is_bias_or_bn`).
-fn is_bias_or_bn(path: &str) -> bool {
-    let leaf = path.rsplit('.').next().unwrap_or(path);
-    matches!(leaf, "bias" | "gamma" | "beta") || path.contains("bn")
 }
 
 /// Save the directions (once; an existing table must carry the same fingerprint).
