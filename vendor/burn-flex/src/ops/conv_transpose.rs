@@ -30,7 +30,7 @@ macro_rules! conv_transpose3d_typed {
             bias: Option<FlexTensor>,
             options: &ConvTransposeOptions<3>,
         ) -> FlexTensor {
-            conv_transpose3d_impl::<$T>(x, weight, bias, options, $dtype, $zero, $gemm_fn, $add_fn)
+            conv_transpose3d_impl::<$T, _>(x, weight, bias, options, $dtype, $zero, $gemm_fn, $add_fn, $add_fn)
         }
     };
 }
@@ -192,12 +192,25 @@ bf16_via_f32!(
     ConvTransposeOptions
 );
 
+/// The inputs `i` in `0..n_in` whose output position `i * stride + offset - pad`
+/// lies in `0..n_out`, as a half-open range (empty when there are none).
+#[inline]
+fn valid_inputs(n_in: usize, n_out: usize, stride: usize, offset: usize, pad: usize) -> (usize, usize) {
+    // first i with i * stride + offset >= pad
+    let lo = if offset >= pad { 0 } else { (pad - offset).div_ceil(stride) };
+    // i * stride + offset - pad < n_out  <=>  i * stride < n_out + pad - offset
+    let limit = n_out + pad;
+    let hi = if limit <= offset { 0 } else { (limit - offset).div_ceil(stride) };
+    let hi = hi.min(n_in);
+    (lo.min(hi), hi)
+}
+
 /// GEMM for conv_transpose: writes `c = a^T @ b` where a is [k,m] and b is [k,n].
 type ConvTransposeGemmFn<T> = fn(&mut [T], &[T], &[T], usize, usize, usize);
 
 /// 3D transposed convolution via GEMM + col2im.
 #[allow(clippy::too_many_arguments)]
-fn conv_transpose3d_impl<T: bytemuck::Pod + Clone + Copy + Send + Sync + burn_backend::Element>(
+fn conv_transpose3d_impl<T, A>(
     x: FlexTensor,
     weight: FlexTensor,
     bias: Option<FlexTensor>,
@@ -205,8 +218,13 @@ fn conv_transpose3d_impl<T: bytemuck::Pod + Clone + Copy + Send + Sync + burn_ba
     dtype: DType,
     zero: T,
     gemm_fn: ConvTransposeGemmFn<T>,
+    add: A,
     add_fn: fn(T, T) -> T,
-) -> FlexTensor {
+) -> FlexTensor
+where
+    T: bytemuck::Pod + Clone + Copy + Send + Sync + burn_backend::Element,
+    A: Fn(T, T) -> T + Copy + Send + Sync,
+{
     let x = x.to_contiguous();
     let weight = weight.to_contiguous();
 
@@ -269,10 +287,14 @@ fn conv_transpose3d_impl<T: bytemuck::Pod + Clone + Copy + Send + Sync + burn_ba
         .expect("conv_transpose: output dimensions would overflow");
     let mut output = vec![zero; output_size];
 
-    // Reuse columns buffer across (batch, group) iterations; GEMM overwrites it fully.
-    let mut columns = vec![zero; columns_len];
-
-    for b in 0..batch_size {
+    // hessx patch: batch items run in parallel (each writes its own slice of
+    // the output, with its own columns buffer), and col2im walks only the
+    // valid input range of each kernel offset, with the add inlined, so that
+    // the innermost loop is a branch-free (for stride 1, contiguous) scatter.
+    // Upstream ran the batch serially (its per-item gemm is below gemm's own
+    // parallel threshold for small convolutions such as ResNet20's) and tested
+    // bounds per element through a function pointer.
+    let item = |b: usize, out_b: &mut [T], columns: &mut [T]| {
         for g in 0..groups {
             let ic_start = g * in_channels_per_group;
             let oc_start = g * out_channels_per_group;
@@ -284,7 +306,7 @@ fn conv_transpose3d_impl<T: bytemuck::Pod + Clone + Copy + Send + Sync + burn_ba
             let w_group = &w_data[w_offset..w_offset + in_channels_per_group * col_ch];
 
             gemm_fn(
-                &mut columns,
+                columns,
                 w_group,
                 x_group,
                 col_ch,
@@ -293,58 +315,68 @@ fn conv_transpose3d_impl<T: bytemuck::Pod + Clone + Copy + Send + Sync + burn_ba
             );
 
             // col2im: scatter columns into output for this (batch, group)
-            let out_base = b * out_channels * out_spatial;
             for oc in 0..out_channels_per_group {
-                let out_ch_base = out_base + (oc_start + oc) * out_spatial;
+                let out_ch_base = (oc_start + oc) * out_spatial;
                 let oc_col_base = oc * k_spatial;
 
                 for kd in 0..kernel_d {
+                    let (id0, id1) = valid_inputs(in_d, out_d, stride_d, kd * dilation_d, pad_d);
                     for kh in 0..kernel_h {
+                        let (ih0, ih1) = valid_inputs(in_h, out_h, stride_h, kh * dilation_h, pad_h);
                         for kw in 0..kernel_w {
+                            let (iw0, iw1) = valid_inputs(in_w, out_w, stride_w, kw * dilation_w, pad_w);
+                            if iw0 >= iw1 {
+                                continue;
+                            }
                             let k_idx = kd * kernel_h * kernel_w + kh * kernel_w + kw;
                             let col_base = (oc_col_base + k_idx) * in_spatial;
+                            let len = iw1 - iw0;
 
-                            for id in 0..in_d {
-                                let od_raw = id * stride_d + kd * dilation_d;
-                                if od_raw < pad_d {
-                                    continue;
-                                }
-                                let od = od_raw - pad_d;
-                                if od >= out_d {
-                                    continue;
-                                }
-
-                                for ih in 0..in_h {
-                                    let oh_raw = ih * stride_h + kh * dilation_h;
-                                    if oh_raw < pad_h {
-                                        continue;
-                                    }
-                                    let oh = oh_raw - pad_h;
-                                    if oh >= out_h {
-                                        continue;
-                                    }
-
-                                    for iw in 0..in_w {
-                                        let ow_raw = iw * stride_w + kw * dilation_w;
-                                        if ow_raw < pad_w {
-                                            continue;
+                            for id in id0..id1 {
+                                let od = id * stride_d + kd * dilation_d - pad_d;
+                                for ih in ih0..ih1 {
+                                    let oh = ih * stride_h + kh * dilation_h - pad_h;
+                                    let src = col_base + id * in_h * in_w + ih * in_w + iw0;
+                                    let ow0 = iw0 * stride_w + kw * dilation_w - pad_w;
+                                    let dst = out_ch_base + od * out_h * out_w + oh * out_w + ow0;
+                                    let src = &columns[src..src + len];
+                                    if stride_w == 1 {
+                                        for (o, &v) in out_b[dst..dst + len].iter_mut().zip(src) {
+                                            *o = add(*o, v);
                                         }
-                                        let ow = ow_raw - pad_w;
-                                        if ow >= out_w {
-                                            continue;
+                                    } else {
+                                        for (j, &v) in src.iter().enumerate() {
+                                            let o = &mut out_b[dst + j * stride_w];
+                                            *o = add(*o, v);
                                         }
-
-                                        let s = id * in_h * in_w + ih * in_w + iw;
-                                        let val = columns[col_base + s];
-                                        let out_idx =
-                                            out_ch_base + od * out_h * out_w + oh * out_w + ow;
-                                        output[out_idx] = add_fn(output[out_idx], val);
                                     }
                                 }
                             }
                         }
                     }
                 }
+            }
+        }
+    };
+
+    let per_item = out_channels * out_spatial;
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        if per_item > 0 {
+            output
+                .par_chunks_mut(per_item)
+                .enumerate()
+                .for_each_init(|| vec![zero; columns_len], |columns, (b, out_b)| item(b, out_b, columns));
+        }
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        // Reuse one columns buffer across batch items; GEMM overwrites it fully.
+        let mut columns = vec![zero; columns_len];
+        if per_item > 0 {
+            for (b, out_b) in output.chunks_mut(per_item).enumerate() {
+                item(b, out_b, &mut columns);
             }
         }
     }
@@ -469,6 +501,62 @@ mod tests {
         let expected = [1.0f32, 3.0, 2.0, 4.0, 10.0, 6.0, 3.0, 7.0, 4.0];
         for (a, e) in out.iter().zip(expected.iter()) {
             assert!((a.to_f32() - e).abs() < 0.1);
+        }
+    }
+
+    /// hessx patch check: conv_transpose2d against its definition, every input
+    /// element scattered through the kernel, over strides, paddings,
+    /// dilations, output paddings, groups and a batch of 3.
+    #[test]
+    fn conv_transpose2d_matches_direct_scatter() {
+        let cases = [
+            // (c_in, c_out_per_group, groups, h, w, k, stride, pad, pad_out, dilation)
+            (2, 3, 1, 4, 5, 3, 1, 1, 0, 1),
+            (2, 3, 1, 4, 5, 3, 2, 1, 1, 1),
+            (4, 2, 2, 3, 4, 2, 2, 0, 0, 1),
+            (2, 2, 1, 5, 4, 3, 1, 2, 0, 2),
+            (3, 1, 1, 4, 4, 3, 3, 2, 2, 1),
+            (1, 2, 1, 1, 1, 3, 1, 1, 0, 1),
+        ];
+        for &(c_in, c_out_g, groups, h, w, k, stride, pad, pad_out, dil) in &cases {
+            let n = 3;
+            let xs: Vec<f64> = (0..n * c_in * h * w).map(|i| ((i * 37 % 17) as f64 - 8.0) / 7.0).collect();
+            let ws: Vec<f64> = (0..c_in * c_out_g * k * k).map(|i| ((i * 11 % 13) as f64 - 6.0) / 5.0).collect();
+            let opts = ConvTransposeOptions::new([stride, stride], [pad, pad], [pad_out, pad_out], [dil, dil], groups);
+            let x = FlexTensor::from_data(TensorData::new(xs.clone(), vec![n, c_in, h, w]));
+            let wt = FlexTensor::from_data(TensorData::new(ws.clone(), vec![c_in, c_out_g, k, k]));
+            let got = conv_transpose2d_f64(x, wt, None, &opts);
+            let dims = got.layout().shape().clone();
+            let (oh, ow) = (dims[2], dims[3]);
+            assert_eq!(oh, (h - 1) * stride + dil * (k - 1) + pad_out + 1 - 2 * pad);
+            let c_out = c_out_g * groups;
+            let mut want = vec![0.0f64; n * c_out * oh * ow];
+            let c_in_g = c_in / groups;
+            for b in 0..n {
+                for ci in 0..c_in {
+                    let g = ci / c_in_g;
+                    for co in 0..c_out_g {
+                        for i in 0..h {
+                            for j in 0..w {
+                                for ki in 0..k {
+                                    for kj in 0..k {
+                                        let (r, c) = ((i * stride + ki * dil) as isize - pad as isize, (j * stride + kj * dil) as isize - pad as isize);
+                                        if r < 0 || c < 0 || r as usize >= oh || c as usize >= ow {
+                                            continue;
+                                        }
+                                        let o = ((b * c_out + g * c_out_g + co) * oh + r as usize) * ow + c as usize;
+                                        want[o] += xs[((b * c_in + ci) * h + i) * w + j] * ws[((ci * c_out_g + co) * k + ki) * k + kj];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let got: Vec<f64> = got.into_data().to_vec().unwrap();
+            for (a, e) in got.iter().zip(&want) {
+                assert!((a - e).abs() < 1e-12, "case {:?}: {a} vs {e}", (c_in, c_out_g, groups, h, w, k, stride, pad, pad_out, dil));
+            }
         }
     }
 }
