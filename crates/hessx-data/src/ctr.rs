@@ -31,6 +31,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, StandardNormal};
 
+use crate::image_set::single_value;
 use crate::{Error, Result};
 
 /// Schema metadata key holding the cardinalities.
@@ -178,13 +179,7 @@ impl CtrSet {
         };
         let split = read_column::<String>(&batch, "split", path)?.into_iter().next().unwrap_or_default();
         let labels = read_column::<u32>(&batch, "label", path)?.into_iter().map(|l| l.min(u16::MAX as u32) as u16).collect();
-        let one = |name: &str, values: Vec<String>| -> Result<String> {
-            let first = values.first().cloned().unwrap_or_default();
-            match values.iter().find(|v| **v != first) {
-                Some(other) => Err(Error::format(path, format!("column `{name}` mixes `{first}` and `{other}`; one table holds one shift"))),
-                None => Ok(first),
-            }
-        };
+        let one = |name: &str, values: Vec<String>| single_value(path, name, values, "shift");
         let corruption = one("corruption", read_column_or::<String>(&batch, "corruption", path, Some("none".into()))?)?;
         let severity = one("severity", read_column_or::<u8>(&batch, "severity", path, Some(0))?.iter().map(u8::to_string).collect())?;
         let (corruption, severity) = if n == 0 { ("none".to_owned(), 0) } else { (corruption, severity.parse().unwrap_or(0)) };

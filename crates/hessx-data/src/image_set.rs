@@ -62,6 +62,17 @@ pub struct ImageSet {
     pub pixels: Vec<u8>,
 }
 
+/// The one value a column holds in every row (empty for no rows); a second
+/// value is an error naming the file and the column: one table holds one
+/// `holds` (a split, or a shift of one).
+pub(crate) fn single_value(path: &Path, column: &str, values: Vec<String>, holds: &str) -> Result<String> {
+    let first = values.first().cloned().unwrap_or_default();
+    match values.iter().find(|v| **v != first) {
+        Some(other) => Err(Error::format(path, format!("column `{column}` mixes `{first}` and `{other}`; one table holds one {holds}"))),
+        None => Ok(first),
+    }
+}
+
 impl ImageSet {
     /// Number of images.
     pub fn len(&self) -> usize {
@@ -206,13 +217,7 @@ impl ImageSet {
     pub fn read(path: &Path) -> Result<ImageSet> {
         let batch = read_parquet(path)?;
         let n = batch.num_rows();
-        let one = |name: &str, values: Vec<String>| -> Result<String> {
-            let first = values.first().cloned().unwrap_or_default();
-            match values.iter().find(|v| **v != first) {
-                Some(other) => Err(Error::format(path, format!("column `{name}` mixes `{first}` and `{other}`; one table holds one split"))),
-                None => Ok(first),
-            }
-        };
+        let one = |name: &str, values: Vec<String>| single_value(path, name, values, "split");
         let dataset = one("dataset", read_column::<String>(&batch, "dataset", path)?)?;
         let split = one("split", read_column::<String>(&batch, "split", path)?)?;
         let corruption = one("corruption", read_column::<String>(&batch, "corruption", path)?)?;

@@ -31,7 +31,7 @@ use arrow::datatypes::{DataType, Field, UInt32Type};
 use arrow::record_batch::RecordBatch;
 use hessx_store::column::{Column, batch_from_columns, read_column, read_parquet, write_parquet};
 
-use crate::image_set::NUM_CLASSES_KEY;
+use crate::image_set::{NUM_CLASSES_KEY, single_value};
 use crate::{Error, Result};
 
 /// Schema metadata key holding the vocabulary size of a token table.
@@ -181,13 +181,7 @@ impl TokenSet {
         let vocab = number(VOCAB_KEY)?;
         let num_classes = number(NUM_CLASSES_KEY)?;
         let length = number(LENGTH_KEY)?;
-        let one = |name: &str, values: Vec<String>| -> Result<String> {
-            let first = values.first().cloned().unwrap_or_default();
-            match values.iter().find(|v| **v != first) {
-                Some(other) => Err(Error::format(path, format!("column `{name}` mixes `{first}` and `{other}`; one table holds one split"))),
-                None => Ok(first),
-            }
-        };
+        let one = |name: &str, values: Vec<String>| single_value(path, name, values, "split");
         let dataset = one("dataset", read_column::<String>(&batch, "dataset", path)?)?;
         let split = one("split", read_column::<String>(&batch, "split", path)?)?;
         let corruption = one("corruption", read_column::<String>(&batch, "corruption", path)?)?;
