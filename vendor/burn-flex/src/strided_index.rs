@@ -53,29 +53,19 @@ impl<'a> StridedIter<'a> {
 }
 
 /// Shape and strides of `layout` without size-1 dims and with adjacent dims
-/// merged where the outer one's stride is the inner one's extent, which
-/// visits the same storage indices in the same order.
+/// merged where they step through storage as one ([`collapse_for_copy`]'s
+/// rule, which keeps the visiting order); layouts of a rank it does not
+/// collapse are returned as they are.
+///
+/// [`collapse_for_copy`]: crate::tensor::collapse_for_copy
 fn collapse_dims(layout: &Layout) -> (Vec<usize>, Vec<isize>) {
-    let dims = layout.shape();
-    let st = layout.strides();
-    let mut shape: Vec<usize> = Vec::with_capacity(st.len());
-    let mut strides: Vec<isize> = Vec::with_capacity(st.len());
-    for (d, &stride) in st.iter().enumerate() {
-        let n = dims[d];
-        if n == 1 {
-            continue;
-        }
-        if let (Some(last_n), Some(&last_s)) = (shape.last_mut(), strides.last())
-            && last_s == stride * n as isize
-        {
-            *last_n *= n;
-            *strides.last_mut().unwrap() = stride;
-            continue;
-        }
-        shape.push(n);
-        strides.push(stride);
+    let (dims, strides) = (layout.shape(), layout.strides());
+    if strides.len() > crate::tensor::COLLAPSE_MAX_RANK {
+        return (dims.to_vec(), strides.to_vec());
     }
-    (shape, strides)
+    let collapsed = crate::tensor::collapse_for_copy(dims, strides);
+    let (shape, strides) = collapsed.as_slices();
+    (shape.to_vec(), strides.to_vec())
 }
 
 /// `op` over two same-shape strided views, in row-major order: the joint

@@ -458,13 +458,13 @@ impl TensorMetadata for FlexTensor {
 
 /// Max rank we're willing to handle without falling back to the
 /// strided iterator. Burn tensors are capped at 8 dims in practice.
-const COLLAPSE_MAX_RANK: usize = 8;
+pub(crate) const COLLAPSE_MAX_RANK: usize = 8;
 
 /// Collapsed layout result of [`collapse_for_copy`], stored in stack
 /// arrays so `to_contiguous()` doesn't have to hit the allocator on
 /// its hot path.
 #[derive(Debug, Clone, Copy)]
-struct CollapsedLayout {
+pub(crate) struct CollapsedLayout {
     ndim: usize,
     shape: [usize; COLLAPSE_MAX_RANK],
     strides: [isize; COLLAPSE_MAX_RANK],
@@ -472,7 +472,7 @@ struct CollapsedLayout {
 
 impl CollapsedLayout {
     #[inline]
-    fn as_slices(&self) -> (&[usize], &[isize]) {
+    pub(crate) fn as_slices(&self) -> (&[usize], &[isize]) {
         (&self.shape[..self.ndim], &self.strides[..self.ndim])
     }
 }
@@ -500,7 +500,7 @@ impl CollapsedLayout {
 /// using the collapsed layout. The merge rule assumes positive
 /// strides and will produce iteration-order-incorrect results for
 /// flipped tensors.
-fn collapse_for_copy(shape: &[usize], strides: &[isize]) -> CollapsedLayout {
+pub(crate) fn collapse_for_copy(shape: &[usize], strides: &[isize]) -> CollapsedLayout {
     let mut out = CollapsedLayout {
         ndim: 0,
         shape: [0; COLLAPSE_MAX_RANK],
