@@ -68,7 +68,7 @@ pub struct TraceResult {
 }
 
 /// Mean and standard error of the mean (`NaN` with fewer than two samples).
-pub(crate) fn mean_and_std_error(xs: &[f64]) -> (f64, f64) {
+pub fn mean_and_std_error(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / n;
     if xs.len() < 2 {
