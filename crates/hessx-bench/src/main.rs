@@ -121,15 +121,15 @@ fn main() -> std::process::ExitCode {
         let chosen = *cli.backends.last().expect("at least one backend");
         rec.set_backend(chosen.name());
         with_backend!(chosen, B, device => families::family_products::<B>(&mut rec, cli.repeats, &device))?;
-        let pyhessian_ran = reference.as_ref().is_some_and(|r| r.pyhessian.is_some());
-        if !cli.skip_one_pass && !cli.products_only && !pyhessian_ran {
+        let pyhessian = reference.as_ref().and_then(|r| r.pyhessian.as_ref());
+        if !cli.skip_one_pass && !cli.products_only && pyhessian.is_none() {
             // Its seeds and long reference cost about 2,000 products: not spent without PyHessian's side.
             tracing::info!(
                 "no PyHessian results in {}: the one-pass vs PyHessian comparison is skipped (run bench/pytorch_reference.py without --skip-pyhessian)",
                 cli.pytorch.display()
             );
         }
-        if !cli.skip_one_pass && !cli.products_only && pyhessian_ran {
+        if let (false, false, Some(py)) = (cli.skip_one_pass, cli.products_only, pyhessian) {
             let cfg = versus::VersusConfig {
                 iters: cli.versus_iters.clone(),
                 trace_probes: cli.versus_trace_probes,
@@ -138,7 +138,7 @@ fn main() -> std::process::ExitCode {
                 reference_runs: cli.reference_runs,
                 reference_trace_probes: cli.reference_trace_probes,
             };
-            with_backend!(chosen, B, device => versus::versus_pyhessian::<B>(&mut rec, &workload, reference.as_ref(), &cfg, &device))?;
+            with_backend!(chosen, B, device => versus::versus_pyhessian::<B>(&mut rec, &workload, py, &cfg, &device))?;
             rec.add("memory", &workload.name, "hessx-bench process", "peak RSS MiB", measure::peak_rss_mib());
         }
         if !cli.products_only && !cli.skip_estimators {

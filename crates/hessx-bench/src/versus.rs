@@ -36,7 +36,7 @@ use hessx_hessian::{
 use hessx_pipeline::curvature::model_hessian;
 
 use crate::measure::{Recorder, max_relative_error};
-use crate::pytorch::PytorchReference;
+use crate::pytorch::PyHessianRun;
 use crate::workload::ProductWorkload;
 
 /// Budgets and reference effort of the comparison.
@@ -106,6 +106,28 @@ struct Accuracy {
     w1: f64,
 }
 
+/// A budget's accuracy over its seeds.
+struct OverSeeds {
+    /// Top-5 error of each seed.
+    top5: Vec<f64>,
+    trace_se_mean: f64,
+    trace_z_worst: f64,
+    /// W1 of each seed, in seed order (paired with another budget's by seed).
+    w1: Vec<f64>,
+}
+
+impl OverSeeds {
+    fn of(acc: &[Accuracy]) -> Self {
+        let trace_se: Vec<f64> = acc.iter().map(|a| a.trace_se).collect();
+        OverSeeds {
+            top5: acc.iter().map(|a| a.top5).collect(),
+            trace_se_mean: mean_and_std_error(&trace_se).0,
+            trace_z_worst: acc.iter().map(|a| a.trace_z).fold(0.0, f64::max),
+            w1: acc.iter().map(|a| a.w1).collect(),
+        }
+    }
+}
+
 fn atoms_of(runs: &[SlqRun]) -> Result<Vec<(f64, f64)>> {
     let parts: Vec<Vec<(f64, f64)>> =
         runs.iter().map(|r| r.nodes.iter().copied().zip(r.weights.iter().copied()).collect()).collect();
@@ -127,7 +149,7 @@ fn accuracy(est: &Scored, reference: &Reference, by_magnitude: bool) -> Result<A
 pub fn versus_pyhessian<B: Backend>(
     rec: &mut Recorder,
     workload: &ProductWorkload,
-    reference: Option<&PytorchReference>,
+    py: &PyHessianRun,
     cfg: &VersusConfig,
     device: &B::Device,
 ) -> Result<()> {
@@ -196,23 +218,22 @@ pub fn versus_pyhessian<B: Backend>(
     let reference_scale = reference_run::<B>(rec, workload, cfg, device)?;
 
     // Scores.
-    let mut scores: Vec<Vec<Accuracy>> = Vec::new();
+    let mut scores: Vec<OverSeeds> = Vec::new();
     for b in &budgets {
         let acc = b.seeds.iter().map(|s| accuracy(s, &reference_scale, false)).collect::<Result<Vec<_>>>()?;
-        let w1: Vec<f64> = acc.iter().map(|a| a.w1).collect();
-        let (w1_mean, w1_se) = mean_and_std_error(&w1);
+        let over = OverSeeds::of(&acc);
+        let (w1_mean, w1_se) = mean_and_std_error(&over.w1);
         let m = b.method.as_str();
         rec.add("pyhessian", name, m, "seeds scored", acc.len() as f64);
-        rec.add("pyhessian", name, m, "top-5 max relative error (worst seed)", acc.iter().map(|a| a.top5).fold(0.0, f64::max));
+        rec.add("pyhessian", name, m, "top-5 max relative error (worst seed)", over.top5.iter().copied().fold(0.0, f64::max));
         rec.add("pyhessian", name, m, "trace estimate (seed 1)", b.seeds[0].trace);
-        rec.add("pyhessian", name, m, "trace std error (mean over seeds)", mean_and_std_error(&acc.iter().map(|a| a.trace_se).collect::<Vec<_>>()).0);
-        rec.add("pyhessian", name, m, "trace |error| / combined std error (worst seed)", acc.iter().map(|a| a.trace_z).fold(0.0, f64::max));
+        rec.add("pyhessian", name, m, "trace std error (mean over seeds)", over.trace_se_mean);
+        rec.add("pyhessian", name, m, "trace |error| / combined std error (worst seed)", over.trace_z_worst);
         rec.add("pyhessian", name, m, "density W1 to reference (mean over seeds)", w1_mean);
         rec.add("pyhessian", name, m, "density W1 standard error over seeds", w1_se);
         rec.add("density-alone", name, &b.density_method, "density W1 to reference (mean over seeds)", w1_mean);
-        scores.push(acc);
+        scores.push(over);
     }
-    let Some(py) = reference.and_then(|r| r.pyhessian.as_ref()) else { return Ok(()) };
     let backend = rec.backend().to_string();
     rec.set_backend("pytorch");
     let py_method = "PyHessian eigenvalues(top_n=5) + trace() + density()";
@@ -246,21 +267,19 @@ pub fn versus_pyhessian<B: Backend>(
     // PyHessian's density accuracy: hessx's runs at PyHessian's setting from the same seeds when that budget
     // was run (module docs), else PyHessian's one draw.
     let setting = budgets.iter().position(|b| b.iter == PYHESSIAN_DENSITY_ITER);
-    for (b, acc) in budgets.iter().zip(&scores) {
-        let w1: Vec<f64> = acc.iter().map(|a| a.w1).collect();
+    for (b, over) in budgets.iter().zip(&scores) {
         let w1_ok = match setting {
             Some(i) => {
-                let base: Vec<f64> = scores[i].iter().map(|a| a.w1).collect();
-                let (d, d_se, ok) = paired_not_worse(&w1, &base);
+                let (d, d_se, ok) = paired_not_worse(&over.w1, &scores[i].w1);
                 let versus = format!("{} / PyHessian's setting (iter {PYHESSIAN_DENSITY_ITER}, same seeds)", b.method);
                 rec.add("pyhessian", name, &versus, "W1 difference (paired, mean over seeds)", d);
                 rec.add("pyhessian", name, &versus, "W1 difference standard error", d_se);
                 ok
             }
-            None => mean_and_std_error(&w1).0 <= py_acc.w1,
+            None => mean_and_std_error(&over.w1).0 <= py_acc.w1,
         };
-        let top5_ok = acc.iter().all(|a| a.top5 <= py_acc.top5.max(1e-4));
-        let se_ok = mean_and_std_error(&acc.iter().map(|a| a.trace_se).collect::<Vec<_>>()).0 <= py_acc.trace_se;
+        let top5_ok = over.top5.iter().all(|&e| e <= py_acc.top5.max(1e-4));
+        let se_ok = over.trace_se_mean <= py_acc.trace_se;
         let versus = format!("{} / PyHessian", b.method);
         rec.add("pyhessian", name, &versus, "time ratio", b.seconds / py.total_seconds);
         rec.add("pyhessian", name, &versus, "accuracy at least PyHessian's (1 = yes)", f64::from(u8::from(top5_ok && se_ok && w1_ok)));
