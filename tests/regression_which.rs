@@ -7,7 +7,7 @@
 use hessx_store::tables::{EigenvalueRow, EigenvectorRow, read_rows};
 use hessx_store::{RunDir, SpectrumEnd};
 
-use crate::util::Scratch;
+use crate::util::{Scratch, tiny_mlp_run};
 
 #[test]
 fn regression_issue_18_power_iteration_refuses_the_bottom_end_naming_both_flags() {
@@ -84,12 +84,4 @@ fn regression_issue_18_both_ends_from_one_run() {
     let report = std::fs::read_to_string(run.report()).unwrap();
     assert!(report.contains("most negative eigenvalue") && report.contains("lambda_min"), "report lacks negative curvature");
     assert!(run.plots_dir().join("lambda_min.png").exists() && run.plots_dir().join("negative_curvature_ratio.png").exists());
-}
-
-/// A one-epoch MLP run on tiny synthetic 8x8 images, checkpoints at steps 0 and 3.
-fn tiny_mlp_run(s: &Scratch, run: &str) {
-    s.ok("hx-fetch", &["synthetic", "--name", "tiny", "--classes", "3", "--channels", "1", "--height", "8", "--width", "8",
-        "--train", "96", "--test", "48", "--seed", "3", "--quiet"]);
-    s.ok("hx-train", &["--run", run, "--dataset", "tiny", "--model", "mlp", "--hidden", "12", "--batch-size", "32",
-        "--epochs", "1", "--lr", "0.1", "--no-augment", "--save-interval", "3"]);
 }

@@ -7,6 +7,7 @@ mod families;
 mod mpi;
 mod pipeline;
 mod profiles;
+mod regression_density_weights;
 mod regression_provenance;
 mod regression_resume;
 mod regression_sharpness;

@@ -81,3 +81,11 @@ pub fn describe(name: &str, args: &[&str], out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// A one-epoch MLP run on tiny synthetic 8x8 images, checkpoints at steps 0 and 3.
+pub fn tiny_mlp_run(s: &Scratch, run: &str) {
+    s.ok("hx-fetch", &["synthetic", "--name", "tiny", "--classes", "3", "--channels", "1", "--height", "8", "--width", "8",
+        "--train", "96", "--test", "48", "--seed", "3", "--quiet"]);
+    s.ok("hx-train", &["--run", run, "--dataset", "tiny", "--model", "mlp", "--hidden", "12", "--batch-size", "32",
+        "--epochs", "1", "--lr", "0.1", "--no-augment", "--save-interval", "3"]);
+}

@@ -18,6 +18,7 @@
 
 use std::time::Instant;
 
+use crate::deflated::DensityWeights;
 use crate::error::{Error, Result, finite};
 use crate::krylov::Krylov;
 use crate::op::SymOp;
@@ -41,6 +42,9 @@ pub struct OnePassConfig {
     /// Probes (one product each) for the trace on the complement of the Krylov space. Default
     /// [`MIN_TRACE_PROBES`]; fewer give a trace with `converged = false`.
     pub trace_probes: usize,
+    /// The density's weights: the probe's ([`DensityWeights::Plain`], PyHessian's; the default) or exact
+    /// masses for the eigenvalues found ([`DensityWeights::Deflated`]).
+    pub density_weights: DensityWeights,
 }
 
 impl Default for OnePassConfig {
@@ -51,6 +55,7 @@ impl Default for OnePassConfig {
             tol: 1e-3,
             verify: false,
             trace_probes: MIN_TRACE_PROBES,
+            density_weights: DensityWeights::Plain,
         }
     }
 }
@@ -63,9 +68,10 @@ pub struct OnePassResult<V> {
     /// The Krylov-deflated trace estimate (`hvps` and `seconds` are those of the whole pass; `probes` the
     /// complement probes).
     pub trace: TraceResult,
-    /// The density with PyHessian's defaults ([`pyhessian_density`]).
+    /// The density on PyHessian's grid and kernel ([`pyhessian_density`]), with
+    /// [`OnePassConfig::density_weights`].
     pub density: Density,
-    /// The runs, for redrawing the density.
+    /// The runs (plain weights, with residuals), for redrawing the density.
     pub runs: SlqRuns,
 }
 
@@ -115,7 +121,7 @@ pub fn one_pass<O: SymOp>(op: &mut O, cfg: &OnePassConfig) -> Result<OnePassResu
     };
     trace.hvps = runs.hvps + trace_hvps + eigen.hvps;
     trace.seconds = seconds;
-    let density = pyhessian_density(&runs.runs)?;
+    let density = pyhessian_density(&cfg.density_weights.apply(&runs))?;
     Ok(OnePassResult {
         eigen,
         trace,

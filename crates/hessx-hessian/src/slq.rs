@@ -52,6 +52,9 @@ pub struct SlqRun {
     pub nodes: Vec<f64>,
     /// Squared first components of the Ritz vectors (sum to 1).
     pub weights: Vec<f64>,
+    /// Residual norms `||H y_i - theta_i y_i||` from the Lanczos relation (`|beta_m s_{m,i}|`, no product);
+    /// NaN where unknown. [`crate::deflate`] uses them to tell found eigenvalues from the bulk.
+    pub residuals: Vec<f64>,
 }
 
 /// All runs of one SLQ call.
@@ -103,9 +106,11 @@ pub(crate) fn slq_keep_first<O: SymOp>(
         }
         let ritz = kr.ritz();
         let weights = (0..iter).map(|i| ritz.s[(0, i)].powi(2)).collect();
+        let residuals = (0..iter).map(|i| kr.residual_estimate(&ritz, i)).collect();
         runs.push(SlqRun {
             nodes: ritz.values,
             weights,
+            residuals,
         });
         if r == 0 {
             first = Some(kr);

@@ -14,3 +14,5 @@ mod honesty;
 mod models;
 #[path = "suite/onepass_trace.rs"]
 mod onepass_trace;
+#[path = "suite/deflated.rs"]
+mod deflated;

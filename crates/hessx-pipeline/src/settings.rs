@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use hessx_store::{EigenMethod, Stage, TraceMethod, Which};
+use hessx_store::{DensityWeights, EigenMethod, Stage, TraceMethod, Which};
 
 use crate::backend::BackendKind;
 use crate::batches::Normalization;
@@ -177,6 +177,10 @@ fn is_largest(which: &Which) -> bool {
     *which == Which::Largest
 }
 
+fn is_plain(weights: &DensityWeights) -> bool {
+    *weights == DensityWeights::Plain
+}
+
 /// Refuse a `--which` the method cannot compute: power iteration with
 /// deflation converges to the largest |eigenvalue|, so it takes `largest`
 /// (the default, whose rows it labels `magnitude`, what they are) or
@@ -243,6 +247,10 @@ pub struct SpectrumSettings {
     pub num_bins: usize,
     /// Kernel variance per unit of spectrum width (PyHessian's `sigma_squared`).
     pub sigma_squared: f64,
+    /// The density's weights (`--density-weights`). `plain` is left out of the JSON the fingerprint
+    /// hashes, so settings from before this field keep their fingerprints.
+    #[serde(default, skip_serializing_if = "is_plain")]
+    pub density_weights: DensityWeights,
     /// Trace estimators, in order, without repeats.
     pub trace: Vec<TraceMethod>,
     /// Product budget of Hutchinson (maximum probes) and Hutch++.
@@ -418,6 +426,53 @@ pub(crate) mod tests {
         assert_eq!(toml::from_str::<EigenSettings>(&text).unwrap(), s);
         let both = EigenSettings { which: Which::Both, ..eigen() };
         assert_eq!(toml::from_str::<EigenSettings>(&toml::to_string(&both).unwrap()).unwrap(), both);
+    }
+
+    /// `SpectrumSettings` as it was before `density_weights` (issue 20).
+    #[derive(Serialize)]
+    struct SpectrumSettingsBefore20 {
+        hessian: HessianSettings,
+        iter: usize,
+        n_v: usize,
+        num_bins: usize,
+        sigma_squared: f64,
+        trace: Vec<TraceMethod>,
+        trace_hvps: usize,
+        trace_tol: f64,
+        one_pass: Option<OnePassSettings>,
+    }
+
+    #[test]
+    fn plain_density_weights_keep_the_fingerprints_settings_had_before_the_flag() {
+        let plain = SpectrumSettings {
+            hessian: hessian(),
+            iter: 100,
+            n_v: 1,
+            num_bins: 10_000,
+            sigma_squared: 1e-5,
+            density_weights: DensityWeights::Plain,
+            trace: vec![TraceMethod::Slq],
+            trace_hvps: 100,
+            trace_tol: 1e-3,
+            one_pass: None,
+        };
+        let before = SpectrumSettingsBefore20 {
+            hessian: hessian(),
+            iter: 100,
+            n_v: 1,
+            num_bins: 10_000,
+            sigma_squared: 1e-5,
+            trace: vec![TraceMethod::Slq],
+            trace_hvps: 100,
+            trace_tol: 1e-3,
+            one_pass: None,
+        };
+        assert_eq!(plain.id(), fingerprint(Stage::Spectrum, &before));
+        let deflated = SpectrumSettings { density_weights: DensityWeights::Deflated, ..plain.clone() };
+        assert_ne!(deflated.id(), plain.id(), "other weights, other numbers, other fingerprint");
+        // Saved settings without the field read back as plain; deflated round-trips.
+        assert_eq!(toml::from_str::<SpectrumSettings>(&toml::to_string(&before).unwrap()).unwrap(), plain);
+        assert_eq!(toml::from_str::<SpectrumSettings>(&toml::to_string(&deflated).unwrap()).unwrap(), deflated);
     }
 
     #[test]

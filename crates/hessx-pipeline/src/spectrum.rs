@@ -10,7 +10,7 @@ use hessx_hessian::{
     one_pass, pyhessian_grid, slq, slq_trace,
 };
 use hessx_store::tables::{DensityRow, EigenvalueRow, QuadratureRow, TraceRow};
-use hessx_store::{EigenMethod, SpectrumEnd, Stage, TraceMethod};
+use hessx_store::{DensityWeights, EigenMethod, SpectrumEnd, Stage, TraceMethod};
 
 use crate::curvature::{ModelHessian, RunContext, checkpoint_hessian};
 use crate::distributed::{Shared, is_writer, job_progress_bar, world};
@@ -81,13 +81,14 @@ pub fn run_spectrum<B: Backend>(
         record_settings(&ctx.run, &ctx.identity, &record, settings)?;
     }
     tracing::info!(
-        "settings {id}: {} of {} checkpoints to do; Hessian over {} examples, parameters {}; SLQ iter {} x n_v {}; trace: {}",
+        "settings {id}: {} of {} checkpoints to do; Hessian over {} examples, parameters {}; SLQ iter {} x n_v {}, {} density weights; trace: {}",
         todo.len(),
         ctx.checkpoints.len(),
         indices.len(),
         settings.hessian.params_label(),
         settings.iter,
         settings.n_v,
+        settings.density_weights,
         if trace_methods.is_empty() { "none".into() } else { trace_methods.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ") },
     );
     let bar = job_progress_bar(todo.len());
@@ -107,8 +108,9 @@ pub fn run_spectrum<B: Backend>(
             Error::Hessian(source) => at(source),
             other => other,
         })?;
-        let (grid, kernel_variance) = pyhessian_grid(&runs.runs, settings.num_bins, settings.sigma_squared, 0.01);
-        let values = density(&runs.runs, &grid, kernel_variance).map_err(at)?;
+        let weighted = engine_weights(settings.density_weights).apply(&runs);
+        let (grid, kernel_variance) = pyhessian_grid(&weighted, settings.num_bins, settings.sigma_squared, 0.01);
+        let values = density(&weighted, &grid, kernel_variance).map_err(at)?;
         let sigma = kernel_variance.sqrt();
         let density_rows: Vec<DensityRow> = grid
             .iter()
@@ -121,12 +123,13 @@ pub fn run_spectrum<B: Backend>(
             .enumerate()
             .flat_map(|(probe, r)| {
                 let id = &id;
-                r.nodes.iter().zip(&r.weights).map(move |(&node, &weight)| QuadratureRow {
+                r.nodes.iter().zip(&r.weights).zip(&r.residuals).map(move |((&node, &weight), &residual)| QuadratureRow {
                     settings_id: id.clone(),
                     step,
                     probe: probe as u32,
                     node,
                     weight,
+                    residual,
                 })
             })
             .collect();
@@ -208,6 +211,7 @@ fn quadrature<B: Backend>(
         tol: op_settings.tol,
         verify: true,
         trace_probes: op_settings.trace_probes,
+        density_weights: engine_weights(settings.density_weights),
     };
     let mut result = one_pass(op, &cfg)?;
     // The eigen result counts only its verification products; the row reports the whole pass.
@@ -225,6 +229,14 @@ fn quadrature<B: Backend>(
         write_eigen_result(ctx, &[(SpectrumEnd::Top, &result.eigen)], &written)?;
     }
     Ok((result.runs, Some(result.trace)))
+}
+
+/// The engine's name for the density weights of the settings.
+fn engine_weights(weights: DensityWeights) -> hessx_hessian::DensityWeights {
+    match weights {
+        DensityWeights::Plain => hessx_hessian::DensityWeights::Plain,
+        DensityWeights::Deflated => hessx_hessian::DensityWeights::Deflated,
+    }
 }
 
 /// The trace by `method`, with its probes drawn from the stream of checkpoint `stream`.

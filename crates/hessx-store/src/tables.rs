@@ -20,7 +20,7 @@
 //! | `eigenvectors/<settings_id>/bottom/step-NNNNNNNN.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `vector` FixedSizeList of Float32 |
 //! | `trace.parquet` | `settings_id` Utf8, `step` Int64, `method` Utf8, `estimate` Float64, `std_error` Float64, `probes` Int64, `converged` Boolean, `hvps` Int64, `seconds` Float64 |
 //! | `density.parquet` | `settings_id` Utf8, `step` Int64, `lambda` Float64, `density` Float64, `sigma` Float64 |
-//! | `lanczos_nodes.parquet` | `settings_id` Utf8, `step` Int64, `probe` UInt32, `node` Float64, `weight` Float64 |
+//! | `lanczos_nodes.parquet` | `settings_id` Utf8, `step` Int64, `probe` UInt32, `node` Float64, `weight` Float64, `residual` Float64 |
 //!
 //! The row types below ([`CheckpointRow`] ...) say what each column means;
 //! `tests/suite/canonical_schema.rs` keeps this table and the README's equal
@@ -286,8 +286,12 @@ row_type! {
         pub probe: u32,
         /// Ritz value.
         pub node: f64,
-        /// Squared first component of its Ritz vector.
+        /// Squared first component of its Ritz vector (the probe's weight, whatever `--density-weights`
+        /// drew the density with).
         pub weight: f64,
+        /// Residual norm of its Ritz pair from the Lanczos relation, which tells the eigenvalues a run
+        /// resolved (`--density-weights deflated`). Absent in tables written before it: NaN.
+        pub residual: f64 = f64::NAN,
     }
 }
 

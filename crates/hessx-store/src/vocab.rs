@@ -145,6 +145,23 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// The weights a spectral density is drawn with (`hx-spectrum --density-weights`).
+    DensityWeights {
+        /// The probes' Gauss quadrature weights, as PyHessian's `density()`.
+        Plain = "plain",
+        /// Every eigenvalue a run resolved gets its exact mass `1/n`; the other weights share the rest.
+        Deflated = "deflated",
+    }
+}
+
+/// Settings from before `--density-weights` meant the probes' weights.
+impl Default for DensityWeights {
+    fn default() -> Self {
+        DensityWeights::Plain
+    }
+}
+
+vocabulary! {
     /// How an eigenpair's residual `||H v - lambda v||` was obtained.
     ResidualKind {
         /// From the Lanczos relation `|beta_m s_{m,i}|`, without an extra product.

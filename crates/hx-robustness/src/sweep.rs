@@ -327,6 +327,7 @@ fn measure_cell<B: Backend>(s: &Shared<B>, dir: &SweepDir, cell: Cell, device: &
         tol: s.settings.tol,
         verify: true,
         trace_probes: s.settings.trace_probes,
+        ..Default::default()
     };
     let result = one_pass(&mut op, &cfg)?;
     let (grid, kernel_variance) = pyhessian_grid(&result.runs.runs, s.settings.num_bins, s.settings.sigma_squared, 0.01);
@@ -409,8 +410,8 @@ mod tests {
     #[test]
     fn negative_mass_sums_the_weights_of_negative_nodes() {
         let runs = [
-            SlqRun { nodes: vec![-1.0, 0.5, 2.0], weights: vec![0.2, 0.3, 0.5] },
-            SlqRun { nodes: vec![-3.0, -0.1, 4.0], weights: vec![0.1, 0.1, 0.8] },
+            SlqRun { nodes: vec![-1.0, 0.5, 2.0], weights: vec![0.2, 0.3, 0.5], residuals: vec![f64::NAN; 3] },
+            SlqRun { nodes: vec![-3.0, -0.1, 4.0], weights: vec![0.1, 0.1, 0.8], residuals: vec![f64::NAN; 3] },
         ];
         assert!((negative_mass(&runs) - (0.2 + 0.2) / 2.0).abs() < 1e-12);
     }

@@ -7,7 +7,7 @@ use hessx_flags::{HessianFlags, at_least, count, non_negative, positive};
 use hessx_pipeline::settings::{OnePassSettings, SpectrumSettings};
 use hessx_pipeline::spectrum::run_spectrum;
 use hessx_pipeline::with_backend;
-use hessx_store::TraceMethod;
+use hessx_store::{DensityWeights, TraceMethod};
 
 /// Estimate the Hessian trace and eigenvalue spectral density (ESD) at each checkpoint.
 ///
@@ -15,7 +15,11 @@ use hessx_store::TraceMethod;
 /// 2019, PyHessian's density()): --n-v runs of --iter Lanczos steps, each
 /// giving Gauss quadrature nodes and weights (saved in lanczos_nodes.parquet,
 /// so densities can be redrawn without new products), smoothed with a
-/// Gaussian kernel on PyHessian's grid. The trace comes for free from the same
+/// Gaussian kernel on PyHessian's grid. By default every eigenvalue a run has
+/// resolved (the outliers, found to a residual of 1e-6 of the spectrum's
+/// scale within a few dozen steps) gets its exact mass 1/n instead of the
+/// probe's random weight (--density-weights deflated); plain keeps the probe's
+/// weights, as PyHessian. The trace comes for free from the same
 /// runs (slq), or from Hutchinson's or Hutch++'s estimator with their own
 /// products. --one-pass also reports the top eigenpairs from the same runs and
 /// a trace with an error bar (the Krylov space's trace plus --trace-probes
@@ -39,6 +43,11 @@ struct Cli {
     /// Kernel variance per unit of spectrum width (PyHessian's sigma_squared).
     #[arg(long, default_value_t = 1e-5, value_parser = positive)]
     sigma_squared: f64,
+    /// Density weights: deflated (resolved eigenvalues get their exact mass 1/n; a closer density from
+    /// the same products, unless the outlying eigenvalues are repeated) or plain (the probes' Gauss
+    /// weights, PyHessian's density()).
+    #[arg(long, default_value = "deflated", value_parser = hessx_flags::names::<DensityWeights>(DensityWeights::NAMES))]
+    density_weights: DensityWeights,
     /// Trace estimators to run (repeatable): slq (free), hutchinson, hutchpp, or none.
     #[arg(long, default_values_t = ["slq".to_string()], value_parser = ["slq", "hutchinson", "hutchpp", "none"])]
     trace: Vec<String>,
@@ -80,6 +89,7 @@ fn run() -> Result<()> {
         n_v: cli.n_v,
         num_bins: cli.num_bins,
         sigma_squared: cli.sigma_squared,
+        density_weights: cli.density_weights,
         trace,
         trace_hvps: cli.trace_hvps,
         trace_tol: cli.trace_tol,

@@ -211,6 +211,7 @@ fn density_kernel_matches_a_two_point_spectrum_smoothed_by_hand() {
     let run = SlqRun {
         nodes: vec![1.0, 0.0],
         weights: vec![0.7, 0.3],
+        residuals: vec![f64::NAN; 2],
     };
     let grid: Vec<f64> = (0..=3000).map(|i| -1.0 + i as f64 * 1e-3).collect();
     let d = density(&[run], &grid, 0.01).unwrap();
@@ -241,6 +242,7 @@ fn density_normalisation_matches_the_integral_of_a_known_gaussian() {
         &[SlqRun {
             nodes: vec![0.0],
             weights: vec![1.0],
+            residuals: vec![f64::NAN],
         }],
         &grid,
         1.0,

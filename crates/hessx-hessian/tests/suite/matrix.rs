@@ -392,10 +392,12 @@ fn pyhessian_grid_mirrors_density_generate() {
         SlqRun {
             nodes: vec![3.0, 1.0, -1.0],
             weights: vec![0.5, 0.25, 0.25],
+            residuals: vec![f64::NAN; 3],
         },
         SlqRun {
             nodes: vec![5.0, 0.0, -3.0],
             weights: vec![0.2, 0.3, 0.5],
+            residuals: vec![f64::NAN; 3],
         },
     ];
     let (grid, var) = pyhessian_grid(&runs, 10_000, 1e-5, 0.01);

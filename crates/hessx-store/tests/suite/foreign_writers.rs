@@ -206,7 +206,7 @@ fn trace_density_and_quadrature_read_back() {
             .collect(),
     );
     reads_back_in_every_style(
-        (0..5).map(|i| QuadratureRow { settings_id: "0123456789ab".into(), step: 20, probe: i / 2, node: i as f64 * 1.5, weight: 0.2 }).collect(),
+        (0..5).map(|i| QuadratureRow { settings_id: "0123456789ab".into(), step: 20, probe: i / 2, node: i as f64 * 1.5, weight: 0.2, residual: 1e-9 }).collect(),
     );
 }
 
