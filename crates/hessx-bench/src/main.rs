@@ -97,6 +97,11 @@ pub struct Cli {
     /// Skip the estimator benchmarks on the embedded digits (Lanczos vs power, traces, dense truth).
     #[arg(long)]
     pub skip_estimators: bool,
+    /// Only run hessx's one-pass report once with this many Lanczos steps (and --versus-trace-probes) on
+    /// the last backend, print its time and exit: the hessx side of a whole-process comparison with
+    /// `bench/pyhessian_calls.py` under `farm-bench --vs`, which pairs the two in turn on a drifting machine.
+    #[arg(long, value_name = "ITER")]
+    pub one_pass_once: Option<usize>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -111,6 +116,10 @@ fn main() -> std::process::ExitCode {
             None => ProductWorkload::seeded(cli.batch)?,
         };
         tracing::info!("product workload: {}, {}", workload.name, workload.origin);
+        if let Some(iter) = cli.one_pass_once {
+            let kind = *cli.backends.last().expect("at least one backend");
+            return with_backend!(kind, B, device => versus::one_pass_once::<B>(&workload, iter, cli.versus_trace_probes, &device));
+        }
         let mut rec = Recorder::new();
         let mut baseline = None;
         for &kind in &cli.backends {

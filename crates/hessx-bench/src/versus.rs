@@ -338,6 +338,31 @@ pub fn versus_pyhessian<B: Backend>(
     Ok(())
 }
 
+/// hessx's one-pass report once, timed from weights on the device to the three results, as in
+/// [`versus_pyhessian`]'s timed run (seed 1, deflated density weights); printed, not recorded.
+pub fn one_pass_once<B: Backend>(workload: &ProductWorkload, iter: usize, trace_probes: usize, device: &B::Device) -> Result<()> {
+    let start = Instant::now();
+    let mut op = model_hessian::<B>(workload.model::<B>(device)?, workload.hessian_batches::<B>(device))?;
+    let cfg = OnePassConfig {
+        slq: SlqConfig { iter, n_v: 1, seed: 1, ..Default::default() },
+        k: 5,
+        tol: 1e-3,
+        verify: false,
+        trace_probes,
+        density_weights: DensityWeights::Deflated,
+    };
+    let one = one_pass(&mut op, &cfg)?;
+    println!(
+        "one-pass iter {iter} + {trace_probes} trace probes: {:.3} s, {} products; top eigenvalue {:.4}, trace {:.2} +- {:.2}",
+        start.elapsed().as_secs_f64(),
+        op.hvps(),
+        one.eigen.values[0],
+        one.trace.estimate,
+        one.trace.std_error
+    );
+    Ok(())
+}
+
 /// Whether errors `ours` are not worse than `base` (paired by seed): their mean difference is at most 0 or
 /// at most two standard errors of it. Returns (mean difference, its standard error, verdict); with one
 /// seed there is no standard error and only a difference <= 0 passes.
