@@ -41,7 +41,7 @@ use hessx_hessian::{
     DensityWeights, HutchinsonConfig, LanczosConfig, OnePassConfig, OnePassResult, SlqConfig, SlqRun, SymOp, hutchinson, lanczos_top_k,
     mean_and_std_error, mixture, one_pass, resolved, slq, wasserstein1,
 };
-use hessx_pipeline::curvature::model_hessian;
+use hessx_pipeline::curvature::{ModelHessian, model_hessian};
 
 use crate::measure::{Recorder, max_relative_error};
 use crate::pytorch::PyHessianRun;
@@ -197,22 +197,9 @@ pub fn versus_pyhessian<B: Backend>(
         bail!("--versus-seeds 0: give at least 1 (the timed run's seed)");
     }
     let name = workload.name.as_str();
-    let one_pass_config = |iter: usize, seed: u64| OnePassConfig {
-        slq: SlqConfig { iter, n_v: 1, seed, ..Default::default() },
-        k: 5,
-        tol: 1e-3,
-        verify: false,
-        trace_probes: cfg.trace_probes,
-        density_weights: DensityWeights::Deflated,
-    };
     let mut budgets = Vec::new();
     for &iter in &cfg.iters {
-        let model = workload.model::<B>(device)?;
-        let batches = workload.hessian_batches::<B>(device);
-        let start = Instant::now();
-        let mut op = model_hessian::<B>(model, batches)?;
-        let one = one_pass(&mut op, &one_pass_config(iter, 1))?;
-        let seconds = start.elapsed().as_secs_f64();
+        let (mut op, one, seconds) = timed_one_pass::<B>(workload, iter, cfg.trace_probes, device)?;
         let method = format!("hessx one-pass iter {iter} + {} trace probes", cfg.trace_probes);
         rec.add("pyhessian", name, &method, "hvps", op.hvps() as f64);
         rec.add("pyhessian", name, &method, "seconds", seconds);
@@ -226,7 +213,7 @@ pub fn versus_pyhessian<B: Backend>(
         // The other seeds, untimed, on the same operator.
         let before = op.hvps();
         for seed in 2..=cfg.seeds {
-            seeds.push(Scored::of_one_pass(&one_pass(&mut op, &one_pass_config(iter, seed))?)?);
+            seeds.push(Scored::of_one_pass(&one_pass(&mut op, &compared_config(iter, seed, cfg.trace_probes))?)?);
         }
         rec.add("pyhessian", name, &method, "hvps of the untimed runs from seeds 2..", (op.hvps() - before) as f64);
         drop(op);
@@ -338,23 +325,42 @@ pub fn versus_pyhessian<B: Backend>(
     Ok(())
 }
 
-/// hessx's one-pass report once, timed from weights on the device to the three results, as in
-/// [`versus_pyhessian`]'s timed run (seed 1, deflated density weights); printed, not recorded.
-pub fn one_pass_once<B: Backend>(workload: &ProductWorkload, iter: usize, trace_probes: usize, device: &B::Device) -> Result<()> {
-    let start = Instant::now();
-    let mut op = model_hessian::<B>(workload.model::<B>(device)?, workload.hessian_batches::<B>(device))?;
-    let cfg = OnePassConfig {
-        slq: SlqConfig { iter, n_v: 1, seed: 1, ..Default::default() },
+/// The one-pass settings compared with PyHessian: top-5, `iter` steps from `seed`, deflated density weights.
+fn compared_config(iter: usize, seed: u64, trace_probes: usize) -> OnePassConfig {
+    OnePassConfig {
+        slq: SlqConfig { iter, n_v: 1, seed, ..Default::default() },
         k: 5,
         tol: 1e-3,
         verify: false,
         trace_probes,
         density_weights: DensityWeights::Deflated,
-    };
-    let one = one_pass(&mut op, &cfg)?;
+    }
+}
+
+/// The operator, the one-pass result and the seconds it took.
+type TimedOnePass<B> = (ModelHessian<B>, OnePassResult<<ModelHessian<B> as SymOp>::V>, f64);
+
+/// hessx's one-pass report from seed 1, timed from the weights to the three results (operator setup
+/// included); the operator is handed back for more runs.
+fn timed_one_pass<B: Backend>(
+    workload: &ProductWorkload,
+    iter: usize,
+    trace_probes: usize,
+    device: &B::Device,
+) -> Result<TimedOnePass<B>> {
+    let model = workload.model::<B>(device)?;
+    let batches = workload.hessian_batches::<B>(device);
+    let start = Instant::now();
+    let mut op = model_hessian::<B>(model, batches)?;
+    let one = one_pass(&mut op, &compared_config(iter, 1, trace_probes))?;
+    Ok((op, one, start.elapsed().as_secs_f64()))
+}
+
+/// [`versus_pyhessian`]'s timed run once, printed, not recorded.
+pub fn one_pass_once<B: Backend>(workload: &ProductWorkload, iter: usize, trace_probes: usize, device: &B::Device) -> Result<()> {
+    let (op, one, seconds) = timed_one_pass::<B>(workload, iter, trace_probes, device)?;
     println!(
-        "one-pass iter {iter} + {trace_probes} trace probes: {:.3} s, {} products; top eigenvalue {:.4}, trace {:.2} +- {:.2}",
-        start.elapsed().as_secs_f64(),
+        "one-pass iter {iter} + {trace_probes} trace probes: {seconds:.3} s, {} products; top eigenvalue {:.4}, trace {:.2} +- {:.2}",
         op.hvps(),
         one.eigen.values[0],
         one.trace.estimate,

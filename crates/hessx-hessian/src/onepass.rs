@@ -92,7 +92,8 @@ pub fn one_pass<O: SymOp>(op: &mut O, cfg: &OnePassConfig) -> Result<OnePassResu
     let ritz = kr.ritz();
     let values: Vec<f64> = ritz.values[..cfg.k].to_vec();
     let vectors: Vec<O::V> = (0..cfg.k).map(|i| kr.ritz_vector(&ritz, i)).collect();
-    let estimates: Vec<f64> = (0..cfg.k).map(|i| kr.residual_estimate(&ritz, i)).collect();
+    // The first run's Lanczos residuals, in the same order (SLQ keeps them for the density weights).
+    let estimates: Vec<f64> = runs.runs[0].residuals[..cfg.k].to_vec();
     let hvps0 = op.hvps();
     let mut trace = deflated_trace(op, &kr, cfg.trace_probes, cfg.slq.seed, cfg.slq.step)?;
     let trace_hvps = op.hvps() - hvps0;
