@@ -1,5 +1,5 @@
-//! What every stage binary shares around its work: [`main_wrapper`] (logging,
-//! error chains, exit codes, broken pipes) and experiment profiles.
+//! What every stage binary shares around its work: [`main_wrapper`] (allocator
+//! thresholds, logging, error chains, exit codes, broken pipes) and experiment profiles.
 //!
 //! Experiment profiles: a TOML file under `pipelines/` whose tables hold the
 //! flags of each stage, so one file describes a whole experiment.
@@ -26,6 +26,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
+pub mod allocator;
 mod main_wrapper;
 pub use main_wrapper::{LOG_VAR, is_broken_pipe, main_wrapper, quiet};
 

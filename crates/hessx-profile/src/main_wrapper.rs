@@ -1,4 +1,5 @@
-//! The one `main` of every stage binary: set up logging (one variable,
+//! The one `main` of every stage binary: keep large freed buffers for reuse
+//! ([`crate::allocator`]), set up logging (one variable,
 //! `HESSX_LOG`, for all of them; colour only on a terminal), run the stage,
 //! print its error chain with each cause once and map the outcome to an exit code. A closed stdout pipe
 //! (`hx-query RUN "..." | head -1`) ends the program quietly and successfully,
@@ -23,7 +24,9 @@ static FILTER: OnceLock<reload::Handle<EnvFilter, tracing_subscriber::Registry>>
 /// says otherwise), call `run`, print `error: ` and the error chain on
 /// failure. Exit codes: 0 on success or a closed stdout pipe, 1 on error.
 pub fn main_wrapper(default_level: &str, run: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
+    let allocator = crate::allocator::keep_large_buffers();
     init_logging(default_level);
+    tracing::debug!("allocator thresholds: {allocator:?}");
     exit_code(run())
 }
 
