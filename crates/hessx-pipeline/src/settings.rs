@@ -177,8 +177,12 @@ fn is_largest(which: &Which) -> bool {
     *which == Which::Largest
 }
 
-fn is_plain(weights: &DensityWeights) -> bool {
-    *weights == DensityWeights::Plain
+/// The engine's name for a stage's `--density-weights` (hx-spectrum's and hx-robustness's).
+pub fn engine_weights(weights: DensityWeights) -> hessx_hessian::DensityWeights {
+    match weights {
+        DensityWeights::Plain => hessx_hessian::DensityWeights::Plain,
+        DensityWeights::Deflated => hessx_hessian::DensityWeights::Deflated,
+    }
 }
 
 /// Refuse a `--which` the method cannot compute: power iteration with
@@ -249,7 +253,7 @@ pub struct SpectrumSettings {
     pub sigma_squared: f64,
     /// The density's weights (`--density-weights`). `plain` is left out of the JSON the fingerprint
     /// hashes, so settings from before this field keep their fingerprints.
-    #[serde(default, skip_serializing_if = "is_plain")]
+    #[serde(default, skip_serializing_if = "DensityWeights::is_plain")]
     pub density_weights: DensityWeights,
     /// Trace estimators, in order, without repeats.
     pub trace: Vec<TraceMethod>,

@@ -10,13 +10,13 @@ use hessx_hessian::{
     one_pass, pyhessian_grid, slq, slq_trace,
 };
 use hessx_store::tables::{DensityRow, EigenvalueRow, QuadratureRow, TraceRow};
-use hessx_store::{DensityWeights, EigenMethod, SpectrumEnd, Stage, TraceMethod};
+use hessx_store::{EigenMethod, SpectrumEnd, Stage, TraceMethod};
 
 use crate::curvature::{ModelHessian, RunContext, checkpoint_hessian};
 use crate::distributed::{Shared, is_writer, job_progress_bar, world};
 use crate::eigen::{EigenWrite, StageSummary, other_settings, write_eigen_result};
 use crate::provenance::{Redo, SettingsRecord, existing_rows, merge_rows, record_settings};
-use crate::settings::SpectrumSettings;
+use crate::settings::{SpectrumSettings, engine_weights};
 use crate::{Error, Result};
 
 /// Estimate the trace and density of every selected checkpoint of `ctx` with
@@ -229,14 +229,6 @@ fn quadrature<B: Backend>(
         write_eigen_result(ctx, &[(SpectrumEnd::Top, &result.eigen)], &written)?;
     }
     Ok((result.runs, Some(result.trace)))
-}
-
-/// The engine's name for the density weights of the settings.
-fn engine_weights(weights: DensityWeights) -> hessx_hessian::DensityWeights {
-    match weights {
-        DensityWeights::Plain => hessx_hessian::DensityWeights::Plain,
-        DensityWeights::Deflated => hessx_hessian::DensityWeights::Deflated,
-    }
 }
 
 /// The trace by `method`, with its probes drawn from the stream of checkpoint `stream`.

@@ -161,6 +161,14 @@ impl Default for DensityWeights {
     }
 }
 
+impl DensityWeights {
+    /// Whether these are the probes' weights: settings structs leave the field out of the JSON their
+    /// fingerprint hashes then, so settings from before the field keep their fingerprints.
+    pub fn is_plain(&self) -> bool {
+        *self == DensityWeights::Plain
+    }
+}
+
 vocabulary! {
     /// How an eigenpair's residual `||H v - lambda v||` was obtained.
     ResidualKind {

@@ -9,7 +9,7 @@ use hessx_flags::{count, names, positive};
 use hessx_pipeline::backend::BackendKind;
 use hessx_pipeline::settings::HessianBnMode;
 use hessx_pipeline::with_backend;
-use hessx_store::RunDir;
+use hessx_store::{DensityWeights, RunDir};
 use hx_robustness::cells::Source;
 use hx_robustness::settings::{Finetune, Request, Shard, SweepSettings};
 
@@ -93,6 +93,11 @@ struct Cli {
     /// Kernel variance per unit of spectrum width (PyHessian's sigma_squared).
     #[arg(long, default_value_t = 1e-5, value_parser = positive)]
     sigma_squared: f64,
+    /// Density weights of each cell's density and negative mass: deflated (eigenvalues a run resolved
+    /// get their exact mass 1/n; closer from the same products, unless the outlying eigenvalues are
+    /// repeated) or plain (the probes' Gauss weights, PyHessian's density()).
+    #[arg(long, default_value = "deflated", value_parser = hessx_flags::names::<DensityWeights>(DensityWeights::NAMES))]
+    density_weights: DensityWeights,
     /// Fine-tune the checkpoint this many optimiser steps on each cell's corruption of the clean
     /// training split before measuring the cell (0: measure the trained weights as they are).
     #[arg(long, default_value_t = 0)]
@@ -190,6 +195,7 @@ fn resolve(cli: &Cli) -> Result<Request> {
         trace_probes: cli.trace_probes,
         num_bins: cli.num_bins,
         sigma_squared: cli.sigma_squared,
+        density_weights: cli.density_weights,
         backend: cli.backend,
         finetune: (cli.finetune_steps > 0).then_some(Finetune { steps: cli.finetune_steps, lr: cli.finetune_lr, batch_size: cli.finetune_batch_size }),
     };

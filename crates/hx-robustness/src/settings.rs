@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use hessx_pipeline::backend::BackendKind;
 use hessx_pipeline::settings::{HessianBnMode, fingerprint};
-use hessx_store::Stage;
+use hessx_store::{DensityWeights, Stage};
 use serde::{Deserialize, Serialize};
 
 use crate::cells::Source;
@@ -52,6 +52,11 @@ pub struct SweepSettings {
     pub num_bins: usize,
     /// Kernel variance per unit of spectrum width (PyHessian's `sigma_squared`).
     pub sigma_squared: f64,
+    /// The weights each cell's density and negative mass are drawn with. Sweeps from before the field
+    /// used the probes' (plain) weights; plain is left out of the fingerprinted JSON, so their
+    /// fingerprints stay as they were.
+    #[serde(default, skip_serializing_if = "DensityWeights::is_plain")]
+    pub density_weights: DensityWeights,
     /// Compute backend.
     pub backend: BackendKind,
     /// Fine-tune on each cell's corrupted training images before measuring it (`None`: the trained weights).
@@ -136,4 +141,49 @@ pub struct Request {
     pub max_cells: Option<usize>,
     /// Draw the figures and the page when every cell is done.
     pub draw: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(density_weights: DensityWeights) -> SweepSettings {
+        SweepSettings {
+            dataset: "cifar10".into(),
+            model: "resnet20".into(),
+            step: 300,
+            checkpoint_sha256: "ab".repeat(32),
+            corruptions: vec!["gaussian_noise".into()],
+            severities: vec![5],
+            source: Source::Auto,
+            corruption_seed: 0,
+            examples: None,
+            hessian_examples: 200,
+            mini_batch_size: 200,
+            bn_mode: HessianBnMode::Eval,
+            seed: 1,
+            top_k: 5,
+            iter: 50,
+            tol: 1e-3,
+            trace_probes: 10,
+            num_bins: 400,
+            sigma_squared: 1e-5,
+            density_weights,
+            backend: BackendKind::Flex,
+            finetune: None,
+        }
+    }
+
+    #[test]
+    fn plain_weights_keep_the_settings_file_and_fingerprint_of_sweeps_before_the_flag() {
+        let plain = settings(DensityWeights::Plain);
+        let saved = toml::to_string(&plain).unwrap();
+        assert!(!saved.contains("density_weights"), "{saved}");
+        // A settings.toml written before the field reads back as plain weights.
+        let old: SweepSettings = toml::from_str(&saved).unwrap();
+        assert_eq!(old, plain);
+        let deflated = settings(DensityWeights::Deflated);
+        assert!(toml::to_string(&deflated).unwrap().contains("density_weights = \"deflated\""));
+        assert_ne!(deflated.id(), plain.id(), "a sweep with other weights is another sweep");
+    }
 }

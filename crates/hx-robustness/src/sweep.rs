@@ -17,6 +17,7 @@ use hessx_pipeline::batches::epoch_order;
 use hessx_pipeline::config::{load_stage_config, save_config};
 use hessx_pipeline::curvature::{ModelHessian, ProductEngine, hessian_batches, training_config, without_diverged};
 use hessx_pipeline::distributed::{Claims, is_writer, job_progress_bar, world};
+use hessx_pipeline::settings::engine_weights;
 use hessx_pipeline::train::{Evaluation, TrainConfig, evaluate, fine_tune};
 use hessx_store::robustness::{CellDensityRow, CellEigenvalueRow, CellRow, SweepDir};
 use hessx_store::tables::{CheckpointRow, read_rows, write_rows};
@@ -327,11 +328,13 @@ fn measure_cell<B: Backend>(s: &Shared<B>, dir: &SweepDir, cell: Cell, device: &
         tol: s.settings.tol,
         verify: true,
         trace_probes: s.settings.trace_probes,
-        ..Default::default()
+        density_weights: engine_weights(s.settings.density_weights),
     };
     let result = one_pass(&mut op, &cfg)?;
-    let (grid, kernel_variance) = pyhessian_grid(&result.runs.runs, s.settings.num_bins, s.settings.sigma_squared, 0.01);
-    let values = density(&result.runs.runs, &grid, kernel_variance)?;
+    // The density and its negative mass from the same weights (result.runs keeps the probes').
+    let weighted = cfg.density_weights.apply(&result.runs);
+    let (grid, kernel_variance) = pyhessian_grid(&weighted, s.settings.num_bins, s.settings.sigma_squared, 0.01);
+    let values = density(&weighted, &grid, kernel_variance)?;
     let sigma = kernel_variance.sqrt();
     let identity = RunIdentity { corruption: cell.name().to_owned(), severity: cell.severity, ..s.identity.clone() };
     let eigen: Vec<CellEigenvalueRow> = (0..result.eigen.values.len())
@@ -363,7 +366,7 @@ fn measure_cell<B: Backend>(s: &Shared<B>, dir: &SweepDir, cell: Cell, device: &
         trace: result.trace.estimate,
         trace_std_error: result.trace.std_error,
         trace_probes: result.trace.probes as i64,
-        negative_mass: negative_mass(&result.runs.runs),
+        negative_mass: negative_mass(&weighted),
         hvps: op.hvps() as i64,
         seconds: t0.elapsed().as_secs_f64(),
     };
