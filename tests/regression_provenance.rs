@@ -137,6 +137,8 @@ fn regression_issue_10_other_settings_add_rows_and_never_overwrite() {
         assert_eq!(t.probes, 10, "the default --trace-probes");
         assert!(t.converged && t.std_error.is_finite() && t.std_error > 0.0, "{t:?}");
         assert!(t.estimate.is_finite() && t.hvps >= 12 + 10, "the whole pass's products: {t:?}");
+        // Its 95 % interval: Student's t with 9 degrees of freedom (2.2622) times the standard error.
+        assert!((t.half_width_95 - 2.2622 * t.std_error).abs() <= 1e-9 * t.half_width_95, "{t:?}");
     }
     assert!(spec_row.settings.contains("trace_probes = 10"), "{}", spec_row.settings);
     let err = s.fails("hx-spectrum", &[&spec[..], &["--iter", "12", "--one-pass", "--trace-probes", "1"]].concat());

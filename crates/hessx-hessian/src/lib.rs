@@ -68,7 +68,7 @@ pub use onepass::{OnePassConfig, OnePassResult, one_pass};
 pub use op::{DenseOp, SymOp};
 pub use power::{PowerConfig, power_iteration};
 pub use probes::{Estimator, MAX_DERIVED_STEP, ProbeKind, ProbeStream};
-pub use results::{EigenResult, MIN_TRACE_PROBES, ResidualKind, TraceResult, mean_and_std_error};
+pub use results::{EigenResult, MIN_TRACE_PROBES, ResidualKind, TraceResult, half_width_95, mean_and_std_error, student_t_975};
 pub use slq::{
     Density, SlqConfig, SlqRun, SlqRuns, density, pyhessian_density, pyhessian_grid, slq, slq_trace,
 };

@@ -12,7 +12,8 @@
 //! first term is `sum(alpha)`, exact and free. The second is estimated from [`OnePassConfig::trace_probes`]
 //! Rademacher probes projected onto the complement (`z' = (I - P) z`, `E[z'^T H z'] = tr((I - P) H (I - P))`,
 //! unbiased given `Q` because the probes are drawn independently of the first run's start vector), one
-//! product each, with the standard error of their mean. The Krylov space holds the outlying eigenvalues,
+//! product each, with the standard error of their mean (its 95 % interval takes Student's t for the
+//! probes less one degrees of freedom, [`TraceResult::half_width_95`]). The Krylov space holds the outlying eigenvalues,
 //! which dominate `||H||_F` and so the variance of plain Hutchinson (`2 ||H||_F^2`); what is left to sample
 //! is the bulk. The earlier one-probe trace (`dim * v^T H v` of the SLQ start vector) had no error bar.
 
@@ -40,7 +41,9 @@ pub struct OnePassConfig {
     /// Recompute the eigenpair residuals with one explicit product each. Default false.
     pub verify: bool,
     /// Probes (one product each) for the trace on the complement of the Krylov space. Default
-    /// [`MIN_TRACE_PROBES`]; fewer give a trace with `converged = false`.
+    /// [`MIN_TRACE_PROBES`]. A fixed budget has no stopping rule to fool, so any count from 2 gives an
+    /// honest 95 % interval, Student's t wide ([`TraceResult::half_width_95`]); with fewer than 2 there
+    /// is no error bar and the trace has `converged = false`.
     pub trace_probes: usize,
     /// The density's weights: the probe's ([`DensityWeights::Plain`], PyHessian's; the default) or exact
     /// masses for the eigenvalues found ([`DensityWeights::Deflated`]).
@@ -174,7 +177,7 @@ fn deflated_trace<O: SymOp>(
         estimate: krylov_part + complement,
         std_error,
         probes: samples.len(),
-        converged: samples.len() >= MIN_TRACE_PROBES && std_error.is_finite(),
+        converged: samples.len() >= 2 && std_error.is_finite(),
         hvps: 0,
         seconds: 0.0,
     })

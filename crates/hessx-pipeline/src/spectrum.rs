@@ -149,6 +149,7 @@ pub fn run_spectrum<B: Backend>(
                 converged: result.converged,
                 hvps: result.hvps as i64,
                 seconds: result.seconds,
+                half_width_95: result.half_width_95(),
             });
         }
         let replaced = |row_id: &String, row_step: i64| row_step == step && (*row_id == id || is_dropped(row_id));

@@ -10,7 +10,7 @@
 //! let run = RunDir::new("runs/digits");
 //! let id = RunIdentity::new("digits", "mlp", "digits", "gaussian_noise", 5);
 //! let rows = vec![TraceRow { settings_id: "3f2a9c41d0b7".into(), step: 0, method: TraceMethod::Hutchinson,
-//!     estimate: 12.5, std_error: 0.3, probes: 50, converged: true, hvps: 50, seconds: 1.2 }];
+//!     estimate: 12.5, std_error: 0.3, probes: 50, converged: true, hvps: 50, seconds: 1.2, half_width_95: 0.6 }];
 //! hessx_store::tables::write_rows(&run.trace(), &id, &rows).unwrap();
 //! ```
 #![deny(missing_docs)]

@@ -18,7 +18,7 @@
 //! | `eigenvalues.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `residual` Float64, `residual_kind` Utf8, `converged` Boolean, `iterations` Int64, `hvps` Int64, `method` Utf8, `seconds` Float64, `num_params` Int64, `spectrum_end` Utf8 |
 //! | `eigenvectors/<settings_id>/step-NNNNNNNN.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `vector` FixedSizeList of Float32 |
 //! | `eigenvectors/<settings_id>/bottom/step-NNNNNNNN.parquet` | `settings_id` Utf8, `step` Int64, `rank` UInt32, `eigenvalue` Float64, `vector` FixedSizeList of Float32 |
-//! | `trace.parquet` | `settings_id` Utf8, `step` Int64, `method` Utf8, `estimate` Float64, `std_error` Float64, `probes` Int64, `converged` Boolean, `hvps` Int64, `seconds` Float64 |
+//! | `trace.parquet` | `settings_id` Utf8, `step` Int64, `method` Utf8, `estimate` Float64, `std_error` Float64, `probes` Int64, `converged` Boolean, `hvps` Int64, `seconds` Float64, `half_width_95` Float64 |
 //! | `density.parquet` | `settings_id` Utf8, `step` Int64, `lambda` Float64, `density` Float64, `sigma` Float64 |
 //! | `lanczos_nodes.parquet` | `settings_id` Utf8, `step` Int64, `probe` UInt32, `node` Float64, `weight` Float64, `residual` Float64 |
 //!
@@ -255,6 +255,10 @@ row_type! {
         pub hvps: i64,
         /// Wall-clock seconds.
         pub seconds: f64,
+        /// Half-width of the 95 % interval `estimate +- half_width_95`: Student's t for `probes - 1`
+        /// degrees of freedom times `std_error` (0: exact; NaN: no error bar). Absent in tables written
+        /// before it: NaN.
+        pub half_width_95: f64 = f64::NAN,
     }
 }
 
@@ -499,6 +503,7 @@ mod tests {
             converged: false,
             hvps: 3,
             seconds: 0.0,
+            half_width_95: 0.43,
         };
         let rows = vec![row(TraceMethod::Slq), row(TraceMethod::Hutchpp)];
         write_rows(&path, &id, &rows).unwrap();
@@ -547,6 +552,7 @@ mod tests {
             converged: true,
             hvps: 3,
             seconds: 0.0,
+            half_width_95: 0.43,
         }];
         write_rows(&path, &id, &rows).unwrap();
         let bytes = std::fs::read(&path).unwrap();

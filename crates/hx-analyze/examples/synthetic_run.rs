@@ -124,6 +124,8 @@ fn main() {
                 converged: true,
                 hvps: 100,
                 seconds: 60.0,
+                // Student's t for 99 degrees of freedom.
+                half_width_95: 1.9842 * se,
             });
         }
         for i in 0..400 {

@@ -136,6 +136,8 @@ fn write_spectrum(run: &RunDir) {
                 converged: true,
                 hvps: 20,
                 seconds: 0.5,
+                // Student's t for 19 degrees of freedom.
+                half_width_95: 2.093 * se,
             });
         }
     }

@@ -64,7 +64,9 @@ struct Cli {
     /// Eigenpairs reported by --one-pass.
     #[arg(long = "top-k", alias = "r", default_value_t = 5, value_parser = count)]
     top_k: usize,
-    /// Probes (one product each) of --one-pass's trace on the complement of the Krylov space.
+    /// Probes (one product each) of --one-pass's trace on the complement of the Krylov space; at least
+    /// 2. Its 95 % interval (trace.parquet's half_width_95) takes Student's t, so fewer probes give a
+    /// wider interval, not a falsely narrow one.
     #[arg(long, default_value_t = hessx_pipeline::settings::ONE_PASS_TRACE_PROBES, value_parser = count)]
     trace_probes: usize,
 }

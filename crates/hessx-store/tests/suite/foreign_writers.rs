@@ -197,6 +197,7 @@ fn trace_density_and_quadrature_read_back() {
                 converged: i != 1,
                 hvps: 40,
                 seconds: 2.0,
+                half_width_95: 1.05,
             })
             .collect(),
     );
