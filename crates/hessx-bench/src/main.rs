@@ -78,8 +78,11 @@ pub struct Cli {
     /// extra, untimed runs of the same budget).
     #[arg(long, default_value_t = 5)]
     pub versus_seeds: u64,
-    /// Complement probes of the one-pass trace in that comparison (at least 10 for a trusted error bar).
-    #[arg(long, default_value_t = hessx_hessian::MIN_TRACE_PROBES)]
+    /// Complement probes of the one-pass trace in that comparison (at least 2). 4 by measurement: on the
+    /// trained ResNet20 a complement sample's spread is about 22, so 4 probes give a 95 % interval of
+    /// about +-35 (Student's t, 3 degrees of freedom), against about +-150 for PyHessian's trace(); 10 gave
+    /// +-16 for 6 more products (bench/versus/whole-process.md).
+    #[arg(long, default_value_t = 4, value_parser = at_least_two)]
     pub versus_trace_probes: usize,
     /// Lanczos steps of each reference run (the top-5 and density the comparison scores against); at
     /// least twice every budget of `--versus-iters`, or W1 favours the budget nearest the reference's length.
@@ -102,6 +105,14 @@ pub struct Cli {
     /// `bench/pyhessian_calls.py` under `farm-bench --vs`, which pairs the two in turn on a drifting machine.
     #[arg(long, value_name = "ITER")]
     pub one_pass_once: Option<usize>,
+}
+
+/// A count of samples behind a standard error: 2 or more.
+fn at_least_two(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 2 => Ok(n),
+        _ => Err(format!("expected a whole number of at least 2 (a standard error needs two samples), got {s:?}")),
+    }
 }
 
 fn main() -> std::process::ExitCode {

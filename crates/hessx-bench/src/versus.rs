@@ -373,11 +373,12 @@ fn timed_one_pass<B: Backend>(
 pub fn one_pass_once<B: Backend>(workload: &ProductWorkload, iter: usize, trace_probes: usize, device: &B::Device) -> Result<()> {
     let (op, one, seconds) = timed_one_pass::<B>(workload, iter, trace_probes, device)?;
     println!(
-        "one-pass iter {iter} + {trace_probes} trace probes: {seconds:.3} s, {} products; top eigenvalue {:.4}, trace {:.2} +- {:.2}",
+        "one-pass iter {iter} + {trace_probes} trace probes: {seconds:.3} s, {} products; top eigenvalue {:.4}, trace {:.2} +- {:.2} (standard error; 95% interval +- {:.2})",
         op.hvps(),
         one.eigen.values[0],
         one.trace.estimate,
-        one.trace.std_error
+        one.trace.std_error,
+        one.trace.half_width_95()
     );
     Ok(())
 }
