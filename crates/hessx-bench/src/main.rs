@@ -79,9 +79,9 @@ pub struct Cli {
     #[arg(long, default_value_t = 5)]
     pub versus_seeds: u64,
     /// Complement probes of the one-pass trace in that comparison (at least 2). 4 by measurement: on the
-    /// trained ResNet20 a complement sample's spread is about 22, so 4 probes give a 95 % interval of
-    /// about +-35 (Student's t, 3 degrees of freedom), against about +-150 for PyHessian's trace(); 10 gave
-    /// +-16 for 6 more products (bench/versus/whole-process.md).
+    /// trained ResNet20, 4 probes give a 95 % interval of +-30 on average over ten seeds (Student's t, 3
+    /// degrees of freedom) against +-157 for PyHessian's trace(); 10 gave +-16 for 6 more products
+    /// (bench/versus/results.md, whole-process.md).
     #[arg(long, default_value_t = 4, value_parser = at_least_two)]
     pub versus_trace_probes: usize,
     /// Lanczos steps of each reference run (the top-5 and density the comparison scores against); at

@@ -13,9 +13,9 @@
 //! Rademacher probes projected onto the complement (`z' = (I - P) z`, `E[z'^T H z'] = tr((I - P) H (I - P))`,
 //! unbiased given `Q` because the probes are drawn independently of the first run's start vector), one
 //! product each, with the standard error of their mean (its 95 % interval takes Student's t for the
-//! probes less one degrees of freedom, [`TraceResult::half_width_95`]). The Krylov space holds the outlying eigenvalues,
-//! which dominate `||H||_F` and so the variance of plain Hutchinson (`2 ||H||_F^2`); what is left to sample
-//! is the bulk. The earlier one-probe trace (`dim * v^T H v` of the SLQ start vector) had no error bar.
+//! probes less one degrees of freedom, [`TraceResult::half_width_95`]). The Krylov space holds the
+//! outlying eigenvalues, which dominate `||H||_F` and so the variance of plain Hutchinson
+//! (`2 ||H||_F^2`); what is left to sample is the bulk. The earlier one-probe trace (`dim * v^T H v` of the SLQ start vector) had no error bar.
 
 use std::time::Instant;
 
