@@ -82,7 +82,7 @@ pub struct Cli {
     /// trained ResNet20, 4 probes give a 95 % interval of +-30 on average over ten seeds (Student's t, 3
     /// degrees of freedom) against +-157 for PyHessian's trace(); 10 gave +-16 for 6 more products
     /// (bench/versus/results.md, whole-process.md).
-    #[arg(long, default_value_t = 4, value_parser = at_least_two)]
+    #[arg(long, default_value_t = 4, value_parser = hessx_flags::at_least(2))]
     pub versus_trace_probes: usize,
     /// Lanczos steps of each reference run (the top-5 and density the comparison scores against); at
     /// least twice every budget of `--versus-iters`, or W1 favours the budget nearest the reference's length.
@@ -105,14 +105,6 @@ pub struct Cli {
     /// `bench/pyhessian_calls.py` under `farm-bench --vs`, which pairs the two in turn on a drifting machine.
     #[arg(long, value_name = "ITER")]
     pub one_pass_once: Option<usize>,
-}
-
-/// A count of samples behind a standard error: 2 or more.
-fn at_least_two(s: &str) -> std::result::Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if n >= 2 => Ok(n),
-        _ => Err(format!("expected a whole number of at least 2 (a standard error needs two samples), got {s:?}")),
-    }
 }
 
 fn main() -> std::process::ExitCode {

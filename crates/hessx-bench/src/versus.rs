@@ -15,7 +15,8 @@
 //! to 27% (100 steps) of their mean. One draw against one draw decides little, so each budget is also run
 //! from `--versus-seeds` start vectors (seed 1 is the timed run), and scored by the worst top-5 error, the
 //! mean half-width of the trace's 95 % interval (Student's t for the probes less one degrees of freedom,
-//! so that a few probes are not flattered by their standard error) and the mean W1. PyHessian's density is one probe and 100 steps, the budget
+//! so that a few probes are not flattered by their standard error) and the mean W1. PyHessian's density
+//! is one probe and 100 steps, the budget
 //! [`PYHESSIAN_DENSITY_ITER`]; when that budget is among `iters`, its runs from the same seeds, with plain
 //! weights, stand for PyHessian's density accuracy (PyHessian's own draw is listed beside them), and a budget's W1 counts as
 //! at least PyHessian's when its mean paired difference to those runs is at most two standard errors above

@@ -15,7 +15,8 @@
 //! product each, with the standard error of their mean (its 95 % interval takes Student's t for the
 //! probes less one degrees of freedom, [`TraceResult::half_width_95`]). The Krylov space holds the
 //! outlying eigenvalues, which dominate `||H||_F` and so the variance of plain Hutchinson
-//! (`2 ||H||_F^2`); what is left to sample is the bulk. The earlier one-probe trace (`dim * v^T H v` of the SLQ start vector) had no error bar.
+//! (`2 ||H||_F^2`); what is left to sample is the bulk. The earlier one-probe trace (`dim * v^T H v` of
+//! the SLQ start vector) had no error bar.
 
 use std::time::Instant;
 

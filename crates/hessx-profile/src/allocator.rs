@@ -55,11 +55,7 @@ fn set_thresholds() -> AllocatorSetting {
         libc::mallopt(libc::M_MMAP_THRESHOLD, as_int(MMAP_THRESHOLD)) == 1
             && libc::mallopt(libc::M_TRIM_THRESHOLD, as_int(TRIM_THRESHOLD)) == 1
     };
-    if ok {
-        AllocatorSetting::Fixed
-    } else {
-        AllocatorSetting::Unsupported
-    }
+    if ok { AllocatorSetting::Fixed } else { AllocatorSetting::Unsupported }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
@@ -74,26 +70,12 @@ mod tests {
     #[test]
     fn the_users_own_malloc_tunables_win() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            }
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
         };
         assert!(!user_set_tunables(env(&[])));
-        assert!(!user_set_tunables(env(&[(
-            "GLIBC_TUNABLES",
-            "glibc.pthread.rseq=0"
-        )])));
-        assert!(user_set_tunables(env(&[(
-            "GLIBC_TUNABLES",
-            "glibc.pthread.rseq=0:glibc.malloc.arena_max=2"
-        )])));
+        assert!(!user_set_tunables(env(&[("GLIBC_TUNABLES", "glibc.pthread.rseq=0")])));
+        assert!(user_set_tunables(env(&[("GLIBC_TUNABLES", "glibc.pthread.rseq=0:glibc.malloc.arena_max=2")])));
         assert!(user_set_tunables(env(&[("MALLOC_TRIM_THRESHOLD_", "0")])));
-        assert!(user_set_tunables(env(&[(
-            "MALLOC_MMAP_THRESHOLD_",
-            "131072"
-        )])));
+        assert!(user_set_tunables(env(&[("MALLOC_MMAP_THRESHOLD_", "131072")])));
     }
 }

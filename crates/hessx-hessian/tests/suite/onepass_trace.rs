@@ -14,6 +14,13 @@ fn network_like_spectrum() -> Vec<f64> {
     e
 }
 
+/// That spectrum in the eigenbasis drawn from `basis_seed`, with its exact trace.
+fn network_like_op(basis_seed: u64) -> (DenseOp, f64) {
+    let eigs = network_like_spectrum();
+    let (a, _) = known_spectrum(&eigs, basis_seed);
+    (DenseOp::new(a).unwrap(), eigs.iter().sum())
+}
+
 fn one_pass_trace(op: &mut DenseOp, iter: usize, probes: usize, seed: u64) -> TraceResult {
     let cfg = OnePassConfig {
         slq: SlqConfig {
@@ -44,10 +51,7 @@ fn exact_when_the_krylov_space_is_everything() {
 
 #[test]
 fn error_bar_covers_the_truth_over_seeds() {
-    let eigs = network_like_spectrum();
-    let truth: f64 = eigs.iter().sum();
-    let (a, _) = known_spectrum(&eigs, 11);
-    let mut op = DenseOp::new(a).unwrap();
+    let (mut op, truth) = network_like_op(11);
     let seeds = 200;
     let mut covered = 0;
     let mut estimates = Vec::new();
@@ -72,10 +76,7 @@ fn error_bar_covers_the_truth_over_seeds() {
 
 #[test]
 fn deflation_beats_plain_hutchinson_at_equal_products() {
-    let eigs = network_like_spectrum();
-    let truth: f64 = eigs.iter().sum();
-    let (a, _) = known_spectrum(&eigs, 12);
-    let mut op = DenseOp::new(a).unwrap();
+    let (mut op, truth) = network_like_op(12);
     let seeds = 50;
     let (mut err_deflated, mut err_plain) = (0.0, 0.0);
     for seed in 0..seeds {
@@ -105,9 +106,7 @@ fn deflation_beats_plain_hutchinson_at_equal_products() {
 
 #[test]
 fn fewer_than_two_probes_have_no_error_bar() {
-    let eigs = network_like_spectrum();
-    let (a, _) = known_spectrum(&eigs, 13);
-    let mut op = DenseOp::new(a).unwrap();
+    let (mut op, _) = network_like_op(13);
     let tr = one_pass_trace(&mut op, 20, 3, 1);
     assert!(tr.converged && tr.std_error.is_finite() && tr.probes == 3);
     assert!((tr.half_width_95() - 4.3027 * tr.std_error).abs() < 1e-12, "t with 2 degrees of freedom");
@@ -123,10 +122,7 @@ fn fewer_than_two_probes_have_no_error_bar() {
 /// that is too narrow, as +- 2 SE would be (about 345 expected).
 #[test]
 fn student_interval_from_four_probes_covers_at_its_nominal_rate() {
-    let eigs = network_like_spectrum();
-    let truth: f64 = eigs.iter().sum();
-    let (a, _) = known_spectrum(&eigs, 14);
-    let mut op = DenseOp::new(a).unwrap();
+    let (mut op, truth) = network_like_op(14);
     let seeds = 400;
     let (mut by_t, mut by_two) = (0, 0);
     for seed in 0..seeds {
