@@ -143,6 +143,10 @@ row_type! {
         pub trace_std_error: f64,
         /// Hutchinson probes behind the standard error.
         pub trace_probes: i64,
+        /// Half-width of the trace's 95 % interval `trace +- trace_half_width_95` (Student's t for
+        /// `trace_probes - 1` degrees of freedom times the standard error). Absent in cells written
+        /// before it: NaN.
+        pub trace_half_width_95: f64 = f64::NAN,
         /// Share of the smoothed spectral density's mass on negative eigenvalues.
         pub negative_mass: f64,
         /// Hessian-vector products the cell used.

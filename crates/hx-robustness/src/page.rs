@@ -256,7 +256,7 @@ fn html(saved: &SavedSettings, cells: &[Measured], clean: &Measured, corr: &[(&s
          <p>Run <b>{run}</b> ({model} on {dataset}), checkpoint step {step} (sha256 {sha}). {n} cells: clean and {corrupted} corruption x severity \
          cells, each measured on {examples} test images, its Hessian on {hessian} of them over {params} parameters. One Lanczos pass of {iter} \
          steps per cell gives the top {k} eigenvalues (explicit residuals), the density ({weights} weights) and the trace (Krylov space plus {probes} Hutchinson probes \
-         on its complement, with a standard error); probes differ per cell. {products} Hessian-vector products, {secs:.0} s in all. \
+         on its complement, with a standard error and a 95 % interval from Student's t for the probes less one degrees of freedom); probes differ per cell. {products} Hessian-vector products, {secs:.0} s in all. \
          Settings <code>{id}</code>: <code>settings.toml</code>; tables: <code>robustness_cells</code>, <code>robustness_eigenvalues</code>, \
          <code>robustness_density</code>, <code>robustness_correlations</code> in <code>hx-query</code>.</p>",
         id = saved.settings_id,
@@ -302,13 +302,13 @@ fn html(saved: &SavedSettings, cells: &[Measured], clean: &Measured, corr: &[(&s
     }
     h.push_str(
         "<h2>Cells</h2><table><tr><th>corruption</th><th>severity</th><th>source</th><th>accuracy %</th><th>loss</th>\
-         <th>lambda_max</th><th>residual</th><th>trace</th><th>std. error</th><th>negative mass</th><th>products</th><th>s</th></tr>",
+         <th>lambda_max</th><th>residual</th><th>trace</th><th>std. error</th><th>95 % interval ±</th><th>negative mass</th><th>products</th><th>s</th></tr>",
     );
     for m in cells {
         let r = &m.row;
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.4}</td><td>{}</td><td>{:.1e}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{:.1}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.4}</td><td>{}</td><td>{:.1e}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{:.1}</td></tr>",
             m.corruption,
             m.severity,
             r.source,
@@ -318,6 +318,8 @@ fn html(saved: &SavedSettings, cells: &[Measured], clean: &Measured, corr: &[(&s
             r.lambda_max_residual,
             fmt_num(r.trace),
             fmt_num(r.trace_std_error),
+            // Cells written before the interval was stored have none.
+            if r.trace_half_width_95.is_finite() { fmt_num(r.trace_half_width_95) } else { "n/a".into() },
             r.negative_mass,
             r.hvps,
             r.seconds

@@ -206,12 +206,12 @@ pub fn run_sweep<B: Backend>(req: &Request, device: &B::Device) -> Result<SweepO
             outcome.hvps += row.hvps as u64;
             bar.suspend(|| {
                 tracing::info!(
-                    "{cell}: accuracy {:.2}%, loss {:.4}, lambda_max {:.4}, trace {:.3} ± {:.3}, {} products, {:.1} s",
+                    "{cell}: accuracy {:.2}%, loss {:.4}, lambda_max {:.4}, trace {:.3} ± {:.3} (95 % interval), {} products, {:.1} s",
                     100.0 * row.accuracy,
                     row.loss,
                     row.lambda_max,
                     row.trace,
-                    row.trace_std_error,
+                    row.trace_half_width_95,
                     row.hvps,
                     row.seconds
                 )
@@ -366,6 +366,7 @@ fn measure_cell<B: Backend>(s: &Shared<B>, dir: &SweepDir, cell: Cell, device: &
         trace: result.trace.estimate,
         trace_std_error: result.trace.std_error,
         trace_probes: result.trace.probes as i64,
+        trace_half_width_95: result.trace.half_width_95(),
         negative_mass: negative_mass(&weighted),
         hvps: op.hvps() as i64,
         seconds: t0.elapsed().as_secs_f64(),

@@ -211,6 +211,8 @@ fn cells_match_the_closed_form_hessian_of_their_images() {
         assert!((row.lambda_max - values[0]).abs() <= 1e-3 * values[0], "{corruption}: lambda_max {} vs {}", row.lambda_max, values[0]);
         let trace = h.trace();
         assert!(row.trace_std_error.is_finite() && row.trace_probes == 10);
+        // Student's t quantile 0.975 for 9 degrees of freedom (published tables: 2.2622).
+        assert!((row.trace_half_width_95 - 2.2622 * row.trace_std_error).abs() <= 1e-4 * row.trace_std_error, "{corruption}: half-width {} for std error {}", row.trace_half_width_95, row.trace_std_error);
         assert!((row.trace - trace).abs() <= 4.0 * row.trace_std_error + 1e-4 * trace, "{corruption}: trace {} ± {} vs {trace}", row.trace, row.trace_std_error);
         assert_eq!(row.source, if corruption == "none" { "clean" } else { "computed" });
     }
