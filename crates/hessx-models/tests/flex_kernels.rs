@@ -1,11 +1,12 @@
 //! The two burn-flex kernels hessx patches (`vendor/README.md`), checked
 //! through burn's public API on Flex against host arithmetic that shares no
 //! code with them: element-wise ops on transposed and broadcast views (the
-//! strided walk) and the transposed convolution (batch-parallel col2im).
+//! strided walk), the transposed convolution (batch-parallel col2im) and the
+//! convolution's im2col path (tiled NHWC copy, slice copies per kernel offset).
 
 use burn::backend::Flex;
-use burn::tensor::module::conv_transpose2d;
-use burn::tensor::ops::ConvTransposeOptions;
+use burn::tensor::module::{conv_transpose2d, conv2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Tensor, TensorData};
 
 type B = Flex;
@@ -107,6 +108,66 @@ fn conv_transpose2d_matches_its_definition() {
         let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         for (idx, (g, e)) in got.iter().zip(&want).enumerate() {
             assert!((*g as f64 - e).abs() <= 1e-5 * scale, "element {idx}: {g} vs {e}");
+        }
+    }
+}
+
+/// Convolution against its definition (summed in f64), on shapes that take
+/// the im2col + gemm path (more than 4 input channels, a 3x3 or 2x2 kernel,
+/// padding, not depthwise): 17 and 20 channels straddle the copy's 16-wide
+/// tiles, 5x7 and 9x6 images its spatial tiles; stride 2, dilation 2 and two
+/// groups move the kernel offsets. Tolerance 1e-5 of the largest output: f32
+/// sums of at most 17 x 9 products of O(1) terms.
+#[test]
+fn conv2d_matches_its_definition() {
+    let dev = Default::default();
+    // (batch, c_in, c_out, h, w, k, stride, pad, dilation, groups)
+    for &(n, c_in, c_out, h, w, k, stride, pad, dil, groups) in &[
+        (3, 17, 6, 5, 7, 3, 1, 1, 1, 1),
+        (2, 20, 8, 9, 6, 3, 2, 1, 1, 2),
+        (2, 6, 5, 8, 8, 3, 1, 2, 2, 1),
+        (4, 16, 4, 6, 5, 2, 1, 1, 1, 1),
+    ] {
+        let cg = c_in / groups;
+        let og = c_out / groups;
+        let xs = values(n * c_in * h * w, 6);
+        let ws = values(c_out * cg * k * k, 7);
+        let x = Tensor::<B, 4>::from_data(TensorData::new(xs.clone(), [n, c_in, h, w]), &dev);
+        let wt = Tensor::<B, 4>::from_data(TensorData::new(ws.clone(), [c_out, cg, k, k]), &dev);
+        let options = ConvOptions::new([stride, stride], [pad, pad], [dil, dil], groups);
+        let y = conv2d(x, wt, None, options);
+        let [_, _, oh, ow] = y.dims();
+        assert_eq!(oh, (h + 2 * pad - dil * (k - 1) - 1) / stride + 1);
+        assert_eq!(ow, (w + 2 * pad - dil * (k - 1) - 1) / stride + 1);
+        let got = host(y);
+        let mut want = vec![0.0f64; n * c_out * oh * ow];
+        for b in 0..n {
+            for co in 0..c_out {
+                let g = co / og;
+                for r in 0..oh {
+                    for c in 0..ow {
+                        let mut sum = 0.0f64;
+                        for ci in 0..cg {
+                            for ki in 0..k {
+                                for kj in 0..k {
+                                    let i = (r * stride + ki * dil) as isize - pad as isize;
+                                    let j = (c * stride + kj * dil) as isize - pad as isize;
+                                    if i < 0 || j < 0 || i as usize >= h || j as usize >= w {
+                                        continue;
+                                    }
+                                    sum += xs[((b * c_in + g * cg + ci) * h + i as usize) * w + j as usize] as f64
+                                        * ws[((co * cg + ci) * k + ki) * k + kj] as f64;
+                                }
+                            }
+                        }
+                        want[((b * c_out + co) * oh + r) * ow + c] = sum;
+                    }
+                }
+            }
+        }
+        let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (idx, (g, e)) in got.iter().zip(&want).enumerate() {
+            assert!((*g as f64 - e).abs() <= 1e-5 * scale, "shape {n}x{c_in}x{h}x{w}, element {idx}: {g} vs {e}");
         }
     }
 }
