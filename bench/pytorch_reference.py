@@ -242,6 +242,9 @@ def main():
     if not args.skip_pyhessian:
         fig["pyhessian"] = run_pyhessian(model, crit, x, y, args.device == "cuda")
     fig["peak_rss_mib"] = peak_rss_mib()
+    # When: hessx-bench says how old these times are next to its own (a drifting machine).
+    fig["measured_unix"] = time.time()
+    fig["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(fig["measured_unix"]))
 
     atomic_write(os.path.join(args.out, "pytorch.json"), lambda p: open(p, "w").write(json.dumps(fig, indent=2) + "\n"))
     print(json.dumps(fig, indent=2))

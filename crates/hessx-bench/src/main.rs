@@ -119,6 +119,13 @@ fn main() -> std::process::ExitCode {
             None => ProductWorkload::seeded(cli.batch)?,
         };
         tracing::info!("product workload: {}, {}", workload.name, workload.origin);
+        if let Some(r) = &reference {
+            let when = r.when(pytorch::now_unix());
+            match r.age_seconds(pytorch::now_unix()) {
+                Some(age) if age <= pytorch::STALE_AFTER_SECONDS => tracing::info!("{}/pytorch.json: {when}", cli.pytorch.display()),
+                _ => tracing::warn!("{}/pytorch.json: {}", cli.pytorch.display(), when.replace("**", "")),
+            }
+        }
         if let Some(iter) = cli.one_pass_once {
             let kind = *cli.backends.last().expect("at least one backend");
             return with_backend!(kind, B, device => versus::one_pass_once::<B>(&workload, iter, cli.versus_trace_probes, &device));

@@ -35,6 +35,12 @@ pub struct PytorchReference {
     /// Peak resident memory of the reference process, PyHessian included.
     #[serde(default)]
     pub peak_rss_mib: Option<f64>,
+    /// When the script finished, UTC (absent in files from before it was recorded).
+    #[serde(default)]
+    pub measured_at: Option<String>,
+    /// The same instant in seconds since the Unix epoch.
+    #[serde(default)]
+    pub measured_unix: Option<f64>,
 }
 
 /// The short training run that made the benchmark's weights.
@@ -105,6 +111,35 @@ fn nan() -> f64 {
     f64::NAN
 }
 
+/// Older than this, the reference's times and the ratios against them compare
+/// different hours of a machine whose speed drifts (10-30 % within a day here).
+pub const STALE_AFTER_SECONDS: f64 = 3600.0;
+
+impl PytorchReference {
+    /// How long before `now_unix` the reference was measured (None: not recorded).
+    pub fn age_seconds(&self, now_unix: f64) -> Option<f64> {
+        self.measured_unix.map(|t| now_unix - t)
+    }
+
+    /// One sentence on when the reference was measured, and a warning when it
+    /// is too old to time against (`just bench` runs it right before hessx-bench).
+    pub fn when(&self, now_unix: f64) -> String {
+        match (&self.measured_at, self.age_seconds(now_unix)) {
+            (Some(at), Some(age)) if age > STALE_AFTER_SECONDS => format!(
+                "Measured at {at}, **{:.1} h before this run: its times, and every ratio against them, compare different hours of this machine**; `just bench` runs the reference right before hessx-bench for a side-by-side figure.",
+                age / 3600.0
+            ),
+            (Some(at), Some(age)) => format!("Measured at {at}, {:.0} min before this run.", age.max(0.0) / 60.0),
+            _ => "When it was measured is not recorded (a pytorch.json from before the script recorded it): its times may come from another hour of this machine.".into(),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch now.
+pub fn now_unix() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
 impl PytorchReference {
     /// `dir/pytorch.json`, or `None` when the reference was not run.
     pub fn load(dir: &Path) -> Result<Option<Self>> {
@@ -116,5 +151,36 @@ impl PytorchReference {
         let reference = serde_json::from_str(&text)
             .with_context(|| format!("{}: not the JSON bench/pytorch_reference.py writes", path.display()))?;
         Ok(Some(reference))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(measured: Option<f64>) -> PytorchReference {
+        let mut json = serde_json::json!({
+            "torch": "2.9.0", "threads": 2, "batch": 200, "parameters": 272474,
+            "forward_seconds": 0.1, "gradient_seconds": 0.3, "hvp_from_scratch_seconds": 0.9, "hvp_retained_seconds": 0.6,
+            "check": {"loss": 1.0, "grad_norm": 1.0, "gHg_over_gg": 1.0, "Hg_norm_over_g_norm": 1.0},
+            "pyhessian": null
+        });
+        if let Some(t) = measured {
+            json["measured_unix"] = t.into();
+            json["measured_at"] = "2026-12-02T01:00:00Z".into();
+        }
+        serde_json::from_value(json).expect("pytorch.json fixture")
+    }
+
+    #[test]
+    fn says_how_old_the_reference_is_and_warns_past_an_hour() {
+        let now = 1_000_000.0;
+        let fresh = reference(Some(now - 600.0)).when(now);
+        assert!(fresh.contains("2026-12-02T01:00:00Z") && fresh.contains("10 min before") && !fresh.contains("**"), "{fresh}");
+        let stale = reference(Some(now - 2.5 * 3600.0)).when(now);
+        assert!(stale.contains("2.5 h before this run") && stale.contains("different hours"), "{stale}");
+        let unknown = reference(None);
+        assert_eq!(unknown.age_seconds(now), None);
+        assert!(unknown.when(now).contains("not recorded"), "{}", unknown.when(now));
     }
 }

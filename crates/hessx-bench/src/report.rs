@@ -9,7 +9,7 @@ use hessx_store::tables::Row;
 
 use crate::Cli;
 use crate::measure::{BenchRow, Results};
-use crate::pytorch::PytorchReference;
+use crate::pytorch::{self, PytorchReference};
 
 /// Write `results.md` and `results.parquet` into `cli.out`.
 pub fn write(cli: &Cli, results: &Results, reference: Option<&PytorchReference>) -> Result<()> {
@@ -50,6 +50,9 @@ fn markdown(cli: &Cli, results: &Results, reference: Option<&PytorchReference>) 
     );
     let args: Vec<String> = std::env::args().skip(1).collect();
     let _ = writeln!(md, "Command: `hessx-bench {}`; sections not listed below were not run.\n", args.join(" "));
+    if let Some(r) = reference {
+        let _ = writeln!(md, "PyTorch and PyHessian figures: `{}/pytorch.json`. {}\n", cli.pytorch.display(), r.when(pytorch::now_unix()));
+    }
     let _ = writeln!(md, "## Targets\n");
     let resnet = "resnet20 3x32x32";
     for backend in &backends {
