@@ -120,10 +120,13 @@ fn main() -> std::process::ExitCode {
         };
         tracing::info!("product workload: {}, {}", workload.name, workload.origin);
         if let Some(r) = &reference {
-            let when = r.when(pytorch::now_unix());
-            match r.age_seconds(pytorch::now_unix()) {
-                Some(age) if age <= pytorch::STALE_AFTER_SECONDS => tracing::info!("{}/pytorch.json: {when}", cli.pytorch.display()),
-                _ => tracing::warn!("{}/pytorch.json: {}", cli.pytorch.display(), when.replace("**", "")),
+            let now = pytorch::now_unix();
+            let when = format!("{}/pytorch.json: {}", cli.pytorch.display(), r.when(now));
+            // An unrecorded time warns too: it may be another hour's.
+            if r.age_seconds(now).is_none() || r.is_stale(now) {
+                tracing::warn!("{when}");
+            } else {
+                tracing::info!("{when}");
             }
         }
         if let Some(iter) = cli.one_pass_once {

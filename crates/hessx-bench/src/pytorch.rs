@@ -121,12 +121,18 @@ impl PytorchReference {
         self.measured_unix.map(|t| now_unix - t)
     }
 
-    /// One sentence on when the reference was measured, and a warning when it
-    /// is too old to time against (`just bench` runs it right before hessx-bench).
+    /// Whether the reference is known to be older than [`STALE_AFTER_SECONDS`].
+    pub fn is_stale(&self, now_unix: f64) -> bool {
+        self.age_seconds(now_unix).is_some_and(|age| age > STALE_AFTER_SECONDS)
+    }
+
+    /// One sentence (plain text) on when the reference was measured, with a
+    /// warning when it is too old to time against (`just bench` runs it right
+    /// before hessx-bench).
     pub fn when(&self, now_unix: f64) -> String {
         match (&self.measured_at, self.age_seconds(now_unix)) {
             (Some(at), Some(age)) if age > STALE_AFTER_SECONDS => format!(
-                "Measured at {at}, **{:.1} h before this run: its times, and every ratio against them, compare different hours of this machine**; `just bench` runs the reference right before hessx-bench for a side-by-side figure.",
+                "Measured at {at}, {:.1} h before this run: its times, and every ratio against them, compare different hours of this machine; `just bench` runs the reference right before hessx-bench for a side-by-side figure.",
                 age / 3600.0
             ),
             (Some(at), Some(age)) => format!("Measured at {at}, {:.0} min before this run.", age.max(0.0) / 60.0),
@@ -179,6 +185,7 @@ mod tests {
         assert!(fresh.contains("2026-12-02T01:00:00Z") && fresh.contains("10 min before") && !fresh.contains("**"), "{fresh}");
         let stale = reference(Some(now - 2.5 * 3600.0)).when(now);
         assert!(stale.contains("2.5 h before this run") && stale.contains("different hours"), "{stale}");
+        assert!(reference(Some(now - 2.5 * 3600.0)).is_stale(now) && !reference(Some(now - 600.0)).is_stale(now));
         let unknown = reference(None);
         assert_eq!(unknown.age_seconds(now), None);
         assert!(unknown.when(now).contains("not recorded"), "{}", unknown.when(now));

@@ -51,7 +51,9 @@ fn markdown(cli: &Cli, results: &Results, reference: Option<&PytorchReference>) 
     let args: Vec<String> = std::env::args().skip(1).collect();
     let _ = writeln!(md, "Command: `hessx-bench {}`; sections not listed below were not run.\n", args.join(" "));
     if let Some(r) = reference {
-        let _ = writeln!(md, "PyTorch and PyHessian figures: `{}/pytorch.json`. {}\n", cli.pytorch.display(), r.when(pytorch::now_unix()));
+        let now = pytorch::now_unix();
+        let when = if r.is_stale(now) { format!("**{}**", r.when(now)) } else { r.when(now) };
+        let _ = writeln!(md, "PyTorch and PyHessian figures: `{}/pytorch.json`. {when}\n", cli.pytorch.display());
     }
     let _ = writeln!(md, "## Targets\n");
     let resnet = "resnet20 3x32x32";
