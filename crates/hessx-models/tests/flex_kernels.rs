@@ -19,6 +19,15 @@ fn host(t: Tensor<B, 4>) -> Vec<f32> {
     t.into_data().to_vec().expect("f32 data")
 }
 
+/// Every element of `got` within 1e-5 of the largest `|want|` (`what` prefixes the message).
+fn assert_within_1e5_of_largest(got: &[f32], want: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len());
+    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (idx, (g, e)) in got.iter().zip(want).enumerate() {
+        assert!((*g as f64 - e).abs() <= 1e-5 * scale, "{what}element {idx}: {g} vs {e}");
+    }
+}
+
 /// Element-wise products and sums of permuted and broadcast views are exact
 /// in f32, so they must equal the host's to the bit.
 #[test]
@@ -105,10 +114,7 @@ fn conv_transpose2d_matches_its_definition() {
                 }
             }
         }
-        let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        for (idx, (g, e)) in got.iter().zip(&want).enumerate() {
-            assert!((*g as f64 - e).abs() <= 1e-5 * scale, "element {idx}: {g} vs {e}");
-        }
+        assert_within_1e5_of_largest(&got, &want, "");
     }
 }
 
@@ -165,9 +171,6 @@ fn conv2d_matches_its_definition() {
                 }
             }
         }
-        let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        for (idx, (g, e)) in got.iter().zip(&want).enumerate() {
-            assert!((*g as f64 - e).abs() <= 1e-5 * scale, "shape {n}x{c_in}x{h}x{w}, element {idx}: {g} vs {e}");
-        }
+        assert_within_1e5_of_largest(&got, &want, &format!("shape {n}x{c_in}x{h}x{w}, "));
     }
 }
