@@ -3,8 +3,14 @@
 //! With `B1 = Autodiff<B>` and `B2 = Autodiff<B1>`, the model lives on `B1` and is lifted to `B2` per product
 //! with `AutodiffModule::from_inner` (same `ParamId`s, outer leaves wrapping inner leaves). The loss on `B2`,
 //! backwarded, gives the gradient `g` as `B1` tensors that are still tracked; `(g . v).backward()` on `B1`
-//! then gives `H v` as `B` tensors. Every product costs a forward, a backward and a double backward (burn has
-//! no `retain_graph`), so products are counted and timed.
+//! then gives `H v` as `B` tensors. Taken this way a product costs a forward, a backward and a double
+//! backward (burn-autodiff 0.21 frees its graph at every backward); products are counted and timed.
+//!
+//! **Retained graph.** [`HessianOp::keep_graph`] takes products as PyHessian does: the first backward is
+//! taken once, and each product is one backward of the inner level from `g` with cotangent `v`, which
+//! leaves the inner graph in place (`burn_autodiff::retained`, the patched burn-autodiff in `vendor/`).
+//! That is kept when there is one batch; over several, each product pays the nested cost, so that memory
+//! stays that of one batch's graph.
 //!
 //! The loss over a dataset is the size-weighted mean of per-batch mean losses, `L = sum_b (n_b / N) L_b`, so
 //! `H v = sum_b (n_b / N) H_b v`, one batch at a time (memory of one batch).
@@ -73,8 +79,43 @@ where
     total: usize,
     loss: F,
     device: B::Device,
+    /// The gradient of the single batch with its graph, when products are taken on a retained graph.
+    kept: Option<KeptGradient<B>>,
     hvps: u64,
     seconds: f64,
+    setup_seconds: f64,
+}
+
+/// One batch's gradient, flat per parameter, on `B1` with the inner graph behind it kept
+/// ([`burn_autodiff::retained`]); dropping it frees that graph.
+struct KeptGradient<B: Backend> {
+    pieces: Vec<(ParamId, Tensor<B1<B>, 1>)>,
+}
+
+impl<B: Backend> Drop for KeptGradient<B> {
+    fn drop(&mut self) {
+        let roots: Vec<_> = self.pieces.drain(..).map(|(_, g)| g.into_primitive().tensor()).collect();
+        burn_autodiff::retained::release::<B>(&roots);
+    }
+}
+
+/// Collects the gradient of each kept parameter, flat, still tracked on `B1`.
+struct TrackedGradient<'a, B: Backend> {
+    grads: &'a <B2<B> as AutodiffBackend>::Gradients,
+    keep: &'a HashMap<ParamId, ()>,
+    out: Vec<(ParamId, Tensor<B1<B>, 1>)>,
+}
+
+impl<B: Backend> ModuleVisitor<B2<B>> for TrackedGradient<'_, B> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B2<B>, D>>) {
+        if !self.keep.contains_key(&param.id) {
+            return;
+        }
+        if let Some(g) = param.val().grad(self.grads) {
+            let n = g.shape().num_elements();
+            self.out.push((param.id, g.reshape([n])));
+        }
+    }
 }
 
 impl<B, M, T, F> HessianOp<B, M, T, F>
@@ -115,9 +156,73 @@ where
             total,
             loss,
             device,
+            kept: None,
             hvps: 0,
             seconds: 0.0,
+            setup_seconds: 0.0,
         })
+    }
+
+    /// Takes products on a retained graph from now on (module docs) when there is one batch: builds the
+    /// gradient with its graph here (one forward and one backward). With several batches nothing
+    /// changes.
+    pub fn keep_graph(mut self) -> Result<Self> {
+        if self.batches.len() == 1 {
+            let start = Instant::now();
+            self.kept = Some(self.kept_gradient(&self.batches[0])?);
+            self.setup_seconds = start.elapsed().as_secs_f64();
+        }
+        Ok(self)
+    }
+
+    /// Whether products are taken on a retained graph ([`Self::keep_graph`] with one batch).
+    pub fn retains_graph(&self) -> bool {
+        self.kept.is_some()
+    }
+
+    /// Seconds spent building the retained gradient graph (0 without one).
+    pub fn setup_seconds(&self) -> f64 {
+        self.setup_seconds
+    }
+
+    /// The gradient of `batch` on `B1`, with the inner graph kept.
+    fn kept_gradient(&self, batch: &Batch<T>) -> Result<KeptGradient<B>> {
+        let m2 = M::from_inner(self.model.clone());
+        let loss = (self.loss)(&m2, &batch.inputs);
+        finite(scalar_to_f64(loss.clone().inner().inner()), "loss")?;
+        let grads = loss.backward();
+        let keep: HashMap<ParamId, ()> = self.layout.entries().iter().map(|e| (e.id, ())).collect();
+        let mut tracked = TrackedGradient::<B> {
+            grads: &grads,
+            keep: &keep,
+            out: Vec::new(),
+        };
+        m2.visit(&mut tracked);
+        Ok(KeptGradient { pieces: tracked.out })
+    }
+
+    /// `H v` on the retained graph: one backward of the inner level from `g` with cotangent `v`.
+    fn kept_hvp(&self, kept: &KeptGradient<B>, pieces: &HashMap<ParamId, Tensor<B, 1>>) -> Tensor<B, 1> {
+        let seeds: Vec<_> = kept
+            .pieces
+            .iter()
+            .filter_map(|(id, g)| {
+                let v = pieces.get(id)?;
+                Some((g.clone().into_primitive().tensor(), v.clone().into_primitive().tensor()))
+            })
+            .collect();
+        if seeds.is_empty() {
+            // The loss does not depend on the chosen parameters: this block of the Hessian is zero.
+            return Tensor::zeros([self.layout.dim()], &self.device);
+        }
+        let grads1 = burn_autodiff::retained::backward_retained::<B>(seeds);
+        let mut hv = GradPieces::<B1<B>, _> {
+            grads: &grads1,
+            keep: pieces,
+            out: HashMap::new(),
+        };
+        self.model.visit(&mut hv);
+        self.layout.assemble(hv.out, &self.device)
     }
 
     /// The parameter layout of the flat vectors.
@@ -283,6 +388,13 @@ where
     fn apply(&mut self, v: &Tensor<B, 1>) -> Result<Tensor<B, 1>> {
         let start = Instant::now();
         let pieces = self.layout.split(v)?;
+        if let Some(kept) = &self.kept {
+            let hv = self.kept_hvp(kept, &pieces);
+            B::sync(&self.device).map_err(|e| Error::Backend(format!("{e:?}")))?;
+            self.hvps += 1;
+            self.seconds += start.elapsed().as_secs_f64();
+            return Ok(hv);
+        }
         let mut acc: Option<Tensor<B, 1>> = None;
         for batch in &self.batches {
             let w = batch.size as f64 / self.total as f64;

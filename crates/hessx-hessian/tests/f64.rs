@@ -152,3 +152,51 @@ fn solvers_agree_with_the_dense_hessian_in_f64() {
         pp.estimate
     );
 }
+
+/// Products on a retained graph ([`HessianOp::keep_graph`], the patched burn-autodiff's backward that keeps
+/// the inner graph) against central differences of the gradient, which share no code with either product;
+/// the same tolerance and reasoning as `hvp_matches_central_differences_of_the_gradient`. A product must
+/// repeat bit for bit (the graph is neither consumed nor altered), also after a consuming backward through
+/// the same parameters (a plain gradient), and the whole dense Hessian must match the nested one.
+#[test]
+fn retained_graph_products_match_central_differences() {
+    let dev = f64_device();
+    let (x, y) = mlp_data(24);
+    let m1 = Mlp::<TB1>::new(&dev);
+    let layout = ParamLayout::trainable(&m1).unwrap();
+    let batches1 = vec![Batch::new(mlp_batch::<TB1>(&x, &y, 0, 24, &dev), 24)];
+    let batches2 = || vec![Batch::new(mlp_batch::<TB2>(&x, &y, 0, 24, &dev), 24)];
+    let mut kept = HessianOp::new(m1.clone(), batches2(), loss2).unwrap().keep_graph().unwrap();
+    assert!(kept.retains_graph(), "one batch: the graph should be kept");
+    let theta = kept.params();
+    let eps = 1e-5;
+    for seed in 0..3 {
+        let v = kept.vector_from_host(&host_values(MLP_PARAMS, 1.0, 300 + seed));
+        let hv = kept.apply(&v).unwrap();
+        let hv = kept.vector_to_host(&hv);
+        let grad_at = |t: Tensor<Flex, 1>| {
+            let m = layout.assign(m1.clone(), &t).unwrap();
+            let g = flat_gradient(&m, &layout, &batches1, loss1).unwrap();
+            g.gradient.to_data().iter::<f64>().collect::<Vec<f64>>()
+        };
+        let gp = grad_at(theta.clone() + v.clone().mul_scalar(eps));
+        let gm = grad_at(theta.clone() - v.clone().mul_scalar(eps));
+        let fd: Vec<f64> = gp.iter().zip(&gm).map(|(p, m)| (p - m) / (2.0 * eps)).collect();
+        let err = rel_err(&hv, &fd);
+        assert!(err < 1e-7, "seed {seed}: {err:.3e}");
+        // A consuming backward through the very parameters the kept graph starts from.
+        flat_gradient(&m1, &layout, &batches1, loss1).unwrap();
+        let again = kept.apply(&v).unwrap();
+        assert_eq!(kept.vector_to_host(&again), hv, "seed {seed}: a second product with the same v differs");
+    }
+    let mut nested = HessianOp::new(m1.clone(), batches2(), loss2).unwrap();
+    let a = dense_hessian(&mut kept).unwrap().matrix;
+    let b = dense_hessian(&mut nested).unwrap().matrix;
+    // Both exact in f64: they differ by rounding of different operation orders.
+    assert!((&a - &b).amax() < 1e-12 * b.amax(), "{} vs {}", (&a - &b).amax(), b.amax());
+    // Dropping the operator frees its graph; a new one on the same model works as before.
+    drop(kept);
+    let mut fresh = HessianOp::new(m1, batches2(), loss2).unwrap().keep_graph().unwrap();
+    let c = dense_hessian(&mut fresh).unwrap().matrix;
+    assert!((&c - &b).amax() < 1e-12 * b.amax());
+}

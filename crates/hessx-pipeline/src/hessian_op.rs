@@ -1,10 +1,12 @@
 //! The Hessian operator of a model checkpoint, with the fastest exact products the backend offers.
 //!
-//! On LibTorch (cargo feature `tch`) products are taken on a retained graph, as PyHessian takes them
-//! ([`hessx_hessian::RetainedHessianOp`]: one backward per product); everywhere else by nested burn
-//! autodiff ([`hessx_hessian::HessianOp`]: forward, backward and double backward per product, since
-//! burn-autodiff 0.21 frees its graph). Both are exact and give the same products to f32 rounding
-//! (`tests/libtorch_backend.rs`); the solvers see one [`SymOp`] either way.
+//! Products are taken on a retained graph, as PyHessian takes them (one backward per product): on
+//! LibTorch (cargo feature `tch`) through libtorch's own autograd ([`hessx_hessian::RetainedHessianOp`]),
+//! everywhere else through burn's nested autodiff with the inner graph kept
+//! ([`hessx_hessian::HessianOp::keep_graph`], the patched burn-autodiff in `vendor/`). Over several
+//! batches, and with [`ProductEngine::Nested`], each product pays a forward, a backward and a double
+//! backward instead. All are exact and give the same products to f32 rounding
+//! (`tests/libtorch_backend.rs`, `tests/retained_graph.rs`); the solvers see one [`SymOp`] either way.
 
 use burn::prelude::*;
 #[cfg(feature = "tch")]
@@ -15,9 +17,11 @@ use hessx_models::{BnMode, Input, Net, cross_entropy};
 /// Which implementation of the product an operator uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProductEngine {
-    /// The retained graph where the backend has one (LibTorch), nested autodiff elsewhere.
+    /// A retained graph when there is one batch: libtorch's own autograd on LibTorch, burn's (patched,
+    /// `vendor/burn-autodiff`) everywhere else; nested autodiff per product over several batches.
     Auto,
-    /// Nested burn autodiff on every backend (the reference implementation).
+    /// Nested burn autodiff on every backend (the reference implementation): forward, backward and double
+    /// backward per product.
     Nested,
 }
 
@@ -111,8 +115,11 @@ impl<B: Backend> ModelHessian<B> {
             )?;
             return Ok(ModelHessian::Retained(op));
         }
-        let _ = engine;
-        Ok(ModelHessian::Nested(HessianOp::with_layout(model, layout, batches, batch_loss::<B> as LossFn<B>)?))
+        let op = HessianOp::with_layout(model, layout, batches, batch_loss::<B> as LossFn<B>)?;
+        Ok(ModelHessian::Nested(match engine {
+            ProductEngine::Auto => op.keep_graph()?,
+            ProductEngine::Nested => op,
+        }))
     }
 
     /// The parameter layout of the flat vectors.
@@ -136,6 +143,7 @@ impl<B: Backend> ModelHessian<B> {
     /// How products are taken, for logs and reports.
     pub fn engine_name(&self) -> &'static str {
         match self {
+            ModelHessian::Nested(op) if op.retains_graph() => "retained graph (one backward per product)",
             ModelHessian::Nested(_) => "nested autodiff (forward + backward + double backward per product)",
             #[cfg(feature = "tch")]
             ModelHessian::Retained(op) if op.retains_graph() => "retained graph (one backward per product)",

@@ -4,7 +4,7 @@
 //!
 //! Both come from the engine's Lanczos, which finds the algebraically
 //! largest eigenvalue: once on `H` for `lambda_max`, once on `-H` for
-//! `-lambda_min`. Products are exact (nested autodiff), on a fixed seeded
+//! `-lambda_min`. Products are exact (on a retained graph), on a fixed seeded
 //! batch of training examples with batch norm in eval mode, as hx-eigen.
 
 use std::collections::BTreeSet;
