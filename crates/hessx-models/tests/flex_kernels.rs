@@ -2,9 +2,10 @@
 //! through burn's public API on Flex against host arithmetic that shares no
 //! code with them: element-wise ops on transposed and broadcast views (the
 //! strided walk), the transposed convolution (batch-parallel col2im) and the
-//! convolution's im2col path (tiled NHWC copy, slice copies per kernel offset).
+//! convolution's im2col path (tiled NHWC copy, slice copies per kernel offset),
+//! also as the convolution's weight gradient takes it.
 
-use burn::backend::Flex;
+use burn::backend::{Autodiff, Flex};
 use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Tensor, TensorData};
@@ -172,5 +173,66 @@ fn conv2d_matches_its_definition() {
             }
         }
         assert_within_1e5_of_largest(&got, &want, &format!("shape {n}x{c_in}x{h}x{w}, "));
+    }
+}
+
+/// The weight gradient of `sum(conv2d(x, w) * G)` on `Autodiff<Flex>` (burn computes it as a
+/// convolution of the swapped input with the output gradient as kernel, through Flex's patched
+/// im2col path with images as kernels) against its definition,
+/// `dw[co, ci, ki, kj] = sum_{b, r, c} G[b, co, r, c] x[b, g*cg + ci, r*s + ki*d - p, c*s + kj*d - p]`,
+/// summed in f64, on shapes with strides, dilation, groups and padding wider than the kernel
+/// (kernel offsets that see the image from only some output columns). f32 sums of a few
+/// hundred terms: 1e-5 of the largest entry.
+#[test]
+fn conv2d_weight_gradient_matches_its_definition() {
+    type A = Autodiff<Flex>;
+    let dev = Default::default();
+    // (batch, c_in, c_out, h, w, k, stride, pad, dilation, groups)
+    for &(n, c_in, c_out, h, w, k, stride, pad, dil, groups) in &[
+        (3, 5, 6, 7, 6, 3, 1, 1, 1, 1),
+        (2, 4, 6, 9, 7, 3, 2, 1, 1, 2),
+        (2, 3, 2, 8, 8, 3, 1, 2, 2, 1),
+        (2, 2, 3, 4, 5, 2, 2, 3, 1, 1),
+        (5, 16, 8, 6, 6, 1, 2, 0, 1, 1),
+    ] {
+        let cg = c_in / groups;
+        let og = c_out / groups;
+        let xs = values(n * c_in * h * w, 8);
+        let ws = values(c_out * cg * k * k, 9);
+        let x = Tensor::<A, 4>::from_data(TensorData::new(xs.clone(), [n, c_in, h, w]), &dev);
+        let wt = Tensor::<A, 4>::from_data(TensorData::new(ws, [c_out, cg, k, k]), &dev).require_grad();
+        let options = ConvOptions::new([stride, stride], [pad, pad], [dil, dil], groups);
+        let y = conv2d(x, wt.clone(), None, options);
+        let [_, _, oh, ow] = y.dims();
+        let gs = values(n * c_out * oh * ow, 10);
+        let g = Tensor::<A, 4>::from_data(TensorData::new(gs.clone(), [n, c_out, oh, ow]), &dev);
+        let grads = (y * g).sum().backward();
+        let got = host(wt.grad(&grads).expect("the weight requires grad"));
+        let mut want = vec![0.0f64; c_out * cg * k * k];
+        for co in 0..c_out {
+            let grp = co / og;
+            for ci in 0..cg {
+                for ki in 0..k {
+                    for kj in 0..k {
+                        let mut sum = 0.0f64;
+                        for b in 0..n {
+                            for r in 0..oh {
+                                for c in 0..ow {
+                                    let i = (r * stride + ki * dil) as isize - pad as isize;
+                                    let j = (c * stride + kj * dil) as isize - pad as isize;
+                                    if i < 0 || j < 0 || i as usize >= h || j as usize >= w {
+                                        continue;
+                                    }
+                                    sum += gs[((b * c_out + co) * oh + r) * ow + c] as f64
+                                        * xs[((b * c_in + grp * cg + ci) * h + i as usize) * w + j as usize] as f64;
+                                }
+                            }
+                        }
+                        want[((co * cg + ci) * k + ki) * k + kj] = sum;
+                    }
+                }
+            }
+        }
+        assert_within_1e5_of_largest(&got, &want, &format!("shape {n}x{c_in}x{h}x{w} k{k} s{stride} p{pad} d{dil} g{groups}, "));
     }
 }
