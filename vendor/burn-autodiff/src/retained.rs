@@ -31,3 +31,9 @@ pub fn release<B: Backend>(roots: &[AutodiffTensor<B>]) {
     let ids: Vec<_> = roots.iter().map(|r| r.node.id).collect();
     GraphMutexClient::release(&ids);
 }
+
+/// The number of backward steps registered in all autodiff graphs of the process: what graphs,
+/// kept or not, still hold (a leak test's measure).
+pub fn registered_steps() -> usize {
+    GraphMutexClient::registered_steps()
+}

@@ -168,6 +168,25 @@ impl GraphMutexClient {
         state.server.backward_retained::<B>(seeds)
     }
 
+    /// The number of backward steps registered in all graphs (for leak tests).
+    pub(crate) fn registered_steps() -> usize {
+        let graphs: Vec<Arc<Graph>> = match STATE.lock().as_ref() {
+            Some(locator) => locator.graphs.values().cloned().collect(),
+            None => return 0,
+        };
+        let mut seen: Vec<*const Graph> = Vec::new();
+        let mut total = 0;
+        for graph in graphs {
+            let ptr = Arc::as_ptr(&graph);
+            if seen.contains(&ptr) {
+                continue;
+            }
+            seen.push(ptr);
+            total += graph.state.lock().server.registered_steps();
+        }
+        total
+    }
+
     /// Frees the graph behind `roots` (see [`AutodiffServer::release`]).
     pub(crate) fn release(roots: &[NodeId]) {
         let Some(first) = roots.first() else {

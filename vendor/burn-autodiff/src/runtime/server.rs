@@ -120,6 +120,11 @@ impl AutodiffServer {
         Self::execute_steps(tape, Gradients::from_seeds::<B>(seeds), checkpointer)
     }
 
+    /// hessx patch: the number of steps registered (for leak tests).
+    pub fn registered_steps(&self) -> usize {
+        self.steps.len()
+    }
+
     /// hessx patch: frees what a retained graph holds (the steps reachable from `roots` and their saved
     /// state), as a consuming backward would, without computing anything.
     pub fn release<NC: NodeCleaner>(&mut self, roots: &[NodeId]) {
