@@ -448,6 +448,74 @@ impl<B: Backend, C: CheckpointStrategy> ModuleOps<Autodiff<B, C>> for Autodiff<B
         }
     }
 
+    // hessx patch: the weight gradient of a convolution as a differentiable op of its own, whose
+    // backward is two ordinary convolutions, as in PyTorch's double backward. burn's default
+    // records it as a convolution of the swapped input with the output gradient as its kernel; the
+    // backward of that (every Hessian-vector product by nested autodiff or on a retained graph)
+    // runs convolutions whose kernels are whole images. For a cotangent V of the weight's shape:
+    // d/dx <V, dW(x, dY)> = conv2d_x_backward(x, V, dY) and d/d(dY) = conv2d(x, V).
+    fn conv2d_weight_backward(
+        x: AutodiffTensor<B>,
+        weight: AutodiffTensor<B>,
+        output_grad: AutodiffTensor<B>,
+        options: ConvOptions<2>,
+    ) -> AutodiffTensor<B> {
+        #[derive(Debug, Clone)]
+        struct Conv2DWeightGrad;
+
+        impl<B: Backend> Backward<B, 2> for Conv2DWeightGrad {
+            type State = (NodeId, NodeId, ConvOptions<2>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_output_grad] = ops.parents;
+                let v = grads.consume::<B>(&ops.node);
+                let (x_state, output_grad_state, options) = ops.state;
+                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
+                let output_grad =
+                    checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(output_grad_state);
+                if let Some(node) = node_x {
+                    let grad =
+                        B::conv2d_x_backward(x.clone(), v.clone(), output_grad, options.clone());
+                    grads.register::<B>(node.id, grad)
+                }
+                if let Some(node) = node_output_grad {
+                    grads.register::<B>(node.id, B::conv2d(x, v, None, options))
+                }
+            }
+        }
+
+        match Conv2DWeightGrad
+            .prepare::<C>([x.node.clone(), output_grad.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let output_grad_state = prep.checkpoint(&output_grad);
+                prep.finish(
+                    (x_state, output_grad_state, options.clone()),
+                    B::conv2d_weight_backward(
+                        x.primitive,
+                        weight.primitive,
+                        output_grad.primitive,
+                        options,
+                    ),
+                )
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_weight_backward(
+                x.primitive,
+                weight.primitive,
+                output_grad.primitive,
+                options,
+            )),
+        }
+    }
+
     fn conv2d(
         x: AutodiffTensor<B>,
         weight: AutodiffTensor<B>,
