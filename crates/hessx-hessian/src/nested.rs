@@ -216,8 +216,13 @@ where
             return Tensor::zeros([self.layout.dim()], &self.device);
         }
         let grads1 = burn_autodiff::retained::backward_retained::<B>(seeds);
+        self.flat_hv(&grads1, pieces)
+    }
+
+    /// `H v` read off the inner gradients of a product's backward, flat in the layout's order.
+    fn flat_hv(&self, grads1: &<B1<B> as AutodiffBackend>::Gradients, pieces: &HashMap<ParamId, Tensor<B, 1>>) -> Tensor<B, 1> {
         let mut hv = GradPieces::<B1<B>, _> {
-            grads: &grads1,
+            grads: grads1,
             keep: pieces,
             out: HashMap::new(),
         };
@@ -273,14 +278,7 @@ where
             // The loss does not depend on the chosen parameters: this block of the Hessian is zero.
             return Tensor::zeros([self.layout.dim()], &self.device);
         };
-        let grads1 = gv.backward();
-        let mut hv = GradPieces::<B1<B>, _> {
-            grads: &grads1,
-            keep: pieces,
-            out: HashMap::new(),
-        };
-        self.model.visit(&mut hv);
-        self.layout.assemble(hv.out, &self.device)
+        self.flat_hv(&gv.backward(), pieces)
     }
 }
 

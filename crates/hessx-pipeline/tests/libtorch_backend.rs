@@ -12,13 +12,10 @@
 mod common;
 
 use burn::backend::{Flex, LibTorch};
-use burn::prelude::*;
-use hessx_hessian::{B1, ProbeKind, ProbeStream, SymOp};
 use hessx_models::{Activation, Arch, InputSpec, ModelSpec};
-use hessx_pipeline::batches::Normalization;
-use hessx_pipeline::curvature::{HessianBnMode, ModelHessian, ProductEngine, hessian_batches, model_hessian_with};
+use hessx_pipeline::curvature::ModelHessian;
 
-use common::{digits, eigenvalue_error, flex_checkpoint, products, relative_error};
+use common::{auto_matches_nested, eigenvalue_error, flex_checkpoint, products, relative_error};
 
 const TOL: f64 = 1e-4;
 
@@ -59,32 +56,7 @@ fn tanh_mlp_products_agree_with_flex() {
 /// One batch keeps the graph between products; two batches rebuild it per product: both paths are checked,
 /// and the retained product must repeat exactly (the graph is not consumed or altered by a product).
 fn retained_matches_nested(arch: Arch) {
-    type T = LibTorch<f32>;
-    let spec = ModelSpec { arch, input: InputSpec::Image { channels: 1, height: 8, width: 8 }, num_classes: 10 };
-    let device = Default::default();
-    <B1<T> as Backend>::seed(&device, 9);
-    let model = spec.init::<B1<T>>(&device);
-    let digits = digits();
-    let indices: Vec<usize> = (0..96).collect();
-    for chunk in [96, 64] {
-        let batches = || hessian_batches::<T>(&digits, &indices, chunk, &Normalization::of(&digits), HessianBnMode::Eval, &device);
-        let mut retained = model_hessian_with(model.clone(), batches(), ProductEngine::Auto).unwrap();
-        let mut nested = model_hessian_with(model.clone(), batches(), ProductEngine::Nested).unwrap();
-        assert!(matches!(retained, ModelHessian::Retained(_)), "LibTorch should take retained-graph products");
-        assert!(matches!(nested, ModelHessian::Nested(_)));
-        for seed in [1, 2] {
-            let v = retained.vector_from_host(&ProbeStream::new(seed).draw(ProbeKind::Gaussian, retained.dim()));
-            let a = retained.apply(&v).unwrap();
-            let a = retained.vector_to_host(&a);
-            let again = retained.apply(&v).unwrap();
-            let again = retained.vector_to_host(&again);
-            let b = nested.apply(&v).unwrap();
-            let b = nested.vector_to_host(&b);
-            let err = relative_error(&a, &b);
-            assert!(err < TOL, "{} (batches of {chunk}): retained vs nested {err:.2e}", spec.name());
-            assert_eq!(a, again, "{}: a second retained product with the same v differs", spec.name());
-        }
-    }
+    auto_matches_nested::<LibTorch<f32>>(arch, TOL, |op, _| matches!(op, ModelHessian::Retained(_)));
 }
 
 #[test]

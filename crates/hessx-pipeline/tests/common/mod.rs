@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use hessx_data::load_images;
 use hessx_hessian::{B1, Batch, LanczosConfig, ParamLayout, ProbeKind, ProbeStream, SymOp, flat_gradient, lanczos_top_k};
-use hessx_models::{BnMode, Input, ModelSpec, Net, cross_entropy};
+use hessx_models::{Arch, BnMode, Input, InputSpec, ModelSpec, Net, cross_entropy};
 use hessx_pipeline::batches::{Normalization, image_batch};
-use hessx_pipeline::curvature::{HessianBnMode, hessian_batches, model_hessian};
+use hessx_pipeline::curvature::{HessianBnMode, ModelHessian, ProductEngine, hessian_batches, model_hessian, model_hessian_with};
 use hessx_store::DataDir;
 
 /// What a backend computed on the shared checkpoint and batch.
@@ -83,4 +83,36 @@ pub fn relative_error(x: &[f64], reference: &[f64]) -> f64 {
 /// The largest relative difference between paired eigenvalues.
 pub fn eigenvalue_error(x: &[f64], reference: &[f64]) -> f64 {
     x.iter().zip(reference).map(|(a, b)| ((a - b) / b).abs()).fold(0.0, f64::max)
+}
+
+/// Products of `ProductEngine::Auto` (a retained graph where the backend has one) against nested
+/// autodiff on `B`, same seeded weights, batches and vectors, on the first 96 digits in one batch of 96
+/// and in batches of 64; `engine_ok(op, chunk)` says whether Auto built the expected operator. Both are
+/// exact: `tol` is f32 rounding of different operation orders. A product must repeat bit for bit (the
+/// graph is neither consumed nor altered by a product).
+pub fn auto_matches_nested<B: Backend>(arch: Arch, tol: f64, engine_ok: impl Fn(&ModelHessian<B>, usize) -> bool) {
+    let spec = ModelSpec { arch, input: InputSpec::Image { channels: 1, height: 8, width: 8 }, num_classes: 10 };
+    let device = Default::default();
+    <B1<B> as Backend>::seed(&device, 9);
+    let model = spec.init::<B1<B>>(&device);
+    let digits = digits();
+    let indices: Vec<usize> = (0..96).collect();
+    for chunk in [96, 64] {
+        let batches = || hessian_batches::<B>(&digits, &indices, chunk, &Normalization::of(&digits), HessianBnMode::Eval, &device);
+        let mut auto = model_hessian_with(model.clone(), batches(), ProductEngine::Auto).unwrap();
+        let mut nested = model_hessian_with(model.clone(), batches(), ProductEngine::Nested).unwrap();
+        assert!(engine_ok(&auto, chunk), "{} (batches of {chunk}): Auto built {}", spec.name(), auto.engine_name());
+        for seed in [1, 2] {
+            let v = auto.vector_from_host(&ProbeStream::new(seed).draw(ProbeKind::Gaussian, auto.dim()));
+            let a = auto.apply(&v).unwrap();
+            let a = auto.vector_to_host(&a);
+            let again = auto.apply(&v).unwrap();
+            let again = auto.vector_to_host(&again);
+            let b = nested.apply(&v).unwrap();
+            let b = nested.vector_to_host(&b);
+            let err = relative_error(&a, &b);
+            assert!(err < tol, "{} (batches of {chunk}): Auto vs nested {err:.2e}", spec.name());
+            assert_eq!(a, again, "{}: a second product with the same v differs", spec.name());
+        }
+    }
 }
