@@ -83,7 +83,6 @@ where
     kept: Option<KeptGradient<B>>,
     hvps: u64,
     seconds: f64,
-    setup_seconds: f64,
 }
 
 /// One batch's gradient, flat per parameter, on `B1` with the inner graph behind it kept
@@ -96,25 +95,6 @@ impl<B: Backend> Drop for KeptGradient<B> {
     fn drop(&mut self) {
         let roots: Vec<_> = self.pieces.drain(..).map(|(_, g)| g.into_primitive().tensor()).collect();
         burn_autodiff::retained::release::<B>(&roots);
-    }
-}
-
-/// Collects the gradient of each kept parameter, flat, still tracked on `B1`.
-struct TrackedGradient<'a, B: Backend> {
-    grads: &'a <B2<B> as AutodiffBackend>::Gradients,
-    keep: &'a HashMap<ParamId, ()>,
-    out: Vec<(ParamId, Tensor<B1<B>, 1>)>,
-}
-
-impl<B: Backend> ModuleVisitor<B2<B>> for TrackedGradient<'_, B> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B2<B>, D>>) {
-        if !self.keep.contains_key(&param.id) {
-            return;
-        }
-        if let Some(g) = param.val().grad(self.grads) {
-            let n = g.shape().num_elements();
-            self.out.push((param.id, g.reshape([n])));
-        }
     }
 }
 
@@ -159,7 +139,6 @@ where
             kept: None,
             hvps: 0,
             seconds: 0.0,
-            setup_seconds: 0.0,
         })
     }
 
@@ -168,9 +147,7 @@ where
     /// changes.
     pub fn keep_graph(mut self) -> Result<Self> {
         if self.batches.len() == 1 {
-            let start = Instant::now();
             self.kept = Some(self.kept_gradient(&self.batches[0])?);
-            self.setup_seconds = start.elapsed().as_secs_f64();
         }
         Ok(self)
     }
@@ -180,11 +157,6 @@ where
         self.kept.is_some()
     }
 
-    /// Seconds spent building the retained gradient graph (0 without one).
-    pub fn setup_seconds(&self) -> f64 {
-        self.setup_seconds
-    }
-
     /// The gradient of `batch` on `B1`, with the inner graph kept.
     fn kept_gradient(&self, batch: &Batch<T>) -> Result<KeptGradient<B>> {
         let m2 = M::from_inner(self.model.clone());
@@ -192,13 +164,14 @@ where
         finite(scalar_to_f64(loss.clone().inner().inner()), "loss")?;
         let grads = loss.backward();
         let keep: HashMap<ParamId, ()> = self.layout.entries().iter().map(|e| (e.id, ())).collect();
-        let mut tracked = TrackedGradient::<B> {
+        // The outer level's gradients are inner tensors, still tracked there.
+        let mut tracked = GradPieces::<B2<B>, ()> {
             grads: &grads,
             keep: &keep,
-            out: Vec::new(),
+            out: HashMap::new(),
         };
         m2.visit(&mut tracked);
-        Ok(KeptGradient { pieces: tracked.out })
+        Ok(KeptGradient { pieces: tracked.out.into_iter().collect() })
     }
 
     /// `H v` on the retained graph: one backward of the inner level from `g` with cotangent `v`.
@@ -386,26 +359,25 @@ where
     fn apply(&mut self, v: &Tensor<B, 1>) -> Result<Tensor<B, 1>> {
         let start = Instant::now();
         let pieces = self.layout.split(v)?;
-        if let Some(kept) = &self.kept {
-            let hv = self.kept_hvp(kept, &pieces);
-            B::sync(&self.device).map_err(|e| Error::Backend(format!("{e:?}")))?;
-            self.hvps += 1;
-            self.seconds += start.elapsed().as_secs_f64();
-            return Ok(hv);
-        }
-        let mut acc: Option<Tensor<B, 1>> = None;
-        for batch in &self.batches {
-            let w = batch.size as f64 / self.total as f64;
-            let hv = self.batch_hvp(batch, &pieces).mul_scalar(w);
-            acc = Some(match acc {
-                Some(a) => a + hv,
-                None => hv,
-            });
-        }
+        let hv = match &self.kept {
+            Some(kept) => self.kept_hvp(kept, &pieces),
+            None => {
+                let mut acc: Option<Tensor<B, 1>> = None;
+                for batch in &self.batches {
+                    let w = batch.size as f64 / self.total as f64;
+                    let hv = self.batch_hvp(batch, &pieces).mul_scalar(w);
+                    acc = Some(match acc {
+                        Some(a) => a + hv,
+                        None => hv,
+                    });
+                }
+                acc.expect("at least one batch (checked at construction)")
+            }
+        };
         B::sync(&self.device).map_err(|e| Error::Backend(format!("{e:?}")))?;
         self.hvps += 1;
         self.seconds += start.elapsed().as_secs_f64();
-        Ok(acc.expect("at least one batch (checked at construction)"))
+        Ok(hv)
     }
 
     fn hvps(&self) -> u64 {
