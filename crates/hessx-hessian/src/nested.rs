@@ -171,7 +171,11 @@ where
             out: HashMap::new(),
         };
         m2.visit(&mut tracked);
-        Ok(KeptGradient { pieces: tracked.out.into_iter().collect() })
+        // In the layout's order, not the map's: the seeds' order fixes the order in which the retained
+        // backward sums gradients, and products must repeat bit for bit from process to process.
+        let mut by_id = tracked.out;
+        let pieces = self.layout.entries().iter().filter_map(|e| Some((e.id, by_id.remove(&e.id)?))).collect();
+        Ok(KeptGradient { pieces })
     }
 
     /// `H v` on the retained graph: one backward of the inner level from `g` with cotangent `v`.
