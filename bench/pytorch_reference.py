@@ -250,13 +250,11 @@ def main():
     print(json.dumps(fig, indent=2))
 
 
-def run_pyhessian(model, crit, x, y, cuda):
-    """PyHessian's three calls, end to end, with its defaults and top_n=5."""
+def pyhessian_module():
+    """PyHessian's hessian module, runnable on torch 2.x."""
     import sys
 
     import pyhessian  # noqa: F401  (its __init__ shadows the module name with the class)
-
-    ph = sys.modules["pyhessian.hessian"]
 
     # PyPI's pyhessian 0.1 calls torch.eig, which torch 2.x keeps only to
     # raise. T is symmetric tridiagonal, so eigh gives what eig gave (the
@@ -266,7 +264,12 @@ def run_pyhessian(model, crit, x, y, cuda):
         return torch.stack([w, torch.zeros_like(w)], dim=1), q
 
     torch.eig = eig
+    return sys.modules["pyhessian.hessian"]
 
+
+def run_pyhessian(model, crit, x, y, cuda):
+    """PyHessian's three calls, end to end, with its defaults and top_n=5."""
+    ph = pyhessian_module()
     count = {"hvps": 0}
     product = ph.hessian_vector_product
 

@@ -105,6 +105,10 @@ pub struct Cli {
     /// `bench/pyhessian_calls.py` under `farm-bench --vs`, which pairs the two in turn on a drifting machine.
     #[arg(long, value_name = "ITER")]
     pub one_pass_once: Option<usize>,
+    /// Only run hessx's density alone once with this many Lanczos steps on the last backend, print its time
+    /// and exit: the hessx side of a whole-process comparison with `bench/pyhessian_calls.py --density-only`.
+    #[arg(long, value_name = "ITER", conflicts_with = "one_pass_once")]
+    pub density_once: Option<usize>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -132,6 +136,10 @@ fn main() -> std::process::ExitCode {
         if let Some(iter) = cli.one_pass_once {
             let kind = *cli.backends.last().expect("at least one backend");
             return with_backend!(kind, B, device => versus::one_pass_once::<B>(&workload, iter, cli.versus_trace_probes, &device));
+        }
+        if let Some(iter) = cli.density_once {
+            let kind = *cli.backends.last().expect("at least one backend");
+            return with_backend!(kind, B, device => versus::density_once::<B>(&workload, iter, &device));
         }
         let mut rec = Recorder::new();
         let mut baseline = None;

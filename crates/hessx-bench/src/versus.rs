@@ -22,10 +22,13 @@
 //! at least PyHessian's when its mean paired difference to those runs is at most two standard errors above
 //! zero. Without that budget, the mean W1 is held against PyHessian's one draw.
 //!
-//! **Density weights.** hessx's density is scored as `hx-spectrum` draws it by default, with deflated
-//! weights (each eigenvalue a run resolved gets its exact mass `1/n`, [`hessx_hessian::deflate`]); the same
-//! runs' plain weights are scored beside it. PyHessian's setting is the plain 100-step run. The reference
-//! is plain SLQ: it shares no code with the deflation it scores, and the verdicts use it. But its own
+//! **Density rule and weights.** hessx's density is scored as `hx-spectrum` draws it by default: each
+//! run's Gauss–Radau rule with a node fixed at 0 ([`hessx_hessian::DensityRule::RadauZero`], no extra
+//! product), with deflated weights (each eigenvalue a run resolved gets its exact mass `1/n`,
+//! [`hessx_hessian::deflate`]); the same runs' Gauss rule with deflated weights and with plain weights are
+//! scored beside it. PyHessian's setting is the plain 100-step Gauss rule. The reference is plain SLQ
+//! (Gauss rules, plain weights): it shares no code with the Radau rule or the deflation it scores, and
+//! the verdicts use it. But its own
 //! outlier weights are random too (three probes: each outlier's mass is off by about `0.8/n`, which at
 //! `lambda = 155` on `n = 272,474` is 5e-4 of W1, as much as the differences measured), so every W1 is also
 //! given against the same runs with deflated weights, the reference to read when the outliers are simple.
@@ -40,7 +43,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use burn::prelude::*;
 use hessx_hessian::{
-    DensityWeights, HutchinsonConfig, LanczosConfig, OnePassConfig, OnePassResult, SlqConfig, SlqRun, SymOp, hutchinson, lanczos_top_k,
+    DensityRule, DensityWeights, HutchinsonConfig, LanczosConfig, OnePassConfig, OnePassResult, SlqConfig, SlqRun, SlqRuns, SymOp, hutchinson, lanczos_top_k,
     half_width_95, mean_and_std_error, mixture, one_pass, resolved, slq, wasserstein1,
 };
 use hessx_pipeline::curvature::{ModelHessian, model_hessian};
@@ -76,8 +79,10 @@ struct Scored {
     trace_se: f64,
     /// Half-width of its 95 % interval (Student's t for the samples less one degrees of freedom).
     trace_half_width: f64,
-    /// The density's distribution (hessx's: deflated weights).
+    /// The density's distribution (hessx's: the Gauss–Radau rule with a node at 0, deflated weights).
     atoms: Vec<(f64, f64)>,
+    /// The same runs' Gauss rule with deflated weights (hessx's density before `--density-rule`).
+    gauss_atoms: Vec<(f64, f64)>,
     /// The same runs with the probes' plain weights (PyHessian's estimator).
     plain_atoms: Vec<(f64, f64)>,
 }
@@ -89,7 +94,8 @@ impl Scored {
             trace: one.trace.estimate,
             trace_se: one.trace.std_error,
             trace_half_width: one.trace.half_width_95(),
-            atoms: atoms_of(&DensityWeights::Deflated.apply(&one.runs))?,
+            atoms: atoms_of(&DensityWeights::Deflated.apply(&DensityRule::RadauZero.apply(&one.runs)))?,
+            gauss_atoms: atoms_of(&DensityWeights::Deflated.apply(&one.runs))?,
             plain_atoms: atoms_of(&one.runs.runs)?,
         })
     }
@@ -124,6 +130,7 @@ struct Accuracy {
     trace_half_width: f64,
     trace_z: f64,
     w1: f64,
+    gauss_w1: f64,
     plain_w1: f64,
     /// Against the deflated reference.
     w1_deflated_ref: f64,
@@ -139,6 +146,8 @@ struct OverSeeds {
     trace_z_worst: f64,
     /// W1 of each seed, in seed order (paired with another budget's by seed).
     w1: Vec<f64>,
+    /// W1 of each seed with the Gauss rule and deflated weights.
+    gauss_w1: Vec<f64>,
     /// W1 of each seed with plain weights.
     plain_w1: Vec<f64>,
     /// Both against the deflated reference.
@@ -155,6 +164,7 @@ impl OverSeeds {
             trace_half_width_mean: mean(|a| a.trace_half_width),
             trace_z_worst: acc.iter().map(|a| a.trace_z).fold(0.0, f64::max),
             w1: acc.iter().map(|a| a.w1).collect(),
+            gauss_w1: acc.iter().map(|a| a.gauss_w1).collect(),
             plain_w1: acc.iter().map(|a| a.plain_w1).collect(),
             w1_deflated_ref: acc.iter().map(|a| a.w1_deflated_ref).collect(),
             plain_w1_deflated_ref: acc.iter().map(|a| a.plain_w1_deflated_ref).collect(),
@@ -177,6 +187,7 @@ fn accuracy(est: &Scored, reference: &Reference, by_magnitude: bool) -> Result<A
         trace_half_width: est.trace_half_width,
         trace_z: (est.trace - reference.trace).abs() / combined,
         w1: wasserstein1(&est.atoms, &reference.atoms)?,
+        gauss_w1: wasserstein1(&est.gauss_atoms, &reference.atoms)?,
         plain_w1: wasserstein1(&est.plain_atoms, &reference.atoms)?,
         w1_deflated_ref: wasserstein1(&est.atoms, &reference.deflated_atoms)?,
         plain_w1_deflated_ref: wasserstein1(&est.plain_atoms, &reference.deflated_atoms)?,
@@ -229,12 +240,7 @@ pub fn versus_pyhessian<B: Backend>(
 
         // The density alone, as PyHessian's density(): one SLQ run. It is the one-pass's density (the same
         // SLQ run from the same seed), so its accuracy is the one-pass's; only its time is its own.
-        let model = workload.model::<B>(device)?;
-        let batches = workload.hessian_batches::<B>(device);
-        let start = Instant::now();
-        let mut op = model_hessian::<B>(model, batches)?;
-        let runs = slq(&mut op, &SlqConfig { iter, n_v: 1, seed: 1, ..Default::default() })?;
-        let density_seconds = start.elapsed().as_secs_f64();
+        let (runs, density_seconds) = timed_density::<B>(workload, iter, device)?;
         let density_method = format!("hessx density iter {iter}");
         rec.add("density-alone", name, &density_method, "hvps", runs.hvps as f64);
         rec.add("density-alone", name, &density_method, "seconds", density_seconds);
@@ -258,6 +264,9 @@ pub fn versus_pyhessian<B: Backend>(
         rec.add("pyhessian", name, m, "trace |error| / combined std error (worst seed)", over.trace_z_worst);
         rec.add("pyhessian", name, m, "density W1 to reference (mean over seeds)", w1_mean);
         rec.add("pyhessian", name, m, "density W1 standard error over seeds", w1_se);
+        let (gauss_mean, gauss_se) = mean_and_std_error(&over.gauss_w1);
+        rec.add("pyhessian", name, m, "density W1, Gauss rule, deflated weights (mean over seeds)", gauss_mean);
+        rec.add("pyhessian", name, m, "density W1, Gauss rule, deflated weights, standard error", gauss_se);
         let (plain_mean, plain_se) = mean_and_std_error(&over.plain_w1);
         rec.add("pyhessian", name, m, "density W1, plain weights (mean over seeds)", plain_mean);
         rec.add("pyhessian", name, m, "density W1, plain weights, standard error", plain_se);
@@ -285,6 +294,7 @@ pub fn versus_pyhessian<B: Backend>(
         // One product per trace() sample.
         trace_half_width: half_width_95(py.trace.std_error, py.trace.hvps as usize),
         atoms: py_atoms.clone(),
+        gauss_atoms: py_atoms.clone(),
         plain_atoms: py_atoms,
     };
     // Power iteration converges to the eigenvalues of largest magnitude: scored against those.
@@ -339,7 +349,8 @@ pub fn versus_pyhessian<B: Backend>(
     Ok(())
 }
 
-/// The one-pass settings compared with PyHessian: top-5, `iter` steps from `seed`, deflated density weights.
+/// The one-pass settings compared with PyHessian: top-5, `iter` steps from `seed`, the density as `hx-spectrum`
+/// draws it by default (Gauss–Radau rule with a node at 0, deflated weights).
 fn compared_config(iter: usize, seed: u64, trace_probes: usize) -> OnePassConfig {
     OnePassConfig {
         slq: SlqConfig { iter, n_v: 1, seed, ..Default::default() },
@@ -348,6 +359,7 @@ fn compared_config(iter: usize, seed: u64, trace_probes: usize) -> OnePassConfig
         verify: false,
         trace_probes,
         density_weights: DensityWeights::Deflated,
+        density_rule: DensityRule::RadauZero,
     }
 }
 
@@ -381,6 +393,25 @@ pub fn one_pass_once<B: Backend>(workload: &ProductWorkload, iter: usize, trace_
         one.trace.std_error,
         one.trace.half_width_95()
     );
+    Ok(())
+}
+
+/// hessx's density alone (one SLQ run of `iter` steps from seed 1, as PyHessian's `density()`), timed from
+/// the weights on the device to its quadrature (operator setup included).
+fn timed_density<B: Backend>(workload: &ProductWorkload, iter: usize, device: &B::Device) -> Result<(SlqRuns, f64)> {
+    let model = workload.model::<B>(device)?;
+    let batches = workload.hessian_batches::<B>(device);
+    let start = Instant::now();
+    let mut op = model_hessian::<B>(model, batches)?;
+    let runs = slq(&mut op, &SlqConfig { iter, n_v: 1, seed: 1, ..Default::default() })?;
+    Ok((runs, start.elapsed().as_secs_f64()))
+}
+
+/// [`versus_pyhessian`]'s timed density alone once, printed, not recorded: the hessx side of a
+/// whole-process comparison with `bench/pyhessian_calls.py --density-only`.
+pub fn density_once<B: Backend>(workload: &ProductWorkload, iter: usize, device: &B::Device) -> Result<()> {
+    let (runs, seconds) = timed_density::<B>(workload, iter, device)?;
+    println!("density iter {iter}: {seconds:.3} s, {} products", runs.hvps);
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use nalgebra::{DMatrix, SymmetricEigen};
 use crate::error::{Result, finite};
 use crate::op::SymOp;
 use crate::probes::{ProbeKind, ProbeStream};
+use crate::radau::tridiagonal;
 use crate::vector::{Vector, normalize, orthogonalize};
 
 /// `beta <= BREAKDOWN * ||T||` counts as an invariant subspace. In f64 a truly invariant space leaves a
@@ -99,18 +100,7 @@ impl<V: Vector> Krylov<V> {
     /// Eigen-decomposition of `T_m` (nalgebra's symmetric QR), sorted by descending Ritz value.
     pub fn ritz(&self) -> Ritz {
         let m = self.steps();
-        let t = DMatrix::from_fn(m, m, |i, j| {
-            if i == j {
-                self.alphas[i]
-            } else if i + 1 == j {
-                self.betas[i]
-            } else if j + 1 == i {
-                self.betas[j]
-            } else {
-                0.0
-            }
-        });
-        let eig = SymmetricEigen::new(t);
+        let eig = SymmetricEigen::new(tridiagonal(m, |i| self.alphas[i], &self.betas));
         let mut order: Vec<usize> = (0..m).collect();
         order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
         let values = order.iter().map(|&i| eig.eigenvalues[i]).collect();

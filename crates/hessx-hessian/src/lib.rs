@@ -45,6 +45,7 @@ mod onepass;
 mod op;
 mod power;
 mod probes;
+mod radau;
 mod results;
 #[cfg(feature = "retained-graph")]
 pub mod retained;
@@ -65,6 +66,7 @@ pub use nested::{
 #[cfg(feature = "retained-graph")]
 pub use retained::RetainedHessianOp;
 pub use onepass::{OnePassConfig, OnePassResult, one_pass};
+pub use radau::{DensityRule, gauss_radau};
 pub use op::{DenseOp, SymOp};
 pub use power::{PowerConfig, power_iteration};
 pub use probes::{Estimator, MAX_DERIVED_STEP, ProbeKind, ProbeStream};

@@ -21,6 +21,7 @@
 use std::time::Instant;
 
 use crate::deflated::DensityWeights;
+use crate::radau::DensityRule;
 use crate::error::{Error, Result, finite};
 use crate::krylov::Krylov;
 use crate::op::SymOp;
@@ -49,6 +50,10 @@ pub struct OnePassConfig {
     /// The density's weights: the probe's ([`DensityWeights::Plain`], PyHessian's; the default) or exact
     /// masses for the eigenvalues found ([`DensityWeights::Deflated`]).
     pub density_weights: DensityWeights,
+    /// The density's quadrature rule: the Gauss rule ([`DensityRule::Gauss`], PyHessian's; the default)
+    /// or the Gauss–Radau rule with a node at 0 ([`DensityRule::RadauZero`]). The eigenpairs and the
+    /// trace do not depend on it.
+    pub density_rule: DensityRule,
 }
 
 impl Default for OnePassConfig {
@@ -60,6 +65,7 @@ impl Default for OnePassConfig {
             verify: false,
             trace_probes: MIN_TRACE_PROBES,
             density_weights: DensityWeights::Plain,
+            density_rule: DensityRule::Gauss,
         }
     }
 }
@@ -73,9 +79,10 @@ pub struct OnePassResult<V> {
     /// complement probes).
     pub trace: TraceResult,
     /// The density on PyHessian's grid and kernel ([`pyhessian_density`]), with
-    /// [`OnePassConfig::density_weights`].
+    /// [`OnePassConfig::density_rule`] and [`OnePassConfig::density_weights`].
     pub density: Density,
-    /// The runs (plain weights, with residuals), for redrawing the density.
+    /// The runs (Gauss rules with plain weights and residuals, and their Radau rules), for redrawing the
+    /// density.
     pub runs: SlqRuns,
 }
 
@@ -126,7 +133,7 @@ pub fn one_pass<O: SymOp>(op: &mut O, cfg: &OnePassConfig) -> Result<OnePassResu
     };
     trace.hvps = runs.hvps + trace_hvps + eigen.hvps;
     trace.seconds = seconds;
-    let density = pyhessian_density(&cfg.density_weights.apply(&runs))?;
+    let density = pyhessian_density(&cfg.density_weights.apply(&cfg.density_rule.apply(&runs)))?;
     Ok(OnePassResult {
         eigen,
         trace,

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::krylov::Krylov;
 use crate::op::SymOp;
 use crate::probes::{Estimator, ProbeKind, ProbeStream};
+use crate::radau::gauss_radau;
 use crate::results::{TraceResult, mean_and_std_error};
 
 /// Settings for [`slq`]; defaults are PyHessian's.
@@ -60,8 +61,10 @@ pub struct SlqRun {
 /// All runs of one SLQ call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlqRuns {
-    /// The runs.
+    /// The runs (Gauss rules).
     pub runs: Vec<SlqRun>,
+    /// The same runs' Gauss–Radau rules with a node fixed at 0 ([`crate::DensityRule::RadauZero`]).
+    pub radau_zero: Vec<SlqRun>,
     /// Dimension of the operator (to scale quadratures to traces).
     pub dim: usize,
     /// Lanczos steps per run.
@@ -97,6 +100,7 @@ pub(crate) fn slq_keep_first<O: SymOp>(
     let iter = cfg.iter.min(dim);
     let mut probes = ProbeStream::derived(cfg.seed, Estimator::Slq, cfg.step);
     let mut runs = Vec::with_capacity(cfg.n_v);
+    let mut radau_zero = Vec::with_capacity(cfg.n_v);
     let mut first = None;
     for r in 0..cfg.n_v {
         let v = op.vector_from_host(&probes.draw(cfg.probe, dim));
@@ -107,17 +111,20 @@ pub(crate) fn slq_keep_first<O: SymOp>(
         let ritz = kr.ritz();
         let weights = (0..iter).map(|i| ritz.s[(0, i)].powi(2)).collect();
         let residuals = (0..iter).map(|i| kr.residual_estimate(&ritz, i)).collect();
-        runs.push(SlqRun {
+        let gauss = SlqRun {
             nodes: ritz.values,
             weights,
             residuals,
-        });
+        };
+        radau_zero.push(gauss_radau(&kr.alphas, &kr.betas, 0.0, &gauss));
+        runs.push(gauss);
         if r == 0 {
             first = Some(kr);
         }
     }
     let runs = SlqRuns {
         runs,
+        radau_zero,
         dim,
         iterations: iter,
         hvps: op.hvps() - hvps0,

@@ -16,3 +16,5 @@ mod models;
 mod onepass_trace;
 #[path = "suite/deflated.rs"]
 mod deflated;
+#[path = "suite/radau.rs"]
+mod radau;

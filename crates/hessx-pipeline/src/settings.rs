@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use hessx_store::{DensityWeights, EigenMethod, Stage, TraceMethod, Which};
+use hessx_store::{DensityRule, DensityWeights, EigenMethod, Stage, TraceMethod, Which};
 
 use crate::backend::BackendKind;
 use crate::batches::Normalization;
@@ -185,6 +185,14 @@ pub fn engine_weights(weights: DensityWeights) -> hessx_hessian::DensityWeights 
     }
 }
 
+/// The engine's name for `hx-spectrum`'s `--density-rule`.
+pub fn engine_rule(rule: DensityRule) -> hessx_hessian::DensityRule {
+    match rule {
+        DensityRule::Gauss => hessx_hessian::DensityRule::Gauss,
+        DensityRule::RadauZero => hessx_hessian::DensityRule::RadauZero,
+    }
+}
+
 /// Refuse a `--which` the method cannot compute: power iteration with
 /// deflation converges to the largest |eigenvalue|, so it takes `largest`
 /// (the default, whose rows it labels `magnitude`, what they are) or
@@ -255,6 +263,10 @@ pub struct SpectrumSettings {
     /// hashes, so settings from before this field keep their fingerprints.
     #[serde(default, skip_serializing_if = "DensityWeights::is_plain")]
     pub density_weights: DensityWeights,
+    /// The density's quadrature rule (`--density-rule`). `gauss` is left out of the JSON the fingerprint
+    /// hashes, so settings from before this field keep their fingerprints.
+    #[serde(default, skip_serializing_if = "DensityRule::is_gauss")]
+    pub density_rule: DensityRule,
     /// Trace estimators, in order, without repeats.
     pub trace: Vec<TraceMethod>,
     /// Product budget of Hutchinson (maximum probes) and Hutch++.
@@ -455,6 +467,7 @@ pub(crate) mod tests {
             num_bins: 10_000,
             sigma_squared: 1e-5,
             density_weights: DensityWeights::Plain,
+            density_rule: DensityRule::Gauss,
             trace: vec![TraceMethod::Slq],
             trace_hvps: 100,
             trace_tol: 1e-3,
@@ -477,6 +490,11 @@ pub(crate) mod tests {
         // Saved settings without the field read back as plain; deflated round-trips.
         assert_eq!(toml::from_str::<SpectrumSettings>(&toml::to_string(&before).unwrap()).unwrap(), plain);
         assert_eq!(toml::from_str::<SpectrumSettings>(&toml::to_string(&deflated).unwrap()).unwrap(), deflated);
+        // The same for the Gauss rule, the rule before --density-rule.
+        let radau = SpectrumSettings { density_rule: DensityRule::RadauZero, ..deflated.clone() };
+        assert_ne!(radau.id(), deflated.id(), "another rule, other numbers, other fingerprint");
+        assert!(!toml::to_string(&deflated).unwrap().contains("density_rule"));
+        assert_eq!(toml::from_str::<SpectrumSettings>(&toml::to_string(&radau).unwrap()).unwrap(), radau);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::curvature::{ModelHessian, RunContext, checkpoint_hessian};
 use crate::distributed::{Shared, is_writer, job_progress_bar, world};
 use crate::eigen::{EigenWrite, StageSummary, other_settings, write_eigen_result};
 use crate::provenance::{Redo, SettingsRecord, existing_rows, merge_rows, record_settings};
-use crate::settings::{SpectrumSettings, engine_weights};
+use crate::settings::{SpectrumSettings, engine_rule, engine_weights};
 use crate::{Error, Result};
 
 /// Estimate the trace and density of every selected checkpoint of `ctx` with
@@ -81,13 +81,14 @@ pub fn run_spectrum<B: Backend>(
         record_settings(&ctx.run, &ctx.identity, &record, settings)?;
     }
     tracing::info!(
-        "settings {id}: {} of {} checkpoints to do; Hessian over {} examples, parameters {}; SLQ iter {} x n_v {}, {} density weights; trace: {}",
+        "settings {id}: {} of {} checkpoints to do; Hessian over {} examples, parameters {}; SLQ iter {} x n_v {}, {} rule, {} density weights; trace: {}",
         todo.len(),
         ctx.checkpoints.len(),
         indices.len(),
         settings.hessian.params_label(),
         settings.iter,
         settings.n_v,
+        settings.density_rule,
         settings.density_weights,
         if trace_methods.is_empty() { "none".into() } else { trace_methods.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ") },
     );
@@ -108,7 +109,7 @@ pub fn run_spectrum<B: Backend>(
             Error::Hessian(source) => at(source),
             other => other,
         })?;
-        let weighted = engine_weights(settings.density_weights).apply(&runs);
+        let weighted = engine_weights(settings.density_weights).apply(&engine_rule(settings.density_rule).apply(&runs));
         let (grid, kernel_variance) = pyhessian_grid(&weighted, settings.num_bins, settings.sigma_squared, 0.01);
         let values = density(&weighted, &grid, kernel_variance).map_err(at)?;
         let sigma = kernel_variance.sqrt();
@@ -213,6 +214,7 @@ fn quadrature<B: Backend>(
         verify: true,
         trace_probes: op_settings.trace_probes,
         density_weights: engine_weights(settings.density_weights),
+        density_rule: engine_rule(settings.density_rule),
     };
     let mut result = one_pass(op, &cfg)?;
     // The eigen result counts only its verification products; the row reports the whole pass.

@@ -31,4 +31,4 @@ pub use atomic::{OutputTarget, remove_stale_temps, write_atomic, write_bytes_ato
 pub use error::{Error, Result};
 pub use layout::{DataDir, RunDir};
 pub use tables::RunIdentity;
-pub use vocab::{DensityWeights, EigenMethod, ResidualKind, SpectrumEnd, Stage, TraceMethod, Which};
+pub use vocab::{DensityRule, DensityWeights, EigenMethod, ResidualKind, SpectrumEnd, Stage, TraceMethod, Which};

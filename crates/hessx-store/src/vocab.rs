@@ -170,6 +170,31 @@ impl DensityWeights {
 }
 
 vocabulary! {
+    /// The quadrature rule a spectral density is drawn from (`hx-spectrum --density-rule`).
+    DensityRule {
+        /// The Gauss rule of each Lanczos run, as PyHessian's `density()`.
+        Gauss = "gauss",
+        /// The Gauss–Radau rule with a node fixed at 0, from the same run (no extra product).
+        RadauZero = "radau-zero",
+    }
+}
+
+/// Settings from before `--density-rule` drew the Gauss rule.
+impl Default for DensityRule {
+    fn default() -> Self {
+        DensityRule::Gauss
+    }
+}
+
+impl DensityRule {
+    /// Whether this is the Gauss rule: settings structs leave the field out of the JSON their
+    /// fingerprint hashes then, so settings from before the field keep their fingerprints.
+    pub fn is_gauss(&self) -> bool {
+        *self == DensityRule::Gauss
+    }
+}
+
+vocabulary! {
     /// How an eigenpair's residual `||H v - lambda v||` was obtained.
     ResidualKind {
         /// From the Lanczos relation `|beta_m s_{m,i}|`, without an extra product.

@@ -329,6 +329,7 @@ fn measure_cell<B: Backend>(s: &Shared<B>, dir: &SweepDir, cell: Cell, device: &
         verify: true,
         trace_probes: s.settings.trace_probes,
         density_weights: engine_weights(s.settings.density_weights),
+        ..Default::default()
     };
     let result = one_pass(&mut op, &cfg)?;
     // The density and its negative mass from the same weights (result.runs keeps the probes').
