@@ -47,7 +47,7 @@ mod power;
 mod probes;
 mod radau;
 mod results;
-#[cfg(feature = "retained-graph")]
+#[cfg(feature = "tch")]
 pub mod retained;
 mod slq;
 mod trace;
@@ -63,7 +63,7 @@ pub use meyer2021hutchpp::{HutchppConfig, hutchpp};
 pub use nested::{
     B1, B2, Batch, DEFAULT_DETERMINISM_TOL, Gradient, HessianOp, check_deterministic, flat_gradient,
 };
-#[cfg(feature = "retained-graph")]
+#[cfg(feature = "tch")]
 pub use retained::RetainedHessianOp;
 pub use onepass::{OnePassConfig, OnePassResult, one_pass};
 pub use radau::{DensityRule, gauss_radau};

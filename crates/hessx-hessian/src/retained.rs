@@ -15,7 +15,7 @@
 //! Backends are told apart at run time ([`supported`]): the operator is generic over `B: Backend` like
 //! everything else, and its constructor refuses any backend whose tensors are not libtorch's.
 //!
-//! Status: what `tch` builds use (hessx-pipeline's `tch` enables this crate's `retained-graph`).
+//! Status: what `tch` builds use (hessx-pipeline's `tch` enables this crate's `tch`).
 //! `just test-libtorch` compares its products with nested autodiff on four models (1e-4 relative).
 
 use std::any::Any;
