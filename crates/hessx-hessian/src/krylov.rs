@@ -13,7 +13,6 @@ use nalgebra::{DMatrix, SymmetricEigen};
 use crate::error::{Result, finite};
 use crate::op::SymOp;
 use crate::probes::{ProbeKind, ProbeStream};
-use crate::radau::tridiagonal;
 use crate::vector::{Vector, normalize, orthogonalize};
 
 /// `beta <= BREAKDOWN * ||T||` counts as an invariant subspace. In f64 a truly invariant space leaves a
@@ -40,6 +39,40 @@ pub(crate) struct Ritz {
     pub values: Vec<f64>,
     /// Eigenvectors of `T`, as columns in the order of `values`.
     pub s: DMatrix<f64>,
+}
+
+impl Ritz {
+    /// Eigen-decomposition of the symmetric `t` (nalgebra's symmetric QR), sorted by descending value.
+    pub fn of(t: DMatrix<f64>) -> Self {
+        let n = t.nrows();
+        let eig = SymmetricEigen::new(t);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
+        let values = order.iter().map(|&i| eig.eigenvalues[i]).collect();
+        let s = DMatrix::from_fn(n, n, |r, c| eig.eigenvectors[(r, order[c])]);
+        Ritz { values, s }
+    }
+
+    /// The Gauss quadrature weights of the values: each eigenvector's first component squared (the mass
+    /// the start vector's spectral measure puts there).
+    pub fn quadrature_weights(&self) -> Vec<f64> {
+        (0..self.values.len()).map(|i| self.s[(0, i)].powi(2)).collect()
+    }
+}
+
+/// The `n x n` symmetric tridiagonal matrix with diagonal `diag(i)` and off-diagonal `betas[..n - 1]`.
+pub(crate) fn tridiagonal(n: usize, diag: impl Fn(usize) -> f64, betas: &[f64]) -> DMatrix<f64> {
+    DMatrix::from_fn(n, n, |i, j| {
+        if i == j {
+            diag(i)
+        } else if i + 1 == j {
+            betas[i]
+        } else if j + 1 == i {
+            betas[j]
+        } else {
+            0.0
+        }
+    })
 }
 
 impl<V: Vector> Krylov<V> {
@@ -99,13 +132,7 @@ impl<V: Vector> Krylov<V> {
 
     /// Eigen-decomposition of `T_m` (nalgebra's symmetric QR), sorted by descending Ritz value.
     pub fn ritz(&self) -> Ritz {
-        let m = self.steps();
-        let eig = SymmetricEigen::new(tridiagonal(m, |i| self.alphas[i], &self.betas));
-        let mut order: Vec<usize> = (0..m).collect();
-        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
-        let values = order.iter().map(|&i| eig.eigenvalues[i]).collect();
-        let s = DMatrix::from_fn(m, m, |r, c| eig.eigenvectors[(r, order[c])]);
-        Ritz { values, s }
+        Ritz::of(tridiagonal(self.steps(), |i| self.alphas[i], &self.betas))
     }
 
     /// `|beta_m * s_{m,i}|` for Ritz pair `i`: the residual norm `||H y_i - theta_i y_i||`.

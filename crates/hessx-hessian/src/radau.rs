@@ -31,8 +31,9 @@
 //! `x` is given the bound `min_j |x - theta_j| + r_j` on its distance to the spectrum: small only next to
 //! a resolved Gauss node, large in the bulk.
 
-use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use nalgebra::DVector;
 
+use crate::krylov::{Ritz, tridiagonal};
 use crate::slq::{SlqRun, SlqRuns};
 
 /// Which quadrature rule a density is drawn from.
@@ -75,30 +76,12 @@ pub fn gauss_radau(alphas: &[f64], betas: &[f64], fixed: f64, gauss: &SlqRun) ->
         return gauss.clone();
     };
     let omega = fixed + delta[m - 1];
-    let extended = tridiagonal(m + 1, |i| if i < m { alphas[i] } else { omega }, betas);
-    let eig = SymmetricEigen::new(extended);
-    let mut order: Vec<usize> = (0..=m).collect();
-    order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
-    let nodes: Vec<f64> = order.iter().map(|&i| eig.eigenvalues[i]).collect();
-    let weights = order.iter().map(|&i| eig.eigenvectors[(0, i)].powi(2)).collect();
+    let extended = Ritz::of(tridiagonal(m + 1, |i| if i < m { alphas[i] } else { omega }, betas));
+    let weights = extended.quadrature_weights();
+    let nodes = extended.values;
     let residuals = nodes
         .iter()
         .map(|x| gauss.nodes.iter().zip(&gauss.residuals).map(|(t, r)| (x - t).abs() + r).fold(f64::INFINITY, f64::min))
         .collect();
     SlqRun { nodes, weights, residuals }
-}
-
-/// The `n x n` symmetric tridiagonal matrix with diagonal `diag(i)` and off-diagonal `betas[..n - 1]`.
-pub(crate) fn tridiagonal(n: usize, diag: impl Fn(usize) -> f64, betas: &[f64]) -> DMatrix<f64> {
-    DMatrix::from_fn(n, n, |i, j| {
-        if i == j {
-            diag(i)
-        } else if i + 1 == j {
-            betas[i]
-        } else if j + 1 == i {
-            betas[j]
-        } else {
-            0.0
-        }
-    })
 }

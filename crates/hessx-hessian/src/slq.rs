@@ -109,7 +109,7 @@ pub(crate) fn slq_keep_first<O: SymOp>(
             kr.step(op)?;
         }
         let ritz = kr.ritz();
-        let weights = (0..iter).map(|i| ritz.s[(0, i)].powi(2)).collect();
+        let weights = ritz.quadrature_weights();
         let residuals = (0..iter).map(|i| kr.residual_estimate(&ritz, i)).collect();
         let gauss = SlqRun {
             nodes: ritz.values,
