@@ -78,7 +78,13 @@ pub fn gauss_radau(alphas: &[f64], betas: &[f64], fixed: f64, gauss: &SlqRun) ->
     let omega = fixed + delta[m - 1];
     let extended = Ritz::of(tridiagonal(m + 1, |i| if i < m { alphas[i] } else { omega }, betas));
     let weights = extended.quadrature_weights();
-    let nodes = extended.values;
+    let mut nodes = extended.values;
+    // `fixed` is a node by construction; the eigensolver returns it to rounding (~1e-16 of the scale),
+    // on either side. Put it back exactly, so that a count of negative nodes (hx-robustness's negative
+    // mass) never takes the near-zero spike for negative curvature.
+    if let Some(at) = (0..nodes.len()).min_by(|&i, &j| (nodes[i] - fixed).abs().total_cmp(&(nodes[j] - fixed).abs())) {
+        nodes[at] = fixed;
+    }
     let residuals = nodes
         .iter()
         .map(|x| gauss.nodes.iter().zip(&gauss.residuals).map(|(t, r)| (x - t).abs() + r).fold(f64::INFINITY, f64::min))

@@ -9,7 +9,7 @@ use hessx_flags::{count, names, positive};
 use hessx_pipeline::backend::BackendKind;
 use hessx_pipeline::settings::HessianBnMode;
 use hessx_pipeline::with_backend;
-use hessx_store::{DensityWeights, RunDir};
+use hessx_store::{DensityRule, DensityWeights, RunDir};
 use hx_robustness::cells::Source;
 use hx_robustness::settings::{Finetune, Request, Shard, SweepSettings};
 
@@ -98,6 +98,13 @@ struct Cli {
     /// repeated) or plain (the probes' Gauss weights, PyHessian's density()).
     #[arg(long, default_value = "deflated", value_parser = hessx_flags::names::<DensityWeights>(DensityWeights::NAMES))]
     density_weights: DensityWeights,
+    /// Quadrature rule of each cell's density and negative mass: radau-zero (the Gauss-Radau rule with
+    /// a node fixed at 0, from the same products; closer where most eigenvalues sit near 0, as in a
+    /// network's Hessian; see hx-spectrum --density-rule) or gauss (PyHessian's, and sweeps' before
+    /// the flag). A loss whose eigenvalues pile up away from 0 (an L2 term shifts them all) should use
+    /// gauss.
+    #[arg(long, default_value = "radau-zero", value_parser = hessx_flags::names::<DensityRule>(DensityRule::NAMES))]
+    density_rule: DensityRule,
     /// Fine-tune the checkpoint this many optimiser steps on each cell's corruption of the clean
     /// training split before measuring the cell (0: measure the trained weights as they are).
     #[arg(long, default_value_t = 0)]
@@ -196,6 +203,7 @@ fn resolve(cli: &Cli) -> Result<Request> {
         num_bins: cli.num_bins,
         sigma_squared: cli.sigma_squared,
         density_weights: cli.density_weights,
+        density_rule: cli.density_rule,
         backend: cli.backend,
         finetune: (cli.finetune_steps > 0).then_some(Finetune { steps: cli.finetune_steps, lr: cli.finetune_lr, batch_size: cli.finetune_batch_size }),
     };

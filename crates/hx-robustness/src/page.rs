@@ -255,7 +255,7 @@ fn html(saved: &SavedSettings, cells: &[Measured], clean: &Measured, corr: &[(&s
          <h1>Robustness: curvature against accuracy</h1>\
          <p>Run <b>{run}</b> ({model} on {dataset}), checkpoint step {step} (sha256 {sha}). {n} cells: clean and {corrupted} corruption x severity \
          cells, each measured on {examples} test images, its Hessian on {hessian} of them over {params} parameters. One Lanczos pass of {iter} \
-         steps per cell gives the top {k} eigenvalues (explicit residuals), the density ({weights} weights) and the trace (Krylov space plus {probes} Hutchinson probes \
+         steps per cell gives the top {k} eigenvalues (explicit residuals), the density ({rule} rule, {weights} weights) and the trace (Krylov space plus {probes} Hutchinson probes \
          on its complement, with a standard error and a 95 % interval from Student's t for the probes less one degrees of freedom); probes differ per cell. {products} Hessian-vector products, {secs:.0} s in all. \
          Settings <code>{id}</code>: <code>settings.toml</code>; tables: <code>robustness_cells</code>, <code>robustness_eigenvalues</code>, \
          <code>robustness_density</code>, <code>robustness_correlations</code> in <code>hx-query</code>.</p>",
@@ -273,6 +273,7 @@ fn html(saved: &SavedSettings, cells: &[Measured], clean: &Measured, corr: &[(&s
         iter = s.iter,
         k = s.top_k,
         probes = s.trace_probes,
+        rule = s.density_rule.name(),
         weights = s.density_weights.name(),
         secs = seconds,
     );

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use hessx_pipeline::backend::BackendKind;
 use hessx_pipeline::settings::{HessianBnMode, fingerprint};
-use hessx_store::{DensityWeights, Stage};
+use hessx_store::{DensityRule, DensityWeights, Stage};
 use serde::{Deserialize, Serialize};
 
 use crate::cells::Source;
@@ -57,6 +57,10 @@ pub struct SweepSettings {
     /// fingerprints stay as they were.
     #[serde(default, skip_serializing_if = "DensityWeights::is_plain")]
     pub density_weights: DensityWeights,
+    /// The quadrature rule each cell's density and negative mass are drawn from. Sweeps from before the
+    /// field used the Gauss rule; it is left out of the fingerprinted JSON, so their fingerprints stay.
+    #[serde(default, skip_serializing_if = "DensityRule::is_gauss")]
+    pub density_rule: DensityRule,
     /// Compute backend.
     pub backend: BackendKind,
     /// Fine-tune on each cell's corrupted training images before measuring it (`None`: the trained weights).
@@ -169,6 +173,7 @@ mod tests {
             num_bins: 400,
             sigma_squared: 1e-5,
             density_weights,
+            density_rule: DensityRule::Gauss,
             backend: BackendKind::Flex,
             finetune: None,
         }
@@ -185,5 +190,10 @@ mod tests {
         let deflated = settings(DensityWeights::Deflated);
         assert!(toml::to_string(&deflated).unwrap().contains("density_weights = \"deflated\""));
         assert_ne!(deflated.id(), plain.id(), "a sweep with other weights is another sweep");
+        // The same for the Gauss rule, the rule before --density-rule.
+        assert!(!toml::to_string(&deflated).unwrap().contains("density_rule"));
+        let radau = SweepSettings { density_rule: DensityRule::RadauZero, ..deflated.clone() };
+        assert_ne!(radau.id(), deflated.id(), "a sweep with another rule is another sweep");
+        assert_eq!(toml::from_str::<SweepSettings>(&toml::to_string(&radau).unwrap()).unwrap(), radau);
     }
 }

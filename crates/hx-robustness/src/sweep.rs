@@ -17,7 +17,7 @@ use hessx_pipeline::batches::epoch_order;
 use hessx_pipeline::config::{load_stage_config, save_config};
 use hessx_pipeline::curvature::{ModelHessian, ProductEngine, hessian_batches, training_config, without_diverged};
 use hessx_pipeline::distributed::{Claims, is_writer, job_progress_bar, world};
-use hessx_pipeline::settings::engine_weights;
+use hessx_pipeline::settings::{engine_rule, engine_weights};
 use hessx_pipeline::train::{Evaluation, TrainConfig, evaluate, fine_tune};
 use hessx_store::robustness::{CellDensityRow, CellEigenvalueRow, CellRow, SweepDir};
 use hessx_store::tables::{CheckpointRow, read_rows, write_rows};
@@ -329,11 +329,12 @@ fn measure_cell<B: Backend>(s: &Shared<B>, dir: &SweepDir, cell: Cell, device: &
         verify: true,
         trace_probes: s.settings.trace_probes,
         density_weights: engine_weights(s.settings.density_weights),
-        ..Default::default()
+        density_rule: engine_rule(s.settings.density_rule),
     };
     let result = one_pass(&mut op, &cfg)?;
-    // The density and its negative mass from the same weights (result.runs keeps the probes').
-    let weighted = cfg.density_weights.apply(&result.runs);
+    // The density and its negative mass from the same rule and weights (result.runs keeps the Gauss
+    // rule and the probes' weights).
+    let weighted = cfg.density_weights.apply(&cfg.density_rule.apply(&result.runs));
     let (grid, kernel_variance) = pyhessian_grid(&weighted, s.settings.num_bins, s.settings.sigma_squared, 0.01);
     let values = density(&weighted, &grid, kernel_variance)?;
     let sigma = kernel_variance.sqrt();

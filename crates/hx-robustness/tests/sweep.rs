@@ -16,7 +16,7 @@ use hessx_pipeline::settings::HessianBnMode;
 use hessx_pipeline::train::{OptimizerKind, TrainConfig};
 use hessx_store::robustness::{CellRow, CorrelationRow, SweepDir};
 use hessx_store::tables::{CheckpointRow, read_rows, read_rows_with_identity, write_rows};
-use hessx_store::{DataDir, DensityWeights, RunDir, RunIdentity};
+use hessx_store::{DataDir, DensityRule, DensityWeights, RunDir, RunIdentity};
 use hx_robustness::cells::Source;
 use hx_robustness::settings::{Request, Shard, SweepSettings};
 use hx_robustness::sweep::run_sweep;
@@ -66,6 +66,7 @@ impl Fixture {
                 num_bins: 50,
                 sigma_squared: 1e-5,
                 density_weights: DensityWeights::Deflated,
+                density_rule: DensityRule::RadauZero,
                 backend: BackendKind::Flex,
                 finetune: None,
             },
