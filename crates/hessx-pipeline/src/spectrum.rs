@@ -217,6 +217,15 @@ fn quadrature<B: Backend>(
         density_rule: engine_rule(settings.density_rule),
     };
     let mut result = one_pass(op, &cfg)?;
+    if !result.eigen.all_converged() {
+        // The pass has as many steps as the density asked for, which may be too few for the eigenpairs.
+        tracing::warn!(
+            "step {step}: the one-pass's top {} eigenpairs did not all reach residual <= {} x |eigenvalue| within --iter {} steps (residuals in eigenvalues.parquet); raise --iter, or use hx-eigen",
+            op_settings.top_k,
+            op_settings.tol,
+            settings.iter
+        );
+    }
     // The eigen result counts only its verification products; the row reports the whole pass.
     result.eigen.hvps += result.runs.hvps;
     let dropped: Vec<String> = if redo == Redo::Replace { one_pass_others.to_vec() } else { Vec::new() };
