@@ -97,9 +97,14 @@ query run sql:
     "{{bin}}/hx-query" "{{run}}" "{{sql}}"
 
 # Run every test (no network, no GPU needed).
-test:
+test: check-features
     cargo build --workspace --bins
     cargo test --workspace --no-fail-fast
+
+# Every cargo feature the build recipes name resolves for the whole workspace (cargo tree: no build, so
+# LibTorch, CUDA and MPI need not be installed). A member without the feature breaks `--workspace --features`.
+check-features:
+    @for f in tch cuda mpi; do cargo tree --workspace --features "$f" --depth 0 >/dev/null || { echo "just check-features: --workspace --features $f does not resolve (just build-libtorch, build-cuda, build-mpi use it)" >&2; exit 1; }; done
 
 # Benchmarks (every backend vs PyTorch and PyHessian; estimator costs) into bench/results.md; Flex only without setup-libtorch.
 bench *flags:

@@ -94,7 +94,7 @@ impl Scored {
             trace: one.trace.estimate,
             trace_se: one.trace.std_error,
             trace_half_width: one.trace.half_width_95(),
-            atoms: atoms_of(&DensityWeights::Deflated.apply(&DensityRule::RadauZero.apply(&one.runs)))?,
+            atoms: atoms_of(&COMPARED_WEIGHTS.apply(&COMPARED_RULE.apply(&one.runs)))?,
             gauss_atoms: atoms_of(&DensityWeights::Deflated.apply(&one.runs))?,
             plain_atoms: atoms_of(&one.runs.runs)?,
         })
@@ -349,8 +349,13 @@ pub fn versus_pyhessian<B: Backend>(
     Ok(())
 }
 
+/// The density rule and weights of the hessx side, `hx-spectrum`'s defaults: what the one-pass draws its
+/// density with and what [`Scored`] scores.
+const COMPARED_RULE: DensityRule = DensityRule::RadauZero;
+const COMPARED_WEIGHTS: DensityWeights = DensityWeights::Deflated;
+
 /// The one-pass settings compared with PyHessian: top-5, `iter` steps from `seed`, the density as `hx-spectrum`
-/// draws it by default (Gauss–Radau rule with a node at 0, deflated weights).
+/// draws it by default ([`COMPARED_RULE`], [`COMPARED_WEIGHTS`]).
 fn compared_config(iter: usize, seed: u64, trace_probes: usize) -> OnePassConfig {
     OnePassConfig {
         slq: SlqConfig { iter, n_v: 1, seed, ..Default::default() },
@@ -358,8 +363,8 @@ fn compared_config(iter: usize, seed: u64, trace_probes: usize) -> OnePassConfig
         tol: 1e-3,
         verify: false,
         trace_probes,
-        density_weights: DensityWeights::Deflated,
-        density_rule: DensityRule::RadauZero,
+        density_weights: COMPARED_WEIGHTS,
+        density_rule: COMPARED_RULE,
     }
 }
 
