@@ -61,7 +61,7 @@ pub use lanczos::{End, LanczosConfig, Which, lanczos_extremes, lanczos_top_k, la
 pub use layout::{ParamEntry, ParamLayout};
 pub use meyer2021hutchpp::{HutchppConfig, hutchpp};
 pub use nested::{
-    B1, B2, Batch, DEFAULT_DETERMINISM_TOL, Gradient, HessianOp, check_deterministic, flat_gradient,
+    B1, B2, Batch, DEFAULT_DETERMINISM_TOL, Gradient, HessianOp, check_deterministic, flat_gradient, products_agree,
 };
 #[cfg(feature = "tch")]
 pub use retained::RetainedHessianOp;

@@ -175,9 +175,10 @@ pub fn hessian_batches<B: Backend>(
 /// The Hessian operator of the checkpoint at `checkpoint`, over this
 /// process's `batches` of the `examples` the Hessian is taken over (all of
 /// them unless MPI shares them out), restricted to the parameters `settings`
-/// selects. Checks that products are deterministic (2 products, not counted
-/// by the solvers) before returning it. The one place where the curvature
-/// stages build their operator.
+/// selects. Its first product is taken twice to check that products are
+/// deterministic (one extra product, not counted by the solvers; a failure
+/// comes out of the first solver that uses it). The one place where the
+/// curvature stages build their operator.
 pub fn checkpoint_hessian<B: Backend>(
     ctx: &RunContext,
     settings: &HessianSettings,
@@ -191,9 +192,8 @@ pub fn checkpoint_hessian<B: Backend>(
     let layout = param_layout(&model, settings)?;
     let local: usize = batches.iter().map(|b| b.size).sum();
     let weight = crate::distributed::share_weight(local, examples)?;
-    let mut op = Shared::new(ModelHessian::new(model, layout, batches, ProductEngine::Auto)?, weight);
-    hessx_hessian::check_deterministic(&mut op, DEFAULT_DETERMINISM_TOL).map_err(|source| Error::Checkpoint { path, source })?;
-    Ok(op)
+    let op = ModelHessian::new(model, layout, batches, ProductEngine::Auto)?;
+    Ok(Shared::new(op, weight).checking_first_product(DEFAULT_DETERMINISM_TOL))
 }
 
 /// The Hessian operator of `model`'s mean cross-entropy over `batches`,
