@@ -365,6 +365,8 @@ fn compared_config(iter: usize, seed: u64, trace_probes: usize) -> OnePassConfig
         trace_probes,
         density_weights: COMPARED_WEIGHTS,
         density_rule: COMPARED_RULE,
+        // A fixed budget: the comparison is of step counts.
+        max_iter: 0,
     }
 }
 

@@ -27,7 +27,7 @@ use crate::krylov::Krylov;
 use crate::op::SymOp;
 use crate::probes::{Estimator, ProbeKind, ProbeStream};
 use crate::results::{EigenResult, MIN_TRACE_PROBES, ResidualKind, TraceResult, mean_and_std_error};
-use crate::slq::{Density, SlqConfig, SlqRuns, pyhessian_density, slq_keep_first};
+use crate::slq::{Density, ExtendFirst, SlqConfig, SlqRuns, pyhessian_density, slq_keep_first};
 use crate::vector::Vector;
 
 
@@ -54,6 +54,11 @@ pub struct OnePassConfig {
     /// or the Gauss–Radau rule with a node at 0 ([`DensityRule::RadauZero`]). The eigenpairs and the
     /// trace do not depend on it.
     pub density_rule: DensityRule,
+    /// The first run goes on past `slq.iter` until its top `k` Ritz pairs meet `tol` by their Lanczos
+    /// residual estimates, up to `max_iter` steps in all (a density's step count can be too few for
+    /// eigenpairs, e.g. on a flat spectrum); its density and trace then come from the longer run. At
+    /// most `slq.iter` (the default, 0): exactly `slq.iter` steps.
+    pub max_iter: usize,
 }
 
 impl Default for OnePassConfig {
@@ -66,6 +71,7 @@ impl Default for OnePassConfig {
             trace_probes: MIN_TRACE_PROBES,
             density_weights: DensityWeights::Plain,
             density_rule: DensityRule::Gauss,
+            max_iter: 0,
         }
     }
 }
@@ -99,7 +105,8 @@ pub fn one_pass<O: SymOp>(op: &mut O, cfg: &OnePassConfig) -> Result<OnePassResu
             ),
         });
     }
-    let (runs, kr) = slq_keep_first(op, &cfg.slq)?;
+    let extend = (cfg.max_iter > cfg.slq.iter).then_some(ExtendFirst { k: cfg.k, tol: cfg.tol, max_iter: cfg.max_iter });
+    let (runs, kr) = slq_keep_first(op, &cfg.slq, extend)?;
     let ritz = kr.ritz();
     let values: Vec<f64> = ritz.values[..cfg.k].to_vec();
     let vectors: Vec<O::V> = (0..cfg.k).map(|i| kr.ritz_vector(&ritz, i)).collect();

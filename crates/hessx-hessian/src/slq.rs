@@ -17,6 +17,7 @@ use crate::op::SymOp;
 use crate::probes::{Estimator, ProbeKind, ProbeStream};
 use crate::radau::gauss_radau;
 use crate::results::{TraceResult, mean_and_std_error};
+use crate::vector::Vector;
 
 /// Settings for [`slq`]; defaults are PyHessian's.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,7 +68,8 @@ pub struct SlqRuns {
     pub radau_zero: Vec<SlqRun>,
     /// Dimension of the operator (to scale quadratures to traces).
     pub dim: usize,
-    /// Lanczos steps per run.
+    /// Lanczos steps per run (of the longest run: the one-pass mode's first run may go on past `iter`,
+    /// [`crate::OnePassConfig::max_iter`]).
     pub iterations: usize,
     /// Products used.
     pub hvps: u64,
@@ -77,13 +79,32 @@ pub struct SlqRuns {
 
 /// Runs SLQ: `n_v` Lanczos runs of `iter` steps with full reorthogonalisation.
 pub fn slq<O: SymOp>(op: &mut O, cfg: &SlqConfig) -> Result<SlqRuns> {
-    slq_keep_first(op, cfg).map(|(runs, _)| runs)
+    slq_keep_first(op, cfg, None).map(|(runs, _)| runs)
 }
 
-/// SLQ that also hands back the first run's Krylov state (for the one-pass mode's Ritz vectors).
+/// How far the one-pass mode's first run may go past `iter`: until its top `k` Ritz pairs have Lanczos
+/// residual estimates at most `tol * |theta|`, up to `max_iter` steps in all.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExtendFirst {
+    pub k: usize,
+    pub tol: f64,
+    pub max_iter: usize,
+}
+
+impl ExtendFirst {
+    /// Whether the top `k` Ritz pairs of `kr` meet the test (by the Lanczos estimate, no product).
+    fn met<V: Vector>(&self, kr: &Krylov<V>) -> bool {
+        let ritz = kr.ritz();
+        (0..self.k.min(ritz.values.len())).all(|i| kr.residual_estimate(&ritz, i) <= self.tol * ritz.values[i].abs())
+    }
+}
+
+/// SLQ that also hands back the first run's Krylov state (for the one-pass mode's Ritz vectors); with
+/// `extend`, the first run goes on past `cfg.iter` as [`ExtendFirst`] says.
 pub(crate) fn slq_keep_first<O: SymOp>(
     op: &mut O,
     cfg: &SlqConfig,
+    extend: Option<ExtendFirst>,
 ) -> Result<(SlqRuns, Krylov<O::V>)> {
     let start = Instant::now();
     let hvps0 = op.hvps();
@@ -102,15 +123,23 @@ pub(crate) fn slq_keep_first<O: SymOp>(
     let mut runs = Vec::with_capacity(cfg.n_v);
     let mut radau_zero = Vec::with_capacity(cfg.n_v);
     let mut first = None;
+    let mut longest = 0;
     for r in 0..cfg.n_v {
         let v = op.vector_from_host(&probes.draw(cfg.probe, dim));
         let mut kr = Krylov::new(v, cfg.seed.wrapping_add(r as u64));
         for _ in 0..iter {
             kr.step(op)?;
         }
+        if let Some(extend) = extend.filter(|_| r == 0) {
+            while kr.steps() < extend.max_iter.min(dim) && !extend.met(&kr) {
+                kr.step(op)?;
+            }
+        }
+        let steps = kr.steps();
+        longest = longest.max(steps);
         let ritz = kr.ritz();
         let weights = ritz.quadrature_weights();
-        let residuals = (0..iter).map(|i| kr.residual_estimate(&ritz, i)).collect();
+        let residuals = (0..steps).map(|i| kr.residual_estimate(&ritz, i)).collect();
         let gauss = SlqRun {
             nodes: ritz.values,
             weights,
@@ -126,7 +155,7 @@ pub(crate) fn slq_keep_first<O: SymOp>(
         runs,
         radau_zero,
         dim,
-        iterations: iter,
+        iterations: longest,
         hvps: op.hvps() - hvps0,
         seconds: start.elapsed().as_secs_f64(),
     };

@@ -244,6 +244,11 @@ pub struct OnePassSettings {
     /// Probes (one product each) of the Krylov-deflated trace on the complement of the first run's
     /// Krylov space.
     pub trace_probes: usize,
+    /// Steps the first run may take in all, past `iter`, until the eigenpairs meet `tol`
+    /// (`hessx_hessian::OnePassConfig::max_iter`). Runs from before the field took exactly `iter`
+    /// (`None`); it is left out of the fingerprinted JSON then, so their fingerprints stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_iter: Option<usize>,
 }
 
 /// Everything that determines `hx-spectrum`'s numbers.

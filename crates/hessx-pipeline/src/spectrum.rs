@@ -215,15 +215,16 @@ fn quadrature<B: Backend>(
         trace_probes: op_settings.trace_probes,
         density_weights: engine_weights(settings.density_weights),
         density_rule: engine_rule(settings.density_rule),
+        max_iter: op_settings.max_iter.unwrap_or(0),
     };
     let mut result = one_pass(op, &cfg)?;
     if !result.eigen.all_converged() {
-        // The pass has as many steps as the density asked for, which may be too few for the eigenpairs.
+        // The pass stops at --one-pass-max-iter, or the Lanczos estimate was kinder than the explicit residual.
         tracing::warn!(
-            "step {step}: the one-pass's top {} eigenpairs did not all reach residual <= {} x |eigenvalue| within --iter {} steps (residuals in eigenvalues.parquet); raise --iter, or use hx-eigen",
+            "step {step}: the one-pass's top {} eigenpairs did not all reach residual <= {} x |eigenvalue| within {} steps (residuals in eigenvalues.parquet); raise --one-pass-max-iter, or use hx-eigen",
             op_settings.top_k,
             op_settings.tol,
-            settings.iter
+            result.runs.iterations
         );
     }
     // The eigen result counts only its verification products; the row reports the whole pass.

@@ -330,6 +330,8 @@ fn measure_cell<B: Backend>(s: &Shared<B>, dir: &SweepDir, cell: Cell, device: &
         trace_probes: s.settings.trace_probes,
         density_weights: engine_weights(s.settings.density_weights),
         density_rule: engine_rule(s.settings.density_rule),
+        // Every cell takes the same --iter steps, so that cells compare alike.
+        max_iter: 0,
     };
     let result = one_pass(&mut op, &cfg)?;
     // The density and its negative mass from the same rule and weights (result.runs keeps the Gauss

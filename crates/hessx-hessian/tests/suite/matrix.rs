@@ -533,3 +533,42 @@ fn lanczos_both_ends_come_from_one_krylov_space() {
         l.hvps, s.hvps, top.hvps, magnitude[0].1.hvps
     );
 }
+
+/// The one-pass's first run goes on past `iter` until its top-k converge (`max_iter`): on a flat spectrum
+/// (300 evenly spaced eigenvalues in (0, 1], top gaps 1/300 of the scale) 20 steps leave the top 5
+/// unconverged, which is the premise checked first; with `max_iter` the run stops as soon as the Lanczos
+/// estimates meet the test, the explicit residuals agree, and the eigenvalues are within the tolerance of
+/// the truth. The other runs keep `iter` steps.
+#[test]
+fn one_pass_first_run_goes_on_until_its_eigenpairs_converge() {
+    let eigs: Vec<f64> = (0..300).map(|i| 1.0 - i as f64 / 300.0).collect();
+    let (a, _) = known_spectrum(&eigs, 17);
+    let cfg = |max_iter| OnePassConfig {
+        slq: SlqConfig { iter: 20, n_v: 2, seed: 4, ..Default::default() },
+        k: 5,
+        tol: 1e-3,
+        verify: true,
+        trace_probes: 3,
+        max_iter,
+        ..Default::default()
+    };
+    let mut op = DenseOp::new(a.clone()).unwrap();
+    let fixed = one_pass(&mut op, &cfg(0)).unwrap();
+    assert_eq!(fixed.runs.iterations, 20);
+    assert!(!fixed.eigen.all_converged(), "premise: 20 steps do not converge here ({:?})", fixed.eigen.residuals);
+
+    let mut op = DenseOp::new(a).unwrap();
+    let longer = one_pass(&mut op, &cfg(200)).unwrap();
+    let steps = longer.runs.iterations;
+    eprintln!("first run: {steps} steps; residuals {:?}", longer.eigen.residuals);
+    assert!(steps > 20 && steps < 200, "{steps} steps");
+    assert!(longer.eigen.all_converged(), "explicit residuals {:?}", longer.eigen.residuals);
+    for (i, v) in longer.eigen.values.iter().enumerate() {
+        assert!((v - eigs[i]).abs() <= 1e-3 * eigs[i], "eigenvalue {i}: {v} against {}", eigs[i]);
+    }
+    assert_eq!(longer.runs.runs[0].nodes.len(), steps);
+    assert_eq!(longer.runs.runs[1].nodes.len(), 20, "only the first run goes on");
+    assert!((longer.runs.runs[0].weights.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    // Products: the first run's steps, the second run's 20, 3 trace probes, 5 explicit residuals.
+    assert_eq!(op.hvps(), (steps + 20 + 3 + 5) as u64);
+}
