@@ -141,6 +141,11 @@ impl<V: Vector> Krylov<V> {
         (self.betas[m - 1] * ritz.s[(m - 1, i)]).abs()
     }
 
+    /// Whether Ritz pair `i` has converged by its Lanczos estimate: `residual <= tol * |theta_i|` (no product).
+    pub fn converged(&self, ritz: &Ritz, i: usize, tol: f64) -> bool {
+        self.residual_estimate(ritz, i) <= tol * ritz.values[i].abs()
+    }
+
     /// The Ritz vector `y_i = Q_m s_i`, normalised.
     pub fn ritz_vector(&self, ritz: &Ritz, i: usize) -> V {
         let mut y = self.basis[0].clone();

@@ -240,7 +240,7 @@ fn lanczos_extremes_from<O: SymOp>(
         let done = ends.iter().all(|end| {
             end.select(&ritz.values, cfg.k)
                 .into_iter()
-                .all(|i| kr.residual_estimate(&ritz, i) <= cfg.tol * ritz.values[i].abs())
+                .all(|i| kr.converged(&ritz, i, cfg.tol))
         });
         if done || kr.steps() >= max_iter {
             break;

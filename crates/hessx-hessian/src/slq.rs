@@ -95,7 +95,7 @@ impl ExtendFirst {
     /// Whether the top `k` Ritz pairs of `kr` meet the test (by the Lanczos estimate, no product).
     fn met<V: Vector>(&self, kr: &Krylov<V>) -> bool {
         let ritz = kr.ritz();
-        (0..self.k.min(ritz.values.len())).all(|i| kr.residual_estimate(&ritz, i) <= self.tol * ritz.values[i].abs())
+        (0..self.k.min(ritz.values.len())).all(|i| kr.converged(&ritz, i, self.tol))
     }
 }
 
