@@ -9,17 +9,17 @@
 //! the truth shares no code with the Lanczos run, the quadrature rules or the
 //! deflation.
 
+mod common;
+
 use burn::backend::Flex;
-use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use hessx_hessian::{
-    B1, B2, Batch, DensityRule, DensityWeights, SlqConfig, SlqRun, dense_eigen, dense_hessian, mean_and_std_error, slq, wasserstein1,
+    B1, B2, Batch, DensityRule, DensityWeights, SlqConfig, dense_eigen, dense_hessian, mean_and_std_error, slq, wasserstein1,
 };
-use hessx_models::{Arch, BnMode, Input, InputSpec, ModelSpec, Net, cross_entropy};
+use hessx_models::{Arch, BnMode, Input, InputSpec, ModelSpec};
 use hessx_pipeline::batches::{Normalization, image_batch};
 use hessx_pipeline::curvature::{HessianBatch, ModelHessian, model_hessian};
-use hessx_store::DataDir;
 
 type B = Flex;
 type Device = burn::tensor::Device<B>;
@@ -48,14 +48,7 @@ fn case(name: &'static str, spec: ModelSpec, seed: u64, inputs: impl Fn(&Device)
         Input::Tabular { categorical, dense } => Input::Tabular { categorical: categorical.inner(), dense: dense.inner() },
         Input::Tokens(t) => Input::Tokens(t.inner()),
     };
-    let labels1 = labels2.clone().inner();
-    let mut model: Net<B1<B>> = spec.init(&device);
-    let mut optim = SgdConfig::new().init::<B1<B>, Net<B1<B>>>();
-    for _ in 0..300 {
-        let loss = cross_entropy(model.forward(input1.clone(), BnMode::Eval), labels1.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(lr, model, grads);
-    }
+    let model = common::trained(spec.init::<B1<B>>(&device), input1, labels2.clone().inner(), lr, 300);
     let batches = vec![Batch::new(HessianBatch::of_inputs(input2, labels2, BnMode::Eval), n)];
     let mut op = model_hessian(model, batches).unwrap();
     let dense = dense_hessian(&mut op).unwrap();
@@ -64,8 +57,7 @@ fn case(name: &'static str, spec: ModelSpec, seed: u64, inputs: impl Fn(&Device)
 }
 
 fn vision_transformer() -> Case {
-    let digits = hessx_data::load_images(&DataDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data")), "digits", "train", None)
-        .expect("the digits ship with the repository");
+    let digits = common::digits();
     let spec = ModelSpec {
         arch: Arch::Transformer { patch: 4, dim: 8, depth: 1, heads: 2, mlp_dim: 16 },
         input: InputSpec::Image { channels: 1, height: 8, width: 8 },
@@ -134,16 +126,12 @@ fn wide_deep() -> Case {
     )
 }
 
-fn atoms(r: &SlqRun) -> Vec<(f64, f64)> {
-    r.nodes.iter().copied().zip(r.weights.iter().copied()).collect()
-}
-
 /// W1 to the exact spectrum of each of `SEEDS` one-probe runs of `iter` steps (the same probes for every
 /// `iter`: run r takes the r-th probe of the seed's stream), for each of `rules` with `weights`.
 fn w1s(case: &mut Case, iter: usize, rules: &[DensityRule], weights: DensityWeights) -> Vec<Vec<f64>> {
     let truth: Vec<(f64, f64)> = case.eigenvalues.iter().map(|&l| (l, 1.0)).collect();
     let runs = slq(&mut case.op, &SlqConfig { iter, n_v: SEEDS, seed: 5, ..Default::default() }).unwrap();
-    rules.iter().map(|rule| weights.apply(&rule.apply(&runs)).iter().map(|r| wasserstein1(&atoms(r), &truth).unwrap()).collect()).collect()
+    rules.iter().map(|rule| weights.apply(&rule.apply(&runs)).iter().map(|r| wasserstein1(&common::atoms(r), &truth).unwrap()).collect()).collect()
 }
 
 /// Mean and standard error of the paired differences `a - b`.

@@ -6,23 +6,21 @@
 //! (`curvature::model_hessian` over `hessian_batches`), so these tests cover
 //! the stages' numerics, not a copy of them.
 
+mod common;
+
 use burn::backend::Flex;
-use burn::optim::{GradientsParams, Optimizer, SgdConfig};
-use hessx_data::{ImageSet, load_images};
 use hessx_hessian::{
     B1, DenseEigen, DensityRule, DensityWeights, HutchinsonConfig, HutchppConfig, LanczosConfig, PowerConfig, SlqConfig, SymOp, density, dense_eigen,
     dense_hessian, hutchinson, hutchpp, lanczos_top_k, mean_and_std_error, power_iteration, slq, wasserstein1,
 };
-use hessx_models::{Activation, Arch, BnMode, Input, InputSpec, ModelSpec, Net, cross_entropy};
+use hessx_models::{Activation, Arch, Input, InputSpec, ModelSpec};
 use hessx_pipeline::batches::{Normalization, image_batch};
 use hessx_pipeline::curvature::{HessianBnMode, ModelHessian, hessian_batches, model_hessian};
-use hessx_store::DataDir;
 
 type B = Flex;
 
 fn digits_hessian() -> (ModelHessian<B>, DenseEigen, f64) {
-    let data_dir = DataDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data"));
-    let digits = load_images(&data_dir, "digits", "train", None).expect("the digits ship with the repository");
+    let digits = common::digits();
     let spec = ModelSpec {
         arch: Arch::Mlp { hidden: vec![16], activation: Activation::Tanh },
         input: InputSpec::Image { channels: 1, height: 8, width: 8 },
@@ -31,7 +29,8 @@ fn digits_hessian() -> (ModelHessian<B>, DenseEigen, f64) {
     let device = Default::default();
     <B1<B> as burn::tensor::backend::Backend>::seed(&device, 3);
     let indices: Vec<usize> = (0..200).collect();
-    let model = trained(spec.init::<B1<B>>(&device), &digits, &indices);
+    let (x, y) = image_batch::<B1<B>>(&digits, &indices, &Normalization::of(&digits), None, &device);
+    let model = common::trained(spec.init::<B1<B>>(&device), Input::Images(x), y, 0.5, 300);
     // Two unequal mini-batches: the dataset operator weights them by size.
     let batches = hessian_batches::<B>(&digits, &indices, 120, &Normalization::of(&digits), HessianBnMode::Eval, &device);
     let mut op = model_hessian(model, batches).unwrap();
@@ -40,20 +39,6 @@ fn digits_hessian() -> (ModelHessian<B>, DenseEigen, f64) {
     assert!(dense.asymmetry < 1e-4, "asymmetry {}", dense.asymmetry);
     let trace = dense.matrix.trace();
     (op, dense_eigen(&dense.matrix), trace)
-}
-
-/// A few hundred steps of full-batch gradient descent, so the Hessian has the
-/// outlier eigenvalues of a trained classifier (at random initialisation the
-/// spectrum is flat, which is not what the estimators are used on).
-fn trained(mut model: Net<B1<B>>, digits: &ImageSet, indices: &[usize]) -> Net<B1<B>> {
-    let (x, y) = image_batch::<B1<B>>(digits, indices, &Normalization::of(digits), None, &Default::default());
-    let mut optim = SgdConfig::new().init::<B1<B>, Net<B1<B>>>();
-    for _ in 0..300 {
-        let loss = cross_entropy(model.forward(Input::Images(x.clone()), BnMode::Eval), y.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(0.5, model, grads);
-    }
-    model
 }
 
 fn cos(a: &[f64], b: &[f64]) -> f64 {
@@ -122,13 +107,12 @@ fn eigenpairs_trace_and_density_match_the_dense_hessian_on_digits() {
     // by more than 2 standard errors of the paired difference (the trained MLP's outliers sit far from a
     // bulk near 0, as in the networks the estimator is used on).
     let truth_atoms: Vec<(f64, f64)> = exact.values.iter().map(|&l| (l, 1.0)).collect();
-    let atoms = |r: &hessx_hessian::SlqRun| -> Vec<(f64, f64)> { r.nodes.iter().copied().zip(r.weights.iter().copied()).collect() };
     let runs = slq(&mut op, &SlqConfig { iter: 30, n_v: 12, seed: 3, ..Default::default() }).unwrap();
     let (plain, deflated): (Vec<f64>, Vec<f64>) = runs
         .runs
         .iter()
         .zip(DensityWeights::Deflated.apply(&runs))
-        .map(|(p, d)| (wasserstein1(&atoms(p), &truth_atoms).unwrap(), wasserstein1(&atoms(&d), &truth_atoms).unwrap()))
+        .map(|(p, d)| (wasserstein1(&common::atoms(p), &truth_atoms).unwrap(), wasserstein1(&common::atoms(&d), &truth_atoms).unwrap()))
         .unzip();
     let diffs: Vec<f64> = deflated.iter().zip(&plain).map(|(d, p)| d - p).collect();
     let (d, d_se) = mean_and_std_error(&diffs);
@@ -142,7 +126,7 @@ fn eigenpairs_trace_and_density_match_the_dense_hessian_on_digits() {
     // deflated weights, from the same runs: closer by more than 2 standard errors at 20 steps (measured:
     // 0.00066 against 0.00084, paired difference -0.00017 +- 0.00001; at 30 steps -4%, at 10 -19%).
     let runs = slq(&mut op, &SlqConfig { iter: 20, n_v: 12, seed: 3, ..Default::default() }).unwrap();
-    let w1_of = |rules: &[hessx_hessian::SlqRun]| -> Vec<f64> { rules.iter().map(|d| wasserstein1(&atoms(d), &truth_atoms).unwrap()).collect() };
+    let w1_of = |rules: &[hessx_hessian::SlqRun]| -> Vec<f64> { rules.iter().map(|d| wasserstein1(&common::atoms(d), &truth_atoms).unwrap()).collect() };
     let gauss = w1_of(&DensityWeights::Deflated.apply(&runs));
     let radau = w1_of(&DensityWeights::Deflated.apply(&DensityRule::RadauZero.apply(&runs)));
     let diffs: Vec<f64> = radau.iter().zip(&gauss).map(|(r, g)| r - g).collect();

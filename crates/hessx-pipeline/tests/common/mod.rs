@@ -1,6 +1,7 @@
 //! Shared by the backend tests (`libtorch_backend.rs`, `cuda_backend.rs`): the loss, gradient,
 //! Hessian-vector products and top eigenvalues of one checkpoint on one backend, through the
-//! operator the stages use, copied to the host so that backends can be compared.
+//! operator the stages use, copied to the host so that backends can be compared. And by the ground-truth
+//! tests (`digits_ground_truth.rs`, `density_families.rs`): a trained model, a rule's atoms.
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,25 @@ pub struct Products {
     pub hv_again: Vec<f64>,
     /// Top-3 Lanczos eigenvalues.
     pub top: Vec<f64>,
+}
+
+/// `model` after `steps` full-batch SGD steps at `lr` on `inputs` and `labels` (eval-mode batch norm), so
+/// that its Hessian has a trained classifier's outliers and near-zero bulk (at random initialisation the
+/// spectrum is flat, which is not what the estimators are used on).
+pub fn trained<B: Backend>(mut model: Net<B1<B>>, inputs: Input<B1<B>>, labels: Tensor<B1<B>, 1, Int>, lr: f64, steps: usize) -> Net<B1<B>> {
+    use burn::optim::{GradientsParams, Optimizer, SgdConfig};
+    let mut optim = SgdConfig::new().init::<B1<B>, Net<B1<B>>>();
+    for _ in 0..steps {
+        let loss = cross_entropy(model.forward(inputs.clone(), BnMode::Eval), labels.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(lr, model, grads);
+    }
+    model
+}
+
+/// A quadrature rule's nodes and weights, as the atoms `wasserstein1` compares.
+pub fn atoms(r: &hessx_hessian::SlqRun) -> Vec<(f64, f64)> {
+    r.nodes.iter().copied().zip(r.weights.iter().copied()).collect()
 }
 
 /// The embedded digits the tests use (they ship with the repository).
