@@ -87,7 +87,7 @@ fn markdown(cli: &Cli, results: &Results, reference: Option<&PytorchReference>) 
         let equal = value(results, chosen, resnet, &r.method, "W1 at most PyHessian's (1 = yes)") == Some(1.0);
         let _ = writeln!(
             md,
-            "- {}: **{:.0}% of `density()`'s time**, W1 at most PyHessian's: **{}**; at most 20% at that accuracy: **{}**.",
+            "- {}: **{:.0}% of `hessian(...)` + `density()`'s time**, W1 at most PyHessian's: **{}**; at most 20% at that accuracy: **{}**.",
             r.method,
             r.value * 100.0,
             if equal { "yes" } else { "no" },
@@ -138,7 +138,7 @@ fn markdown(cli: &Cli, results: &Results, reference: Option<&PytorchReference>) 
         ("families", "Cost of one product on the other model families (Wide&Deep, sequence Transformer; the Hessian batches of their profiles)"),
         ("agreement", "Do the backends agree? (same weights, batch and v)"),
         ("pyhessian", "One-pass report vs PyHessian's three calls (ResNet20, end to end, scored against a reference)"),
-        ("density-alone", "The density alone vs PyHessian's density()"),
+        ("density-alone", "The density alone vs PyHessian's hessian(...) + density()"),
         ("memory", "Peak memory"),
         ("eigen", "Top eigenvalues: Lanczos vs power iteration (tol 1e-3)"),
         ("exact", "Dense ground truth"),
