@@ -44,7 +44,7 @@ use anyhow::{Result, bail};
 use burn::prelude::*;
 use hessx_hessian::{
     DensityRule, DensityWeights, HutchinsonConfig, LanczosConfig, OnePassConfig, OnePassResult, SlqConfig, SlqRun, SlqRuns, SymOp, hutchinson, lanczos_top_k,
-    half_width_95, mean_and_std_error, mixture, one_pass, resolved, slq, wasserstein1,
+    density_runs, half_width_95, mean_and_std_error, mixture, one_pass, resolved, slq, wasserstein1,
 };
 use hessx_pipeline::curvature::{ModelHessian, model_hessian};
 
@@ -94,7 +94,7 @@ impl Scored {
             trace: one.trace.estimate,
             trace_se: one.trace.std_error,
             trace_half_width: one.trace.half_width_95(),
-            atoms: atoms_of(&COMPARED_WEIGHTS.apply(&COMPARED_RULE.apply(&one.runs)))?,
+            atoms: atoms_of(&density_runs(&one.runs, COMPARED_RULE, COMPARED_WEIGHTS))?,
             gauss_atoms: atoms_of(&DensityWeights::Deflated.apply(&one.runs))?,
             plain_atoms: atoms_of(&one.runs.runs)?,
         })

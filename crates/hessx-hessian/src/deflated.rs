@@ -30,6 +30,7 @@
 //! space, whose multiplicities only the probe weights estimate), or left no weight outside the resolved
 //! nodes, the plain weights are kept.
 
+use crate::radau::DensityRule;
 use crate::slq::{SlqRun, SlqRuns};
 
 /// A Ritz value with residual `<= RESOLVED_TOL * max|theta|` is an eigenvalue. Outliers of a trained
@@ -60,6 +61,12 @@ impl DensityWeights {
             DensityWeights::Deflated => runs.runs.iter().map(|r| deflate(r, runs.dim)).collect(),
         }
     }
+}
+
+/// The runs a density is drawn from: each run's `rule`, then `weights` on its nodes. In that order, because
+/// the deflation reads the rule's residual bounds to tell which nodes are resolved.
+pub fn density_runs(runs: &SlqRuns, rule: DensityRule, weights: DensityWeights) -> Vec<SlqRun> {
+    weights.apply(&rule.apply(runs))
 }
 
 /// Whether each node of `run` is a resolved eigenvalue of an operator of dimension `dim` (module docs).

@@ -54,7 +54,7 @@ mod trace;
 mod vector;
 mod wasserstein;
 
-pub use deflated::{DensityWeights, MAX_SIMPLE_WEIGHT, RESOLVED_TOL, deflate, resolved};
+pub use deflated::{DensityWeights, MAX_SIMPLE_WEIGHT, RESOLVED_TOL, deflate, density_runs, resolved};
 pub use dense::{DenseEigen, DenseHessian, dense_eigen, dense_hessian};
 pub use error::{Error, Result};
 pub use lanczos::{End, LanczosConfig, Which, lanczos_extremes, lanczos_top_k, lanczos_top_k_from};

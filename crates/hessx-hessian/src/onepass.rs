@@ -20,7 +20,7 @@
 
 use std::time::Instant;
 
-use crate::deflated::DensityWeights;
+use crate::deflated::{DensityWeights, density_runs};
 use crate::radau::DensityRule;
 use crate::error::{Error, Result, finite};
 use crate::krylov::Krylov;
@@ -140,7 +140,7 @@ pub fn one_pass<O: SymOp>(op: &mut O, cfg: &OnePassConfig) -> Result<OnePassResu
     };
     trace.hvps = runs.hvps + trace_hvps + eigen.hvps;
     trace.seconds = seconds;
-    let density = pyhessian_density(&cfg.density_weights.apply(&cfg.density_rule.apply(&runs)))?;
+    let density = pyhessian_density(&density_runs(&runs, cfg.density_rule, cfg.density_weights))?;
     Ok(OnePassResult {
         eigen,
         trace,

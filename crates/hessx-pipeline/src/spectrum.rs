@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use hessx_hessian::{
-    HutchinsonConfig, HutchppConfig, OnePassConfig, SlqConfig, SlqRuns, SymOp, TraceResult, density, hutchinson, hutchpp,
+    HutchinsonConfig, HutchppConfig, OnePassConfig, SlqConfig, SlqRuns, SymOp, TraceResult, density, density_runs, hutchinson, hutchpp,
     one_pass, pyhessian_grid, slq, slq_trace,
 };
 use hessx_store::tables::{DensityRow, EigenvalueRow, QuadratureRow, TraceRow};
@@ -109,7 +109,7 @@ pub fn run_spectrum<B: Backend>(
             Error::Hessian(source) => at(source),
             other => other,
         })?;
-        let weighted = engine_weights(settings.density_weights).apply(&engine_rule(settings.density_rule).apply(&runs));
+        let weighted = density_runs(&runs, engine_rule(settings.density_rule), engine_weights(settings.density_weights));
         let (grid, kernel_variance) = pyhessian_grid(&weighted, settings.num_bins, settings.sigma_squared, 0.01);
         let values = density(&weighted, &grid, kernel_variance).map_err(at)?;
         let sigma = kernel_variance.sqrt();

@@ -11,7 +11,9 @@ use burn::prelude::*;
 use burn::module::AutodiffModule;
 use hessx_data::corrupt::corrupt_set;
 use hessx_data::{ImageSet, load_images};
-use hessx_hessian::{B1, DEFAULT_DETERMINISM_TOL, OnePassConfig, ParamLayout, SlqConfig, SlqRun, SymOp, density, one_pass, pyhessian_grid};
+use hessx_hessian::{
+    B1, DEFAULT_DETERMINISM_TOL, OnePassConfig, ParamLayout, SlqConfig, SlqRun, SymOp, density, density_runs, one_pass, pyhessian_grid,
+};
 use hessx_models::{Net, load_checkpoint};
 use hessx_pipeline::batches::epoch_order;
 use hessx_pipeline::config::{load_stage_config, save_config};
@@ -336,7 +338,7 @@ fn measure_cell<B: Backend>(s: &Shared<B>, dir: &SweepDir, cell: Cell, device: &
     let result = one_pass(&mut op, &cfg)?;
     // The density and its negative mass from the same rule and weights (result.runs keeps the Gauss
     // rule and the probes' weights).
-    let weighted = cfg.density_weights.apply(&cfg.density_rule.apply(&result.runs));
+    let weighted = density_runs(&result.runs, cfg.density_rule, cfg.density_weights);
     let (grid, kernel_variance) = pyhessian_grid(&weighted, s.settings.num_bins, s.settings.sigma_squared, 0.01);
     let values = density(&weighted, &grid, kernel_variance)?;
     let sigma = kernel_variance.sqrt();
