@@ -107,10 +107,7 @@ struct Budget {
     method: String,
     seconds: f64,
     density_method: String,
-    /// The density alone, from the weights on the device (operator setup included).
-    density_seconds: f64,
-    /// Of which the operator setup (the retained graph's forward and backward).
-    density_setup_seconds: f64,
+    density: TimedDensity,
     /// Seeds 1..=`VersusConfig::seeds`, in order.
     seeds: Vec<Scored>,
 }
@@ -243,12 +240,12 @@ pub fn versus_pyhessian<B: Backend>(
 
         // The density alone, as PyHessian's density(): one SLQ run. It is the one-pass's density (the same
         // SLQ run from the same seed), so its accuracy is the one-pass's; only its time is its own.
-        let (runs, density_seconds, density_setup_seconds) = timed_density::<B>(workload, iter, device)?;
+        let density = timed_density::<B>(workload, iter, device)?;
         let density_method = format!("hessx density iter {iter}");
-        rec.add("density-alone", name, &density_method, "hvps", runs.hvps as f64);
-        rec.add("density-alone", name, &density_method, "seconds", density_seconds);
-        rec.add("density-alone", name, &density_method, "of which operator setup, seconds", density_setup_seconds);
-        budgets.push(Budget { iter, method, seconds, density_method, density_seconds, density_setup_seconds, seeds });
+        rec.add("density-alone", name, &density_method, "hvps", density.runs.hvps as f64);
+        rec.add("density-alone", name, &density_method, "seconds", density.seconds);
+        rec.add("density-alone", name, &density_method, "of which operator setup, seconds", density.setup_seconds);
+        budgets.push(Budget { iter, method, seconds, density_method, density, seeds });
     }
 
     let reference_scale = reference_run::<B>(rec, workload, cfg, device)?;
@@ -350,8 +347,8 @@ pub fn versus_pyhessian<B: Backend>(
         let versus = format!("{} / {PY_DENSITY}", b.density_method);
         // Both sides from the weights to the density, each building its own graph: PyHessian's
         // hessian(...) is what its density() needs first, as hessx's operator setup is.
-        rec.add("density-alone", name, &versus, "time ratio", b.density_seconds / (py.density.seconds + py.setup_seconds));
-        let products_only = (b.density_seconds - b.density_setup_seconds) / py.density.seconds;
+        rec.add("density-alone", name, &versus, "time ratio", b.density.seconds / (py.density.seconds + py.setup_seconds));
+        let products_only = (b.density.seconds - b.density.setup_seconds) / py.density.seconds;
         rec.add("density-alone", name, &versus, "time ratio without either side's setup", products_only);
         rec.add("density-alone", name, &versus, "W1 at most PyHessian's (1 = yes)", f64::from(u8::from(w1_ok)));
     }
@@ -415,23 +412,31 @@ pub fn one_pass_once<B: Backend>(workload: &ProductWorkload, iter: usize, trace_
     Ok(())
 }
 
-/// hessx's density alone (one SLQ run of `iter` steps from seed 1, as PyHessian's `density()`), timed from
-/// the weights on the device to its quadrature (operator setup included), and the setup's part of that time.
-fn timed_density<B: Backend>(workload: &ProductWorkload, iter: usize, device: &B::Device) -> Result<(SlqRuns, f64, f64)> {
+/// hessx's density alone and what it took.
+struct TimedDensity {
+    runs: SlqRuns,
+    /// From the weights on the device to the quadrature (operator setup included).
+    seconds: f64,
+    /// Of which the operator setup (the retained graph's forward and backward).
+    setup_seconds: f64,
+}
+
+/// hessx's density alone: one SLQ run of `iter` steps from seed 1, as PyHessian's `density()`.
+fn timed_density<B: Backend>(workload: &ProductWorkload, iter: usize, device: &B::Device) -> Result<TimedDensity> {
     let model = workload.model::<B>(device)?;
     let batches = workload.hessian_batches::<B>(device);
     let start = Instant::now();
     let mut op = model_hessian::<B>(model, batches)?;
-    let setup = start.elapsed().as_secs_f64();
+    let setup_seconds = start.elapsed().as_secs_f64();
     let runs = slq(&mut op, &SlqConfig { iter, n_v: 1, seed: 1, ..Default::default() })?;
-    Ok((runs, start.elapsed().as_secs_f64(), setup))
+    Ok(TimedDensity { runs, seconds: start.elapsed().as_secs_f64(), setup_seconds })
 }
 
 /// [`versus_pyhessian`]'s timed density alone once, printed, not recorded: the hessx side of a
 /// whole-process comparison with `bench/pyhessian_calls.py --density-only`.
 pub fn density_once<B: Backend>(workload: &ProductWorkload, iter: usize, device: &B::Device) -> Result<()> {
-    let (runs, seconds, setup) = timed_density::<B>(workload, iter, device)?;
-    println!("density iter {iter}: {seconds:.3} s (operator setup {setup:.3} s), {} products", runs.hvps);
+    let d = timed_density::<B>(workload, iter, device)?;
+    println!("density iter {iter}: {:.3} s (operator setup {:.3} s), {} products", d.seconds, d.setup_seconds, d.runs.hvps);
     Ok(())
 }
 
