@@ -35,6 +35,7 @@
 
 mod deflated;
 mod dense;
+mod determinism;
 mod error;
 mod krylov;
 mod lanczos;
@@ -60,9 +61,8 @@ pub use error::{Error, Result};
 pub use lanczos::{End, LanczosConfig, Which, lanczos_extremes, lanczos_top_k, lanczos_top_k_from};
 pub use layout::{ParamEntry, ParamLayout};
 pub use meyer2021hutchpp::{HutchppConfig, hutchpp};
-pub use nested::{
-    B1, B2, Batch, DEFAULT_DETERMINISM_TOL, Gradient, HessianOp, check_deterministic, flat_gradient, products_agree,
-};
+pub use determinism::{DEFAULT_DETERMINISM_TOL, FirstProductChecked, check_deterministic, products_agree};
+pub use nested::{B1, B2, Batch, Gradient, HessianOp, flat_gradient};
 #[cfg(feature = "tch")]
 pub use retained::RetainedHessianOp;
 pub use onepass::{OnePassConfig, OnePassResult, one_pass};

@@ -18,7 +18,7 @@
 //! **Batch norm and dropout are the loss closure's business.** On any autodiff backend burn's `BatchNorm`
 //! and `Dropout` run in train mode; the Hessian is normally taken in eval mode (running statistics, no
 //! dropout, as PyHessian), so models take an explicit mode and the closure picks eval.
-//! [`HessianOp::check_deterministic`] catches closures that do not.
+//! [`HessianOp::check_deterministic`] (or [`crate::FirstProductChecked`]) catches closures that do not.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -31,18 +31,12 @@ use burn::tensor::{Tensor, TensorData};
 use crate::error::{Error, Result, finite};
 use crate::layout::ParamLayout;
 use crate::op::SymOp;
-use crate::probes::{ProbeKind, ProbeStream};
-use crate::vector::{Vector, scalar_to_f64};
+use crate::vector::scalar_to_f64;
 
 /// The backend that computes gradients: `Autodiff<B>`.
 pub type B1<B> = Autodiff<B>;
 /// The backend that computes Hessian-vector products: `Autodiff<Autodiff<B>>`.
 pub type B2<B> = Autodiff<Autodiff<B>>;
-
-/// Relative difference two products with the same vector may show and still count as deterministic. CPU
-/// backends repeat results bit for bit; GPU reductions with atomics may reorder sums (a few f32 ulps,
-/// ~1e-7 relative); dropout or train-mode batch norm change products by O(1e-2) or more.
-pub const DEFAULT_DETERMINISM_TOL: f64 = 1e-5;
 
 /// One mini-batch: the inputs handed to the loss closure and the number of examples in it.
 #[derive(Debug, Clone)]
@@ -236,9 +230,9 @@ where
         }
     }
 
-    /// Applies the operator twice to the same vector; see [`check_deterministic`].
+    /// Applies the operator twice to the same vector; see [`crate::check_deterministic`].
     pub fn check_deterministic(&mut self, tol: f64) -> Result<f64> {
-        check_deterministic(self, tol)
+        crate::check_deterministic(self, tol)
     }
 
     /// `H_b v` for one batch.
@@ -256,34 +250,6 @@ where
             return Tensor::zeros([self.layout.dim()], &self.device);
         };
         self.flat_hv(&gv.backward(), pieces)
-    }
-}
-
-/// Applies `op` twice to the same seeded Rademacher vector and fails with [`Error::NotDeterministic`] if
-/// `||Hv - Hv'|| > tol * ||Hv||` (e.g. [`DEFAULT_DETERMINISM_TOL`]). Costs 2 products; returns the
-/// relative difference.
-pub fn check_deterministic<O: SymOp>(op: &mut O, tol: f64) -> Result<f64> {
-    let v = op.vector_from_host(&ProbeStream::new(0xde7e_4411).draw(ProbeKind::Rademacher, op.dim()));
-    let a = op.apply(&v)?;
-    let b = op.apply(&v)?;
-    products_agree(&a, b, tol)
-}
-
-/// Whether `a` and `b`, two products with the same vector, agree: `||b - a|| <= tol * ||a||`, else
-/// [`Error::NotDeterministic`]. Returns the relative difference. The test of [`check_deterministic`], for
-/// operators that take it on a product they need anyway (one extra product instead of two).
-pub fn products_agree<V: Vector>(a: &V, mut b: V, tol: f64) -> Result<f64> {
-    let scale = a.norm();
-    b.axpy(-1.0, a);
-    let rel_diff = if scale > 0.0 {
-        b.norm() / scale
-    } else {
-        b.norm()
-    };
-    if rel_diff.is_finite() && rel_diff <= tol {
-        Ok(rel_diff)
-    } else {
-        Err(Error::NotDeterministic { rel_diff, tol })
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use burn::prelude::*;
 use hessx_data::Examples;
-use hessx_hessian::{B1, B2, Batch, DEFAULT_DETERMINISM_TOL, ParamLayout};
+use hessx_hessian::{B1, B2, Batch, DEFAULT_DETERMINISM_TOL, FirstProductChecked, ParamLayout};
 use hessx_models::{BnMode, Net};
 use hessx_store::tables::{CheckpointRow, read_rows};
 use hessx_store::{DataDir, RunDir, RunIdentity};
@@ -186,15 +186,19 @@ pub fn checkpoint_hessian<B: Backend>(
     batches: Vec<Batch<HessianBatch<B>>>,
     examples: usize,
     device: &B::Device,
-) -> Result<Shared<ModelHessian<B>>> {
+) -> Result<CheckpointHessian<B>> {
     let path = ctx.run.root().join(&checkpoint.file);
     let (_, model) = hessx_models::load_checkpoint::<B1<B>>(&path, Some(&ctx.train.model), device)?;
     let layout = param_layout(&model, settings)?;
     let local: usize = batches.iter().map(|b| b.size).sum();
     let weight = crate::distributed::share_weight(local, examples)?;
     let op = ModelHessian::new(model, layout, batches, ProductEngine::Auto)?;
-    Ok(Shared::new(op, weight).checking_first_product(DEFAULT_DETERMINISM_TOL))
+    Ok(FirstProductChecked::new(Shared::new(op, weight), DEFAULT_DETERMINISM_TOL))
 }
+
+/// What [`checkpoint_hessian`] builds: the checkpoint's Hessian, shared over the MPI ranks, with its first
+/// (combined) product checked for determinism.
+pub type CheckpointHessian<B> = FirstProductChecked<Shared<ModelHessian<B>>>;
 
 /// The Hessian operator of `model`'s mean cross-entropy over `batches`,
 /// over all trainable parameters, with the backend's fastest exact products.

@@ -220,43 +220,12 @@ pub struct Shared<O> {
     weight: f64,
     /// Wall time spent in the all-reduce so far (host copies included).
     reduce_seconds: f64,
-    /// The tolerance of the determinism test still to be taken on the first product.
-    check_first: Option<f64>,
-    /// Local products taken only for that test (left out of [`SymOp::hvps`]).
-    check_hvps: u64,
 }
 
 impl<O: SymOp> Shared<O> {
     /// Share `local` with the other ranks; `weight` is its share of the examples ([`share_weight`]).
     pub fn new(local: O, weight: f64) -> Self {
-        Shared { local, weight, reduce_seconds: 0.0, check_first: None, check_hvps: 0 }
-    }
-
-    /// Takes the first product twice and fails it with `NotDeterministic` unless the two agree to `tol`
-    /// ([`hessx_hessian::products_agree`]): the determinism test on the solver's own first vector, one
-    /// extra product where [`hessx_hessian::check_deterministic`] takes two (at hx-spectrum's 20 steps,
-    /// 1 of 21 products instead of 2 of 22). The combined products are compared, so every rank decides
-    /// alike. The extra product is not counted in [`SymOp::hvps`], as the check's were not counted by
-    /// the solvers.
-    pub fn checking_first_product(mut self, tol: f64) -> Self {
-        self.check_first = Some(tol);
-        self
-    }
-
-    /// The full product: this rank's, all-reduced over the ranks.
-    fn combined(&mut self, v: &O::V) -> hessx_hessian::Result<O::V> {
-        let product = self.local.apply(v)?;
-        if world().size() == 1 {
-            return Ok(product);
-        }
-        // Host round trip in f64: the sum over ranks is then exact to f64 rounding, whatever the order.
-        let t0 = std::time::Instant::now();
-        let mut host = self.local.vector_to_host(&product);
-        host.iter_mut().for_each(|x| *x *= self.weight);
-        world().sum_in_place(&mut host);
-        let combined = self.local.vector_from_host(&host);
-        self.reduce_seconds += t0.elapsed().as_secs_f64();
-        Ok(combined)
+        Shared { local, weight, reduce_seconds: 0.0 }
     }
 
     /// Seconds spent combining products over the ranks (0 alone).
@@ -307,19 +276,24 @@ impl<O: SymOp> SymOp for Shared<O> {
         self.local.dim()
     }
 
+    /// The full product: this rank's, all-reduced over the ranks.
     fn apply(&mut self, v: &O::V) -> hessx_hessian::Result<O::V> {
-        let product = self.combined(v)?;
-        if let Some(tol) = self.check_first.take() {
-            let hvps = self.local.hvps();
-            let again = self.combined(v)?;
-            self.check_hvps += self.local.hvps() - hvps;
-            hessx_hessian::products_agree(&product, again, tol)?;
+        let product = self.local.apply(v)?;
+        if world().size() == 1 {
+            return Ok(product);
         }
-        Ok(product)
+        // Host round trip in f64: the sum over ranks is then exact to f64 rounding, whatever the order.
+        let t0 = std::time::Instant::now();
+        let mut host = self.local.vector_to_host(&product);
+        host.iter_mut().for_each(|x| *x *= self.weight);
+        world().sum_in_place(&mut host);
+        let combined = self.local.vector_from_host(&host);
+        self.reduce_seconds += t0.elapsed().as_secs_f64();
+        Ok(combined)
     }
 
     fn hvps(&self) -> u64 {
-        self.local.hvps() - self.check_hvps
+        self.local.hvps()
     }
 
     fn vector_from_host(&self, x: &[f64]) -> O::V {
@@ -403,60 +377,5 @@ mod tests {
         assert_eq!(shared.vector_to_host(&product), [2.0, 1.0]);
         assert_eq!(shared.reduce_seconds(), 0.0, "alone, nothing is combined");
         assert!(share_weight(0, 3).unwrap_err().to_string().contains("rank 0 has none"));
-    }
-
-    /// A matrix that drifts by `drift` (relative) at every product, as train-mode batch norm or dropout
-    /// make a Hessian drift.
-    struct Drifting {
-        dense: DenseOp,
-        drift: f64,
-        calls: u32,
-    }
-
-    impl SymOp for Drifting {
-        type V = Vec<f64>;
-        fn dim(&self) -> usize {
-            self.dense.dim()
-        }
-        fn apply(&mut self, v: &Vec<f64>) -> hessx_hessian::Result<Vec<f64>> {
-            self.calls += 1;
-            let scale = 1.0 + self.drift * f64::from(self.calls);
-            Ok(self.dense.apply(v)?.into_iter().map(|x| x * scale).collect())
-        }
-        fn hvps(&self) -> u64 {
-            self.dense.hvps()
-        }
-        fn vector_from_host(&self, x: &[f64]) -> Vec<f64> {
-            x.to_vec()
-        }
-        fn vector_to_host(&self, v: &Vec<f64>) -> Vec<f64> {
-            v.clone()
-        }
-    }
-
-    #[test]
-    fn the_first_product_is_checked_once_for_determinism_at_the_cost_of_one_product() {
-        let matrix = nalgebra::DMatrix::from_row_slice(2, 2, &[2.0, 1.0, 1.0, 3.0]);
-        let op = |drift| Drifting { dense: DenseOp::new(matrix.clone()).unwrap(), drift, calls: 0 };
-        // Deterministic: the product is H v, the solver sees its own count, the operator did one more.
-        let mut steady = Shared::new(op(0.0), 1.0).checking_first_product(1e-5);
-        assert_eq!(steady.apply(&vec![1.0, 0.0]).unwrap(), [2.0, 1.0]);
-        assert_eq!(steady.apply(&vec![0.0, 1.0]).unwrap(), [1.0, 3.0]);
-        assert_eq!((steady.hvps(), steady.local.hvps()), (2, 3), "the check's product is left out of the count");
-        // A drift of 1e-3 a product (above the 1e-5 tolerance) fails the first product, naming the difference.
-        let mut drifting = Shared::new(op(1e-3), 1.0).checking_first_product(1e-5);
-        match drifting.apply(&vec![1.0, 0.0]) {
-            Err(hessx_hessian::Error::NotDeterministic { rel_diff, tol }) => {
-                assert!((rel_diff - 1e-3 / 1.001).abs() < 1e-9, "{rel_diff}");
-                assert_eq!(tol, 1e-5);
-            }
-            other => panic!("expected NotDeterministic, got {other:?}"),
-        }
-        // Within the tolerance it passes; later products are not compared again.
-        let mut slight = Shared::new(op(1e-7), 1.0).checking_first_product(1e-5);
-        slight.apply(&vec![1.0, 0.0]).unwrap();
-        let mut unchecked = Shared::new(op(1e-3), 1.0);
-        unchecked.apply(&vec![1.0, 0.0]).unwrap();
-        assert_eq!(unchecked.local.hvps(), 1, "without the check, one product is one product");
     }
 }

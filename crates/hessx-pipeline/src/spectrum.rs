@@ -12,8 +12,8 @@ use hessx_hessian::{
 use hessx_store::tables::{DensityRow, EigenvalueRow, QuadratureRow, TraceRow};
 use hessx_store::{EigenMethod, SpectrumEnd, Stage, TraceMethod};
 
-use crate::curvature::{ModelHessian, RunContext, checkpoint_hessian};
-use crate::distributed::{Shared, is_writer, job_progress_bar, world};
+use crate::curvature::{CheckpointHessian, RunContext, checkpoint_hessian};
+use crate::distributed::{is_writer, job_progress_bar, world};
 use crate::eigen::{EigenWrite, StageSummary, other_settings, write_eigen_result};
 use crate::provenance::{Redo, SettingsRecord, existing_rows, merge_rows, record_settings};
 use crate::settings::{SpectrumSettings, engine_rule, engine_weights};
@@ -197,7 +197,7 @@ fn quadrature<B: Backend>(
     id: &str,
     step: i64,
     stream: u64,
-    op: &mut Shared<ModelHessian<B>>,
+    op: &mut CheckpointHessian<B>,
     redo: Redo,
     one_pass_others: &[String],
 ) -> Result<(SlqRuns, Option<TraceResult>)> {

@@ -12,7 +12,7 @@ use burn::module::AutodiffModule;
 use hessx_data::corrupt::corrupt_set;
 use hessx_data::{ImageSet, load_images};
 use hessx_hessian::{
-    B1, DEFAULT_DETERMINISM_TOL, OnePassConfig, ParamLayout, SlqConfig, SlqRun, SymOp, density, density_runs, one_pass, pyhessian_grid,
+    B1, DEFAULT_DETERMINISM_TOL, FirstProductChecked, OnePassConfig, ParamLayout, SlqConfig, SlqRun, SymOp, density, density_runs, one_pass, pyhessian_grid,
 };
 use hessx_models::{Net, load_checkpoint};
 use hessx_pipeline::batches::epoch_order;
@@ -322,8 +322,8 @@ fn measure_cell<B: Backend>(s: &Shared<B>, dir: &SweepDir, cell: Cell, device: &
     }
     let hessian: Vec<usize> = (0..s.settings.hessian_examples.min(images.len())).collect();
     let batches = hessian_batches::<B>(&images, &hessian, s.settings.mini_batch_size, &s.train.normalization, s.settings.bn_mode, device);
-    let mut op = ModelHessian::new(model, s.layout.clone(), batches, ProductEngine::Auto)?;
-    op.check_deterministic(DEFAULT_DETERMINISM_TOL)?;
+    // Its own check, not checkpoint_hessian's shared one: under MPI each rank measures other cells.
+    let mut op = FirstProductChecked::new(ModelHessian::new(model, s.layout.clone(), batches, ProductEngine::Auto)?, DEFAULT_DETERMINISM_TOL);
     let cfg = OnePassConfig {
         slq: SlqConfig { iter: s.settings.iter, n_v: 1, seed: s.settings.seed, step: cell.stream(), ..Default::default() },
         k: s.settings.top_k,
